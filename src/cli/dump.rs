@@ -1,0 +1,177 @@
+//! `heapsnap dump <pid>`: find the interpreter, stop the target, copy its writable memory,
+//! resume it, walk the copy, and print / write the census.
+
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use super::{exit, DumpArgs, Failure};
+use crate::census::Census;
+use crate::heap::{walk::walk, WalkError};
+use crate::interpreter::{FindError, Interpreter};
+use crate::memory::freeze::{FreezeError, Frozen};
+use crate::memory::image::Image;
+use crate::memory::maps::read_maps;
+use crate::memory::process::ProcessMemory;
+use crate::memory::MemoryError;
+use crate::render::census_table;
+use crate::snapshot::{write_objects_jsonl, Meta, PythonInfo, Snapshot};
+
+fn permission_message(pid: i32) -> String {
+    format!(
+        "permission denied reading process {pid}: heapsnap needs to run as root or with \
+         CAP_SYS_PTRACE (check /proc/sys/kernel/yama/ptrace_scope; in a container add \
+         --cap-add=SYS_PTRACE)"
+    )
+}
+
+fn memory_failure(pid: i32, e: MemoryError) -> Failure {
+    match e {
+        MemoryError::PermissionDenied(_) => Failure::new(exit::PERMISSION, permission_message(pid)),
+        MemoryError::Gone(_) => Failure::new(
+            exit::TARGET_LOST,
+            format!("process {pid} exited during the read"),
+        ),
+        e @ MemoryError::Unreadable { .. } => {
+            Failure::new(exit::INCONSISTENT, format!("reading process {pid}: {e}"))
+        }
+    }
+}
+
+fn find_failure(pid: i32, e: FindError) -> Failure {
+    match e {
+        FindError::NotPython { .. } => Failure::new(exit::NOT_PYTHON, e.to_string()),
+        FindError::Unsupported { .. } | FindError::FreeThreaded(_) => {
+            Failure::new(exit::UNSUPPORTED, e.to_string())
+        }
+        FindError::Memory(m) => memory_failure(pid, m),
+    }
+}
+
+fn freeze_failure(pid: i32, e: FreezeError) -> Failure {
+    match e {
+        FreezeError::NoSuchProcess(_) => Failure::new(
+            exit::TARGET_LOST,
+            format!("process {pid} exited during the read"),
+        ),
+        FreezeError::PermissionDenied(_) => Failure::new(exit::PERMISSION, permission_message(pid)),
+        e @ (FreezeError::Timeout { .. } | FreezeError::Other { .. }) => {
+            Failure::new(exit::TARGET_LOST, e.to_string())
+        }
+    }
+}
+
+/// The target, copied: its image and how the copy went.
+struct Copy {
+    image: Image,
+    pause_ms: f64,
+    threads: usize,
+}
+
+/// Stop (unless `nonblocking`), copy the writable memory, resume.
+fn copy_target(pid: i32, nonblocking: bool) -> Result<Copy, Failure> {
+    let source = ProcessMemory::new(pid);
+    let frozen = if nonblocking {
+        None
+    } else {
+        Some(Frozen::stop(pid).map_err(|e| freeze_failure(pid, e))?)
+    };
+    let started = Instant::now();
+    // Maps are read while stopped: they must describe the memory we copy.
+    let maps = read_maps(pid).map_err(|_| {
+        Failure::new(
+            exit::TARGET_LOST,
+            format!("process {pid} exited during the read"),
+        )
+    })?;
+    let image = Image::copy_process(&source, &maps).map_err(|e| memory_failure(pid, e))?;
+    let threads = frozen.as_ref().map(|f| f.thread_count()).unwrap_or(0);
+    let pause = match frozen {
+        Some(f) => f.resume(),
+        None => started.elapsed(),
+    };
+    Ok(Copy {
+        image: image.with_fallback(Box::new(source)),
+        pause_ms: pause.as_secs_f64() * 1e3,
+        threads,
+    })
+}
+
+pub fn run(args: &DumpArgs) -> Result<(), Failure> {
+    let pid = args.pid;
+    if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        return Err(Failure::new(
+            exit::NO_SUCH_PROCESS,
+            format!("no process with pid {pid}"),
+        ));
+    }
+    let maps = read_maps(pid).map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            Failure::new(exit::PERMISSION, permission_message(pid))
+        }
+        _ => Failure::new(exit::NO_SUCH_PROCESS, format!("no process with pid {pid}")),
+    })?;
+    let live = ProcessMemory::new(pid);
+    let interp = Interpreter::find(pid, &maps, &live).map_err(|e| find_failure(pid, e))?;
+
+    let copy = copy_target(pid, args.nonblocking)?;
+    if args.nonblocking {
+        eprintln!(
+            "heapsnap: warning: --nonblocking: process {pid} kept running during the copy; \
+             the census may be inconsistent"
+        );
+    }
+    let walk_started = Instant::now();
+    let heap = walk(&copy.image, &interp, args.mode).map_err(|e| match e {
+        WalkError::Corrupt(_) if args.nonblocking => Failure::new(
+            exit::INCONSISTENT,
+            format!("{e} (the target changed during a --nonblocking read; retry without it)"),
+        ),
+        WalkError::Corrupt(_) => Failure::new(exit::INCONSISTENT, e.to_string()),
+    })?;
+    let walk_ms = walk_started.elapsed().as_secs_f64() * 1e3;
+    let census = Census::from_heap(&heap);
+    let meta = Meta {
+        pid,
+        hostname: hostname(),
+        taken_at: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0),
+        heapsnap_version: env!("CARGO_PKG_VERSION").into(),
+        python: PythonInfo {
+            version: interp.version.to_string(),
+            binary: interp.binary.clone(),
+            shared_library: interp.shared_library,
+            symbols: interp.has_symtab,
+        },
+        mode: args.mode,
+        consistent: !args.nonblocking,
+        objects: census.objects,
+        bytes: census.bytes,
+        pause_ms: copy.pause_ms,
+        walk_ms,
+        copied_bytes: copy.image.stats().bytes,
+        threads: copy.threads,
+        interpreters: heap.interpreters,
+    };
+    let write_failure = |path: &std::path::Path, e: std::io::Error| {
+        Failure::new(exit::ERROR, format!("cannot write {}: {e}", path.display()))
+    };
+    if let Some(path) = &args.output {
+        Snapshot::new(meta.clone(), &census, &heap)
+            .write(path)
+            .map_err(|e| write_failure(path, e))?;
+    }
+    if let Some(path) = &args.objects {
+        write_objects_jsonl(path, &heap).map_err(|e| write_failure(path, e))?;
+    }
+    if !args.quiet {
+        print!("{}", census_table(&meta, &census, args.top));
+    }
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}

@@ -1,0 +1,86 @@
+//! The interpreters of the runtime and their GC generation lists: every tracked container.
+//!
+//! List-head offsets are validated at run time (a head's `next` must point back to it through
+//! `prev`), because they drift between patch releases (3.13.x under GCC moved them by 4 bytes).
+
+use super::objects::View;
+use super::WalkError;
+use crate::interpreter::layout::RuntimeLayout;
+
+/// At most this many interpreters are followed (guards a corrupt `next` chain).
+const MAX_INTERPRETERS: usize = 256;
+
+/// Addresses of every `PyInterpreterState` of the runtime, main first.
+pub fn interpreters(view: &View, runtime: u64) -> Result<Vec<u64>, WalkError> {
+    let rt: &RuntimeLayout = &view.layout.runtime;
+    let mut out = Vec::new();
+    let mut interp = view.word(runtime + rt.interpreters_head);
+    while interp != 0 && out.len() < MAX_INTERPRETERS {
+        if !view.image.contains(interp, 8) || out.contains(&interp) {
+            return Err(WalkError::Corrupt(format!(
+                "interpreter list broken at {interp:#x}"
+            )));
+        }
+        out.push(interp);
+        interp = view.word(interp + rt.interp_next);
+    }
+    if out.is_empty() {
+        return Err(WalkError::Corrupt(
+            "no interpreter state (the interpreter is starting up or shutting down)".into(),
+        ));
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// A list head is valid if `head.next.prev == head` (flag bits masked).
+fn valid_head(view: &View, head: u64) -> bool {
+    let next = view.word(head) & !3;
+    next != 0 && view.word(next + 8) & !3 == head
+}
+
+/// The three generation heads and the permanent generation head of one interpreter.
+pub struct GcHeads {
+    pub generations: [u64; 3],
+    pub permanent: u64,
+}
+
+pub fn gc_heads(view: &View, interp: u64) -> Result<GcHeads, WalkError> {
+    let gc = &view.layout.gc;
+    let state = interp + view.layout.runtime.interp_gc;
+    let permanent = state + gc.permanent;
+    for offsets in std::iter::once(gc.generations).chain(gc.generations_alt) {
+        let heads = offsets.map(|o| state + o);
+        if heads.iter().all(|&h| valid_head(view, h)) {
+            return Ok(GcHeads {
+                generations: heads,
+                permanent,
+            });
+        }
+    }
+    Err(WalkError::Corrupt(format!(
+        "no valid GC generation lists in the interpreter at {interp:#x}"
+    )))
+}
+
+/// Append the objects of the list at `head` to `out`.
+pub fn list_objects(view: &View, head: u64, out: &mut Vec<u64>) -> Result<(), WalkError> {
+    let header = view.layout.gc.head_size;
+    let mut node = view.word(head) & !3;
+    let limit = view.image.stats().bytes / 16;
+    let mut count = 0u64;
+    while node != head {
+        if node == 0 || !view.image.contains(node, header as usize + 16) {
+            return Err(WalkError::Corrupt(format!(
+                "GC list at {head:#x} is broken after {count} objects (at {node:#x})"
+            )));
+        }
+        out.push(node + header);
+        node = view.word(node) & !3;
+        count += 1;
+        if count > limit {
+            return Err(WalkError::Corrupt(format!("GC list at {head:#x} loops")));
+        }
+    }
+    Ok(())
+}

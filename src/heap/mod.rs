@@ -1,0 +1,55 @@
+//! Walking the heap: from the GC lists (and, in full mode, the interpreter's roots) through
+//! every referent, on a memory image. Produces every object with its type and size.
+//!
+//! - [`gc_lists`]: interpreters and their generation lists;
+//! - [`types`]: validated type objects and what each needs;
+//! - [`referents`]: per-type `tp_traverse` emulation;
+//! - [`sizes`]: `sys.getsizeof`;
+//! - [`objects`]: decoding str, tuple and dict contents;
+//! - [`walk`]: the traversal itself.
+
+pub mod gc_lists;
+pub mod objects;
+pub mod referents;
+pub mod sizes;
+pub mod types;
+pub mod walk;
+
+use thiserror::Error;
+
+/// Which objects the census counts.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Exactly `gc.get_objects()` plus the `gc.get_referents` closure.
+    Gc,
+    /// Also what that misses: code contents, all dict keys, types, interned strings, frames.
+    Full,
+}
+
+#[derive(Debug, Error)]
+pub enum WalkError {
+    #[error("the target's memory is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+/// One live object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeapObject {
+    pub address: u64,
+    /// Index into [`Heap::types`].
+    pub type_id: u32,
+    /// `sys.getsizeof`.
+    pub size: u64,
+    /// False when the type has a `__sizeof__` heapsnap cannot reproduce.
+    pub size_exact: bool,
+}
+
+/// The result of a walk.
+pub struct Heap {
+    pub objects: Vec<HeapObject>,
+    pub types: Vec<types::TypeInfo>,
+    pub interpreters: usize,
+}

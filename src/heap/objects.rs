@@ -1,0 +1,206 @@
+//! Reading the contents of core objects out of the memory image: strings, tuples, dict entries.
+//! Used for names (type names, `__module__`, dict keys) and by the per-type referent handlers.
+
+use crate::interpreter::layout::{self as L, DictValues, Layout};
+use crate::memory::image::Image;
+
+/// The image seen through one interpreter's layout.
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub image: &'a Image,
+    pub layout: &'a Layout,
+    /// `&PyUnicode_Type`: names are only decoded from exact `str` objects.
+    pub str_type: u64,
+}
+
+/// One live entry of a dict.
+#[derive(Debug, Clone, Copy)]
+pub struct DictEntry {
+    pub key: u64,
+    pub value: u64,
+}
+
+/// A dict's key table, decoded (3.11+ layout).
+#[derive(Debug, Clone, Copy)]
+pub struct DictKeys {
+    pub addr: u64,
+    pub refcnt: u64,
+    pub log2_size: u8,
+    pub log2_index_bytes: u8,
+    /// 0 general, 1 unicode, 2 split.
+    pub kind: u8,
+    pub usable: i64,
+    pub nentries: i64,
+}
+
+pub const DICT_KEYS_GENERAL: u8 = 0;
+
+impl DictKeys {
+    pub fn entries_start(&self) -> u64 {
+        self.addr + 32 + (1u64 << self.log2_index_bytes)
+    }
+
+    pub fn entry_size(&self) -> u64 {
+        if self.kind == DICT_KEYS_GENERAL {
+            24
+        } else {
+            16
+        }
+    }
+
+    /// `_PyDict_KeysSize`: header, index table and the usable entries.
+    pub fn allocated_size(&self) -> u64 {
+        let usable = ((1u64 << self.log2_size) << 1) / 3;
+        32 + (1u64 << self.log2_index_bytes) + usable * self.entry_size()
+    }
+}
+
+impl<'a> View<'a> {
+    #[inline]
+    pub fn word(&self, addr: u64) -> u64 {
+        self.image.word(addr).unwrap_or(0)
+    }
+
+    #[inline]
+    pub fn i64_at(&self, addr: u64) -> i64 {
+        self.word(addr) as i64
+    }
+
+    #[inline]
+    pub fn u8_at(&self, addr: u64) -> u8 {
+        self.image.u8_at(addr).unwrap_or(0)
+    }
+
+    #[inline]
+    pub fn u32_at(&self, addr: u64) -> u32 {
+        self.image.u32_at(addr).unwrap_or(0)
+    }
+
+    #[inline]
+    pub fn ob_type(&self, obj: u64) -> u64 {
+        self.word(obj + L::OB_TYPE)
+    }
+
+    /// `ob_size` of a variable-size object.
+    #[inline]
+    pub fn ob_size(&self, obj: u64) -> i64 {
+        self.i64_at(obj + L::OB_SIZE)
+    }
+
+    /// Items of a tuple, NULLs included.
+    pub fn tuple_items(&self, tuple: u64) -> impl Iterator<Item = u64> + '_ {
+        let n = self.ob_size(tuple).clamp(0, 1 << 28) as u64;
+        let base = tuple + self.layout.tuple_items;
+        (0..n).map(move |i| self.word(base + 8 * i))
+    }
+
+    /// The text of a `str` object, if it is one we can decode.
+    pub fn str_value(&self, s: u64) -> Option<String> {
+        if self.ob_type(s) != self.str_type {
+            return None;
+        }
+        let sl = &self.layout.str_;
+        let len = self.i64_at(s + L::STR_LENGTH);
+        if !(0..=1 << 20).contains(&len) {
+            return None;
+        }
+        let state = self.u32_at(s + L::STR_STATE);
+        let kind = (state >> 2) & 7;
+        let compact = state & (1 << 5) != 0;
+        let ascii = state & (1 << 6) != 0;
+        let data = match (compact, ascii) {
+            (true, true) => s + sl.ascii_size,
+            (true, false) => s + sl.compact_size,
+            (false, _) => self.word(s + sl.legacy_data),
+        };
+        let len = len as usize;
+        match kind {
+            1 => {
+                let bytes = self.image.slice(data, len)?;
+                Some(bytes.iter().map(|&b| b as char).collect())
+            }
+            2 => {
+                let bytes = self.image.slice(data, 2 * len)?;
+                let units: Vec<u16> = bytes
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect();
+                Some(String::from_utf16_lossy(&units))
+            }
+            4 => {
+                let bytes = self.image.slice(data, 4 * len)?;
+                Some(
+                    bytes
+                        .chunks_exact(4)
+                        .map(|c| {
+                            char::from_u32(u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                                .unwrap_or('\u{fffd}')
+                        })
+                        .collect(),
+                )
+            }
+            _ => None,
+        }
+    }
+
+    /// Decode a dict's key table.
+    pub fn dict_keys(&self, keys: u64) -> Option<DictKeys> {
+        self.image.slice(keys, 32)?;
+        let k = DictKeys {
+            addr: keys,
+            refcnt: self.word(keys),
+            log2_size: self.u8_at(keys + 8),
+            log2_index_bytes: self.u8_at(keys + 9),
+            kind: self.u8_at(keys + 10),
+            usable: self.i64_at(keys + 16),
+            nentries: self.i64_at(keys + 24),
+        };
+        let sane = k.log2_size < 40
+            && k.log2_index_bytes < 44
+            && k.kind <= 2
+            && (0..=1i64 << 36).contains(&k.nentries);
+        sane.then_some(k)
+    }
+
+    /// Where a `PyDictValues`' array of value pointers starts.
+    pub fn dict_values_array(&self, values: u64) -> u64 {
+        match self.layout.dict_values {
+            DictValues::Plain => values,
+            DictValues::Prefixed => values + 8,
+        }
+    }
+
+    /// Live (key, value) pairs of a dict, in entry order. For split tables the keys come from
+    /// the shared keys.
+    pub fn dict_entries(&self, dict: u64, out: &mut Vec<DictEntry>) {
+        let Some(keys) = self.dict_keys(self.word(dict + L::DICT_KEYS)) else {
+            return;
+        };
+        let values = self.word(dict + L::DICT_VALUES);
+        let start = keys.entries_start();
+        let esize = keys.entry_size();
+        let key_at = if keys.kind == DICT_KEYS_GENERAL { 8 } else { 0 };
+        for i in 0..keys.nentries as u64 {
+            let e = start + i * esize;
+            let key = self.word(e + key_at);
+            let value = if values != 0 {
+                self.word(self.dict_values_array(values) + 8 * i)
+            } else {
+                self.word(e + key_at + 8)
+            };
+            if key != 0 && value != 0 {
+                out.push(DictEntry { key, value });
+            }
+        }
+    }
+
+    /// The value stored under a `str` key equal to `name`.
+    pub fn dict_get_str(&self, dict: u64, name: &str) -> Option<u64> {
+        let mut entries = Vec::new();
+        self.dict_entries(dict, &mut entries);
+        entries
+            .into_iter()
+            .find(|e| self.str_value(e.key).as_deref() == Some(name))
+            .map(|e| e.value)
+    }
+}

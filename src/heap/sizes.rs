@@ -1,0 +1,187 @@
+//! `sys.getsizeof`, reproduced from memory: the type's `__sizeof__` plus the GC header and
+//! pre-header that `sys.getsizeof` adds, with the rules of each version.
+
+use super::objects::View;
+use super::types::{SizeRule, TypeInfo};
+use crate::interpreter::layout::{self as L, DictValues, HeaderRule, LongLayout};
+
+/// The size of `obj` and whether it is exact (false for `__sizeof__` we cannot reproduce).
+pub fn getsizeof(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> (u64, bool) {
+    let (body, exact) = sizeof(view, obj, ty);
+    (body + header(view, obj, ty, type_type), exact)
+}
+
+/// The part `sys.getsizeof` adds to `__sizeof__`.
+fn header(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> u64 {
+    let gc = if ty.has_gc() { 16 } else { 0 };
+    match view.layout.header {
+        HeaderRule::V311 => {
+            gc + if ty.flags & L::TPFLAGS_MANAGED_DICT != 0 {
+                16
+            } else {
+                0
+            }
+        }
+        HeaderRule::V312 | HeaderRule::V313 => {
+            if view.layout.header == HeaderRule::V313
+                && ty.address == type_type
+                && view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE == 0
+            {
+                return 0;
+            }
+            let pre = L::TPFLAGS_MANAGED_DICT | L::TPFLAGS_MANAGED_WEAKREF;
+            gc + if ty.flags & pre != 0 { 16 } else { 0 }
+        }
+    }
+}
+
+fn default_size(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
+    let mut size = ty.basicsize as i64;
+    if ty.itemsize > 0 {
+        size += view.ob_size(obj) * ty.itemsize as i64;
+    }
+    size.max(0) as u64
+}
+
+/// `type(obj).__sizeof__(obj)`.
+fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
+    let lay = view.layout;
+    let size = match ty.size_rule {
+        SizeRule::Default => default_size(view, obj, ty),
+        SizeRule::Custom => return (default_size(view, obj, ty), false),
+        SizeRule::List => ty.basicsize + 8 * view.word(obj + L::LIST_ALLOCATED),
+        SizeRule::Dict => dict_size(view, obj, ty),
+        SizeRule::Set => {
+            let table = view.word(obj + L::SET_TABLE);
+            let extra = if table != obj + L::SET_SMALLTABLE {
+                16 * (view.word(obj + L::SET_MASK) + 1)
+            } else {
+                0
+            };
+            ty.basicsize + extra
+        }
+        SizeRule::Str => str_size(view, obj),
+        SizeRule::Long => {
+            let digits = match lay.long {
+                LongLayout::ObSize => view.ob_size(obj).unsigned_abs(),
+                LongLayout::LvTag => view.word(obj + 16) >> 3,
+            };
+            24 + 4 * digits.max(1)
+        }
+        SizeRule::ByteArray => ty.basicsize + view.word(obj + L::BYTEARRAY_ALLOC),
+        SizeRule::Type => {
+            let ht = &lay.heap_type;
+            if view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0 {
+                let keys = view.word(obj + ht.ht_cached_keys);
+                ht.sizeof_heap_type
+                    + if keys != 0 {
+                        view.dict_keys(keys)
+                            .map(|k| k.allocated_size())
+                            .unwrap_or(0)
+                    } else {
+                        0
+                    }
+            } else {
+                ht.sizeof_type
+            }
+        }
+        SizeRule::Code => {
+            let body = (ty.basicsize + 2 * view.ob_size(obj).max(0) as u64 + 7) & !7;
+            let extra = view.word(obj + lay.code.co_extra);
+            let extra_size = if extra != 0 {
+                let n = view.i64_at(extra).clamp(1, 1 << 16) as u64;
+                16 + 8 * (n - 1)
+            } else {
+                0
+            };
+            body + extra_size
+        }
+        SizeRule::Frame => {
+            let iframe = view.word(obj + lay.frame.f_frame);
+            let code = view.word(iframe + lay.iframe.code);
+            lay.frame.frame_data + lay.iframe.localsplus + frame_slots(view, code) * 8
+        }
+        SizeRule::Generator => {
+            let code = match lay.gen.code {
+                Some(off) => view.word(obj + off),
+                None => view.word(obj + lay.gen.iframe + lay.iframe.code),
+            };
+            lay.gen.iframe + lay.iframe.localsplus + frame_slots(view, code) * 8
+        }
+        SizeRule::Deque => {
+            let len = view.ob_size(obj).max(0) as u64;
+            let left = view.word(obj + 40);
+            ty.basicsize + 528 * ((left + len + 64) / 64)
+        }
+    };
+    (size, true)
+}
+
+/// Slots a frame of `code` holds after its fixed part: locals + cells + stack.
+fn frame_slots(view: &View, code: u64) -> u64 {
+    let c = &view.layout.code;
+    match c.framesize {
+        Some(off) => {
+            (view.u32_at(code + off) as u64).saturating_sub(view.layout.iframe.specials_words)
+        }
+        None => view.u32_at(code + c.nlocalsplus) as u64 + view.u32_at(code + c.stacksize) as u64,
+    }
+}
+
+fn dict_size(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
+    let mut size = ty.basicsize;
+    let Some(keys) = view.dict_keys(view.word(obj + L::DICT_KEYS)) else {
+        return size;
+    };
+    let values = view.word(obj + L::DICT_VALUES);
+    if values != 0 {
+        let embedded =
+            view.layout.dict_values == DictValues::Prefixed && view.u8_at(values + 2) != 0;
+        if !embedded {
+            size += 8 * (keys.nentries + keys.usable).max(0) as u64;
+        }
+    }
+    if keys.refcnt == 1 {
+        size += keys.allocated_size();
+    }
+    size
+}
+
+fn str_size(view: &View, s: u64) -> u64 {
+    let sl = &view.layout.str_;
+    let len = view.i64_at(s + L::STR_LENGTH).max(0) as u64;
+    let state = view.u32_at(s + L::STR_STATE);
+    let kind = ((state >> 2) & 7) as u64;
+    let compact = state & (1 << 5) != 0;
+    let ascii = state & (1 << 6) != 0;
+    let (mut size, data) = if compact && ascii {
+        (sl.ascii_size + len + 1, s + sl.ascii_size)
+    } else if compact {
+        (sl.compact_size + (len + 1) * kind, s + sl.compact_size)
+    } else {
+        let data = view.word(s + sl.legacy_data);
+        (
+            sl.legacy_size + if data != 0 { (len + 1) * kind } else { 0 },
+            data,
+        )
+    };
+    if let Some((wstr_at, wstr_len_at)) = sl.wstr {
+        let wstr = view.word(s + wstr_at);
+        let ready = state & (1 << 7) != 0;
+        if wstr != 0 && (!ready || wstr != data) {
+            let wlen = if compact && ascii {
+                len
+            } else {
+                view.word(s + wstr_len_at)
+            };
+            size += (wlen + 1) * 4;
+        }
+    }
+    if !(compact && ascii) {
+        let utf8 = view.word(s + sl.utf8);
+        if utf8 != 0 && utf8 != data {
+            size += view.word(s + sl.utf8_length) + 1;
+        }
+    }
+    size
+}

@@ -1,0 +1,452 @@
+//! Type objects: validating that an address is a type, and what heapsnap needs to know about
+//! each type (its census name, how its instances reference other objects, how
+//! `sys.getsizeof` measures them), computed once per type and cached.
+
+use std::collections::{HashMap, HashSet};
+
+use super::objects::View;
+use crate::interpreter::layout::{self as L};
+use crate::interpreter::Interpreter;
+use crate::memory::Memory;
+
+/// How an object's referents are found: one handler per core type, conservative scanning for
+/// other C types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `object` itself, and types without references (str, int, float, bytes, ...).
+    Atomic,
+    Tuple,
+    List,
+    Dict,
+    OrderedDict,
+    Set,
+    Type,
+    Module,
+    Function,
+    Cell,
+    Method,
+    CFunction,
+    WeakRef,
+    Descriptor,
+    Code,
+    Frame,
+    Generator,
+    AsyncGenerator,
+    Deque,
+}
+
+/// How `type(o).__sizeof__(o)` is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeRule {
+    /// `object.__sizeof__`: basic size plus item size × `ob_size`.
+    Default,
+    List,
+    Dict,
+    Set,
+    Str,
+    Long,
+    ByteArray,
+    Type,
+    Code,
+    Frame,
+    Generator,
+    Deque,
+    /// A `__sizeof__` heapsnap cannot reproduce (Python-level, or a C type's own): the default
+    /// formula is used and the size is marked approximate.
+    Custom,
+}
+
+/// What `subtype_traverse` does for instances of a Python class.
+#[derive(Debug, Clone, Default)]
+pub struct InstanceLayout {
+    /// Offsets of `__slots__` that hold object references, along the base chain.
+    pub slots: Vec<u64>,
+    /// The class keeps attributes in a managed dict / inline values (3.11+).
+    pub managed_dict: bool,
+    /// The class has an instance dict pointer that its C base does not have.
+    pub dict_offset: Option<i64>,
+    /// Instances reference their class (the class is a heap type, its C base is not).
+    pub visits_type: bool,
+    /// `ht_cached_keys` of the class (shared keys of split dicts / values).
+    pub cached_keys: u64,
+}
+
+/// Everything cached about one type object.
+#[derive(Debug, Clone)]
+pub struct TypeInfo {
+    pub address: u64,
+    /// Census name: `module.QualName` for classes, `tp_name` for C types.
+    pub name: String,
+    pub flags: u64,
+    pub basicsize: u64,
+    pub itemsize: u64,
+    /// `tp_is_gc` is set (only `type` and metaclasses): GC-ness depends on the instance.
+    pub has_is_gc: bool,
+    /// Behaviour of the nearest core base with a handler.
+    pub kind: Kind,
+    /// Fields added by C types on top of that base, `[scan_from, scan_to)`: every word there
+    /// that points to a valid object is a referent (conservative scan).
+    pub scan_from: u64,
+    pub scan_to: u64,
+    /// Present for Python classes (types whose traverse is `subtype_traverse`).
+    pub instance: Option<InstanceLayout>,
+    pub size_rule: SizeRule,
+    /// True when this type's instances are themselves types (metaclasses).
+    pub is_metatype: bool,
+}
+
+impl TypeInfo {
+    pub fn is_heap(&self) -> bool {
+        self.flags & L::TPFLAGS_HEAPTYPE != 0
+    }
+
+    pub fn has_gc(&self) -> bool {
+        self.flags & L::TPFLAGS_HAVE_GC != 0
+    }
+}
+
+/// Identifies the core types by address.
+struct KnownTypes {
+    by_addr: HashMap<u64, (Kind, SizeRule)>,
+    object: u64,
+    type_: u64,
+}
+
+fn known_types(interp: &Interpreter) -> KnownTypes {
+    use Kind::*;
+    use SizeRule as S;
+    let table: &[(&str, Kind, SizeRule)] = &[
+        ("PyBaseObject_Type", Atomic, S::Default),
+        ("PyType_Type", Type, S::Type),
+        ("PyTuple_Type", Tuple, S::Default),
+        ("PyList_Type", List, S::List),
+        ("PyDict_Type", Dict, S::Dict),
+        ("PySet_Type", Set, S::Set),
+        ("PyFrozenSet_Type", Set, S::Set),
+        ("PyModule_Type", Module, S::Default),
+        ("PyFunction_Type", Function, S::Default),
+        ("PyCell_Type", Cell, S::Default),
+        ("PyMethod_Type", Method, S::Default),
+        ("PyCFunction_Type", CFunction, S::Default),
+        ("PyCMethod_Type", CFunction, S::Default),
+        ("_PyWeakref_RefType", WeakRef, S::Default),
+        ("_PyWeakref_ProxyType", WeakRef, S::Default),
+        ("_PyWeakref_CallableProxyType", WeakRef, S::Default),
+        ("PyMethodDescr_Type", Descriptor, S::Default),
+        ("PyClassMethodDescr_Type", Descriptor, S::Default),
+        ("PyMemberDescr_Type", Descriptor, S::Default),
+        ("PyGetSetDescr_Type", Descriptor, S::Default),
+        ("PyWrapperDescr_Type", Descriptor, S::Default),
+        ("PyCode_Type", Code, S::Code),
+        ("PyFrame_Type", Frame, S::Frame),
+        ("PyGen_Type", Generator, S::Generator),
+        ("PyCoro_Type", Generator, S::Generator),
+        ("PyAsyncGen_Type", AsyncGenerator, S::Generator),
+        ("PyLong_Type", Atomic, S::Long),
+        ("PyBool_Type", Atomic, S::Long),
+        ("PyFloat_Type", Atomic, S::Default),
+        ("PyComplex_Type", Atomic, S::Default),
+        ("PyUnicode_Type", Atomic, S::Str),
+        ("PyBytes_Type", Atomic, S::Default),
+        ("PyByteArray_Type", Atomic, S::ByteArray),
+    ];
+    let by_addr = table
+        .iter()
+        .filter_map(|&(name, kind, size)| Some((interp.static_type(name)?, (kind, size))))
+        .collect();
+    KnownTypes {
+        by_addr,
+        object: interp.static_type("PyBaseObject_Type").unwrap_or(0),
+        type_: interp.static_type("PyType_Type").unwrap_or(0),
+    }
+}
+
+/// C types identified by name because they need their own handler.
+fn kind_by_c_name(name: &str) -> Option<(Kind, SizeRule)> {
+    match name {
+        "collections.deque" => Some((Kind::Deque, SizeRule::Deque)),
+        "collections.OrderedDict" => Some((Kind::OrderedDict, SizeRule::Custom)),
+        _ => None,
+    }
+}
+
+/// The cache of validated types. Types are numbered in the order they are first seen.
+pub struct TypeTable {
+    infos: Vec<TypeInfo>,
+    ids: HashMap<u64, u32>,
+    rejected: HashSet<u64>,
+    known: KnownTypes,
+    /// `subtype_traverse`, from `.symtab` or learned from the heap.
+    pub subtype_traverse: Option<u64>,
+}
+
+/// Limit on how long a base-class chain may be before we call the data corrupt.
+const MAX_CHAIN: usize = 64;
+
+impl TypeTable {
+    pub fn new(interp: &Interpreter) -> TypeTable {
+        TypeTable {
+            infos: Vec::new(),
+            ids: HashMap::new(),
+            rejected: HashSet::new(),
+            known: known_types(interp),
+            subtype_traverse: interp.subtype_traverse,
+        }
+    }
+
+    pub fn get(&self, id: u32) -> &TypeInfo {
+        &self.infos[id as usize]
+    }
+
+    pub fn into_infos(self) -> Vec<TypeInfo> {
+        self.infos
+    }
+
+    pub fn type_type(&self) -> u64 {
+        self.known.type_
+    }
+
+    /// The id of the type at `addr`, validating and describing it on first sight.
+    #[inline]
+    pub fn resolve(&mut self, view: &View, addr: u64) -> Option<u32> {
+        if let Some(&id) = self.ids.get(&addr) {
+            return Some(id);
+        }
+        self.resolve_slow(view, addr, 0)
+    }
+
+    fn resolve_slow(&mut self, view: &View, addr: u64, depth: usize) -> Option<u32> {
+        if let Some(&id) = self.ids.get(&addr) {
+            return Some(id);
+        }
+        if depth > MAX_CHAIN || self.rejected.contains(&addr) {
+            return None;
+        }
+        match self.describe(view, addr, depth) {
+            Some(info) => {
+                let id = self.infos.len() as u32;
+                self.infos.push(info);
+                self.ids.insert(addr, id);
+                Some(id)
+            }
+            None => {
+                self.rejected.insert(addr);
+                None
+            }
+        }
+    }
+
+    /// Validate `t` as a type object (metatype is `type` or a validated metaclass, READY,
+    /// sane sizes, readable name) and describe it.
+    fn describe(&mut self, view: &View, t: u64, depth: usize) -> Option<TypeInfo> {
+        if t == 0 || t % 8 != 0 || !view.image.contains(t, L::TP_MRO as usize + 8) {
+            return None;
+        }
+        let meta = view.ob_type(t);
+        if meta != self.known.type_ {
+            if meta == t {
+                return None;
+            }
+            let meta_id = self.resolve_slow(view, meta, depth + 1)?;
+            if !self.get(meta_id).is_metatype {
+                return None;
+            }
+        }
+        let flags = view.word(t + L::TP_FLAGS);
+        let basicsize = view.word(t + L::TP_BASICSIZE);
+        let itemsize = view.word(t + L::TP_ITEMSIZE);
+        if flags & L::TPFLAGS_READY == 0
+            || !(16..=1 << 20).contains(&basicsize)
+            || itemsize > 1 << 16
+        {
+            return None;
+        }
+        let is_heap = flags & L::TPFLAGS_HEAPTYPE != 0;
+        let name = if is_heap {
+            self.heap_type_name(view, t)?
+        } else {
+            let name = view
+                .image
+                .read_c_string(view.word(t + L::TP_NAME), 512)
+                .ok()?;
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+                return None;
+            }
+            name
+        };
+        let base = view.word(t + L::TP_BASE);
+        let base_id = if base != 0 && t != self.known.object {
+            Some(self.resolve_slow(view, base, depth + 1)?)
+        } else {
+            None
+        };
+        let is_metatype = t == self.known.type_
+            || (flags & L::TPFLAGS_TYPE_SUBCLASS != 0
+                && base_id.is_some_and(|b| self.get(b).is_metatype));
+        let traverse = view.word(t + L::TP_TRAVERSE);
+        let uses_subtype_traverse =
+            is_heap && traverse != 0 && Some(traverse) == self.subtype_traverse;
+
+        let (kind, scan_from, scan_to, instance) =
+            if let Some(&(kind, _)) = self.known.by_addr.get(&t) {
+                (kind, basicsize, basicsize, None)
+            } else if uses_subtype_traverse {
+                // A Python class: slots and dict here, then whatever its C base does.
+                let instance = self.instance_layout(view, t, flags, base_id?);
+                let c_base = self.get(instance.1);
+                (
+                    c_base.kind,
+                    c_base.scan_from,
+                    c_base.scan_to,
+                    Some(instance.0),
+                )
+            } else if let Some((kind, _)) = kind_by_c_name(&name) {
+                (kind, basicsize, basicsize, None)
+            } else {
+                // A C type: behave like its base, and scan the fields it adds.
+                match base_id.map(|b| self.get(b)) {
+                    Some(b) if b.instance.is_none() => {
+                        let from = if b.scan_from < b.scan_to {
+                            b.scan_from
+                        } else {
+                            b.basicsize
+                        };
+                        (b.kind, from.min(basicsize), basicsize, None)
+                    }
+                    _ => (Kind::Atomic, 16, basicsize, None),
+                }
+            };
+        let size_rule = self.size_rule(view, t, &name);
+        Some(TypeInfo {
+            address: t,
+            name,
+            flags,
+            basicsize,
+            itemsize,
+            has_is_gc: view.word(t + L::TP_IS_GC) != 0,
+            kind,
+            scan_from,
+            scan_to,
+            instance,
+            size_rule,
+            is_metatype,
+        })
+    }
+
+    /// `module.QualName` of a heap type (`builtins.` omitted).
+    fn heap_type_name(&self, view: &View, t: u64) -> Option<String> {
+        let ht = &view.layout.heap_type;
+        let qualname = view.str_value(view.word(t + ht.ht_qualname))?;
+        let dict = view.word(t + L::TP_DICT);
+        let module = view
+            .dict_get_str(dict, "__module__")
+            .and_then(|m| view.str_value(m));
+        Some(match module.as_deref() {
+            None | Some("builtins") => qualname,
+            Some(m) => format!("{m}.{qualname}"),
+        })
+    }
+
+    /// What `subtype_traverse` visits for instances of class `t`.
+    fn instance_layout(
+        &self,
+        view: &View,
+        t: u64,
+        flags: u64,
+        base_id: u32,
+    ) -> (InstanceLayout, u32) {
+        let mut slots = Vec::new();
+        // Walk the classes using subtype_traverse, collecting their object slots.
+        let mut cls = t;
+        let mut c_base = base_id;
+        for _ in 0..MAX_CHAIN {
+            let nslots = view.i64_at(cls + L::OB_SIZE);
+            if nslots > 0 && nslots < 1 << 16 {
+                let meta = view.ob_type(cls);
+                let members = cls + view.word(meta + L::TP_BASICSIZE);
+                for i in 0..nslots as u64 {
+                    let m = members + i * L::MEMBERDEF_SIZE;
+                    let ty = view.u32_at(m + L::MEMBERDEF_TYPE);
+                    if ty == L::T_OBJECT_EX || ty == L::T_OBJECT {
+                        slots.push(view.word(m + L::MEMBERDEF_OFFSET));
+                    }
+                }
+            }
+            let next = view.word(cls + L::TP_BASE);
+            match self.ids.get(&next).map(|&id| self.get(id)) {
+                Some(b) if b.instance.is_some() => {
+                    cls = next;
+                }
+                Some(_) => {
+                    c_base = self.ids[&next];
+                    break;
+                }
+                None => break,
+            }
+        }
+        let base = self.get(c_base);
+        let managed_dict = flags & L::TPFLAGS_MANAGED_DICT != 0;
+        let dictoffset = view.i64_at(t + L::TP_DICTOFFSET);
+        let base_dictoffset = view.i64_at(base.address + L::TP_DICTOFFSET);
+        let dict_offset = (!managed_dict && dictoffset != base_dictoffset && dictoffset != 0)
+            .then_some(dictoffset);
+        let layout = InstanceLayout {
+            slots,
+            managed_dict,
+            dict_offset,
+            visits_type: !base.is_heap(),
+            cached_keys: view.word(t + view.layout.heap_type.ht_cached_keys),
+        };
+        (layout, c_base)
+    }
+
+    /// Which `__sizeof__` applies: that of the first class along the MRO that defines one.
+    fn size_rule(&self, view: &View, t: u64, name: &str) -> SizeRule {
+        let rule_of = |cls: u64, cls_name: Option<&str>| -> Option<SizeRule> {
+            if let Some(&(_, rule)) = self.known.by_addr.get(&cls) {
+                return Some(rule);
+            }
+            if let Some((_, rule)) = cls_name.and_then(kind_by_c_name) {
+                return Some(rule);
+            }
+            let dict = view.word(cls + L::TP_DICT);
+            (dict != 0 && view.dict_get_str(dict, "__sizeof__").is_some())
+                .then_some(SizeRule::Custom)
+        };
+        if let Some(rule) = rule_of(t, Some(name)) {
+            return rule;
+        }
+        let mro = view.word(t + L::TP_MRO);
+        for cls in view.tuple_items(mro).skip(1) {
+            let cls_name = self.ids.get(&cls).map(|&id| self.get(id).name.as_str());
+            if let Some(rule) = rule_of(cls, cls_name) {
+                return rule;
+            }
+        }
+        SizeRule::Default
+    }
+
+    /// Learn `subtype_traverse` from the heap when `.symtab` is stripped: it is the traverse
+    /// function shared by most classes whose base is `object`.
+    pub fn learn_subtype_traverse(&mut self, view: &View, candidates: impl Iterator<Item = u64>) {
+        if self.subtype_traverse.is_some() {
+            return;
+        }
+        let mut counts: HashMap<u64, usize> = HashMap::new();
+        for obj in candidates {
+            if view.ob_type(obj) != self.known.type_ {
+                continue;
+            }
+            let flags = view.word(obj + L::TP_FLAGS);
+            if flags & L::TPFLAGS_HEAPTYPE != 0 && view.word(obj + L::TP_BASE) == self.known.object
+            {
+                *counts.entry(view.word(obj + L::TP_TRAVERSE)).or_default() += 1;
+            }
+        }
+        self.subtype_traverse = counts
+            .into_iter()
+            .filter(|&(f, _)| f != 0)
+            .max_by_key(|&(_, n)| n)
+            .map(|(f, _)| f);
+    }
+}

@@ -1,0 +1,273 @@
+//! Which interpreter runs in the target, and the layouts of its structures.
+//!
+//! [`Interpreter::find`] locates the image holding the runtime (a mapped `libpython*` or the
+//! executable itself, opened through `/proc/<pid>/root` so containers work), reads its symbols,
+//! computes the load bias, detects the version (`_Py_DebugOffsets` on 3.13+, `Py_Version` on
+//! 3.11+, else the version string in the binary) and refuses free-threaded builds and versions
+//! without a [`layout`] table.
+
+pub mod elf;
+pub mod layout;
+pub mod version;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::memory::maps::{path_in_target, Mapping};
+use crate::memory::Memory;
+use elf::ElfImage;
+use layout::Layout;
+use version::Version;
+
+#[derive(Debug, Error)]
+pub enum FindError {
+    #[error("process {pid} is not a Python process (no CPython runtime in {exe})")]
+    NotPython { pid: i32, exe: String },
+    #[error("Python {version} is not supported (supported: {supported})")]
+    Unsupported {
+        version: String,
+        supported: &'static str,
+    },
+    #[error(
+        "Python {0} is a free-threaded build (no GIL); heapsnap supports only default builds for now"
+    )]
+    FreeThreaded(String),
+    #[error("cannot read the interpreter's memory: {0}")]
+    Memory(#[from] crate::memory::MemoryError),
+}
+
+/// Names of the static type objects heapsnap recognises by address (exported in `.dynsym` of
+/// every build, stripped or not).
+pub const STATIC_TYPE_SYMBOLS: &[&str] = &[
+    "PyBaseObject_Type",
+    "PyType_Type",
+    "PyTuple_Type",
+    "PyList_Type",
+    "PyDict_Type",
+    "PySet_Type",
+    "PyFrozenSet_Type",
+    "PyModule_Type",
+    "PyFunction_Type",
+    "PyCell_Type",
+    "PyMethod_Type",
+    "PyCFunction_Type",
+    "PyCMethod_Type",
+    "_PyWeakref_RefType",
+    "_PyWeakref_ProxyType",
+    "_PyWeakref_CallableProxyType",
+    "PyMethodDescr_Type",
+    "PyClassMethodDescr_Type",
+    "PyMemberDescr_Type",
+    "PyGetSetDescr_Type",
+    "PyWrapperDescr_Type",
+    "PyCode_Type",
+    "PyFrame_Type",
+    "PyGen_Type",
+    "PyCoro_Type",
+    "PyAsyncGen_Type",
+    "PyLong_Type",
+    "PyBool_Type",
+    "PyFloat_Type",
+    "PyComplex_Type",
+    "PyUnicode_Type",
+    "PyBytes_Type",
+    "PyByteArray_Type",
+];
+
+/// A located interpreter.
+pub struct Interpreter {
+    pub version: Version,
+    /// The layout table, with fields covered by `_Py_DebugOffsets` taken from the live process.
+    pub layout: Layout,
+    /// Address of `_PyRuntime`.
+    pub runtime: u64,
+    /// The file that holds the runtime, as the target sees it.
+    pub binary: String,
+    /// True when the runtime is in a shared `libpython`, false when in the executable.
+    pub shared_library: bool,
+    /// False for distribution builds with `.symtab` stripped.
+    pub has_symtab: bool,
+    /// Static type objects by symbol name.
+    pub static_types: HashMap<&'static str, u64>,
+    /// `subtype_traverse`, the traverse function of Python classes, when `.symtab` has it.
+    pub subtype_traverse: Option<u64>,
+    /// Address of the C static `interned` (≤3.11) holding the interned-strings dict.
+    pub interned_static: Option<u64>,
+}
+
+impl Interpreter {
+    /// Find the interpreter of process `pid`, reading its memory through `mem`.
+    pub fn find(pid: i32, maps: &[Mapping], mem: &dyn Memory) -> Result<Interpreter, FindError> {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        for path in candidate_files(maps, &exe) {
+            let file = path_in_target(pid, &path);
+            let Ok(Some(image)) = ElfImage::open(&file) else {
+                continue;
+            };
+            let mappings: Vec<&Mapping> = maps.iter().filter(|m| m.path == path).collect();
+            let Some(bias) = image.load_bias(&mappings) else {
+                continue;
+            };
+            let runtime = image.symbol("_PyRuntime").or(image.py_runtime_section);
+            let Some(runtime) = runtime.map(|a| a.wrapping_add(bias)) else {
+                if image.symbol("_PyGC_generation0").is_some() {
+                    // Python 2.7 / 3.6: no `_PyRuntime`; report the version we find.
+                    let version = scan_version(&file, &path);
+                    return Err(unsupported(version));
+                }
+                continue;
+            };
+            let version = detect_version(mem, runtime, &image, bias, &file, &path)?;
+            if version.major == 3 && version.minor >= 13 {
+                let free_threaded = mem.read_u64(runtime + 16)?;
+                if free_threaded != 0 {
+                    return Err(FindError::FreeThreaded(version.to_string()));
+                }
+            }
+            let Some(table) = layout::layout_for(version.major, version.minor) else {
+                return Err(unsupported(Some(version)));
+            };
+            let mut layout = *table;
+            apply_debug_offsets(&mut layout, mem, runtime)?;
+            let static_types = STATIC_TYPE_SYMBOLS
+                .iter()
+                .filter_map(|&name| Some((name, image.symbol(name)?.wrapping_add(bias))))
+                .collect();
+            return Ok(Interpreter {
+                version,
+                layout,
+                runtime,
+                shared_library: is_libpython(&path),
+                binary: path,
+                has_symtab: image.has_symtab,
+                static_types,
+                subtype_traverse: image
+                    .symbol("subtype_traverse")
+                    .map(|a| a.wrapping_add(bias)),
+                interned_static: image.symbol("interned").map(|a| a.wrapping_add(bias)),
+            });
+        }
+        Err(FindError::NotPython { pid, exe })
+    }
+
+    pub fn static_type(&self, name: &str) -> Option<u64> {
+        self.static_types.get(name).copied()
+    }
+}
+
+fn unsupported(version: Option<Version>) -> FindError {
+    FindError::Unsupported {
+        version: version
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| "(unknown version)".into()),
+        supported: layout::SUPPORTED,
+    }
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn is_libpython(path: &str) -> bool {
+    basename(path).starts_with("libpython")
+}
+
+/// Files that may hold the runtime, most likely first: a mapped libpython, a mapped `python*`
+/// executable (also when started through an explicit loader), the process's executable.
+fn candidate_files(maps: &[Mapping], exe: &str) -> Vec<String> {
+    let mut files: Vec<String> = Vec::new();
+    let mut add = |p: &str| {
+        if !p.is_empty() && p.starts_with('/') && !files.iter().any(|f| f == p) {
+            files.push(p.to_string());
+        }
+    };
+    for m in maps.iter().filter(|m| m.offset == 0) {
+        if is_libpython(&m.path) {
+            add(&m.path);
+        }
+    }
+    for m in maps.iter().filter(|m| m.offset == 0) {
+        if basename(&m.path).starts_with("python") {
+            add(&m.path);
+        }
+    }
+    add(exe.trim_end_matches(" (deleted)"));
+    files
+}
+
+/// major.minor from a file name like `libpython3.11.so.1.0` or `python3.8`.
+fn version_hint(path: &str) -> Option<(u8, u8)> {
+    let name = basename(path);
+    let at = name.find("python")? + "python".len();
+    let rest = &name[at..];
+    let mut it = rest.split(|c: char| !c.is_ascii_digit());
+    let major = it.next()?.parse().ok()?;
+    let minor = it.next()?.parse().ok()?;
+    Some((major, minor))
+}
+
+fn scan_version(file: &Path, path: &str) -> Option<Version> {
+    let bytes = std::fs::read(file).ok()?;
+    Version::scan(&bytes, version_hint(path))
+}
+
+fn detect_version(
+    mem: &dyn Memory,
+    runtime: u64,
+    image: &ElfImage,
+    bias: u64,
+    file: &PathBuf,
+    path: &str,
+) -> Result<Version, FindError> {
+    let mut cookie = [0u8; 8];
+    mem.read(runtime, &mut cookie)?;
+    if &cookie == b"xdebugpy" {
+        if let Some(v) = Version::from_hex(mem.read_u64(runtime + 8)?) {
+            return Ok(v);
+        }
+    }
+    if let Some(addr) = image.symbol("Py_Version") {
+        if let Some(v) = Version::from_hex(mem.read_u32(addr.wrapping_add(bias))? as u64) {
+            return Ok(v);
+        }
+    }
+    scan_version(file, path).ok_or_else(|| unsupported(None))
+}
+
+/// 3.13+: take the fields `_Py_DebugOffsets` covers from the live runtime rather than the table.
+fn apply_debug_offsets(
+    layout: &mut Layout,
+    mem: &dyn Memory,
+    runtime: u64,
+) -> Result<(), FindError> {
+    let Some(ix) = layout.debug_offsets else {
+        return Ok(());
+    };
+    let field = |index: u64| mem.read_u64(runtime + 8 * index);
+    let rt = &mut layout.runtime;
+    rt.interpreters_head = field(ix.interpreters_head)?;
+    rt.interp_next = field(ix.interp_next)?;
+    rt.interp_threads_head = field(ix.interp_threads_head)?;
+    rt.interp_gc = field(ix.interp_gc)?;
+    rt.interp_modules = field(ix.interp_modules)?;
+    rt.interp_sysdict = field(ix.interp_sysdict)?;
+    rt.interp_builtins = field(ix.interp_builtins)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_hint_from_file_names() {
+        assert_eq!(version_hint("/usr/lib/libpython3.11.so.1.0"), Some((3, 11)));
+        assert_eq!(version_hint("/usr/bin/python3.13"), Some((3, 13)));
+        assert_eq!(version_hint("/x/libpython3.7m.so.1.0"), Some((3, 7)));
+        assert_eq!(version_hint("/usr/bin/python"), None);
+    }
+}

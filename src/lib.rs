@@ -1,0 +1,13 @@
+//! heapsnap: an exact census of a live CPython heap, read from outside the process.
+//!
+//! The layers, each a folder: [`memory`] (where bytes come from), [`interpreter`] (which
+//! CPython and its layouts), [`heap`] (walking the objects), [`census`] (grouping by type),
+//! [`snapshot`] (the JSON format), [`render`] (tables for people), [`cli`] (commands).
+
+pub mod census;
+pub mod cli;
+pub mod heap;
+pub mod interpreter;
+pub mod memory;
+pub mod render;
+pub mod snapshot;

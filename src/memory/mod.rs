@@ -1,0 +1,64 @@
+//! Where the bytes come from.
+//!
+//! Everything heapsnap knows about a target comes through this module: the list of its memory
+//! mappings ([`maps`]), reads of its address space ([`Memory`], implemented by the live process in
+//! [`process`]), stopping every thread for a consistent read ([`freeze`]), and the copy of its
+//! writable memory that the heap walk runs on ([`image`]). The walk never talks to the process
+//! directly, so a core file or a saved copy can stand in for a live process.
+
+pub mod freeze;
+pub mod image;
+pub mod maps;
+pub mod process;
+
+use thiserror::Error;
+
+/// Why a read of the target's memory failed.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum MemoryError {
+    #[error("address {addr:#x} (+{len}) is not readable")]
+    Unreadable { addr: u64, len: usize },
+    #[error("process {0} has exited")]
+    Gone(i32),
+    #[error("permission denied reading memory of process {0}")]
+    PermissionDenied(i32),
+}
+
+/// A source of the target's memory: the live process, a copy of it, or (later) a core file.
+pub trait Memory {
+    /// Fill `buf` with the bytes at `addr`, all or nothing.
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryError>;
+
+    fn read_u64(&self, addr: u64) -> Result<u64, MemoryError> {
+        let mut b = [0u8; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn read_u32(&self, addr: u64) -> Result<u32, MemoryError> {
+        let mut b = [0u8; 4];
+        self.read(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// A NUL-terminated string of at most `max` bytes (lossy UTF-8).
+    fn read_c_string(&self, addr: u64, max: usize) -> Result<String, MemoryError> {
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 64];
+        let mut at = addr;
+        while out.len() < max {
+            // Never read across a page boundary in one go: the string may end just before an
+            // unmapped page.
+            let to_page_end = (4096 - (at % 4096)) as usize;
+            let n = chunk.len().min(to_page_end);
+            self.read(at, &mut chunk[..n])?;
+            if let Some(end) = chunk[..n].iter().position(|&c| c == 0) {
+                out.extend_from_slice(&chunk[..end]);
+                return Ok(String::from_utf8_lossy(&out).into_owned());
+            }
+            out.extend_from_slice(&chunk[..n]);
+            at += n as u64;
+        }
+        Err(MemoryError::Unreadable { addr, len: max })
+    }
+}

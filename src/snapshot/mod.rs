@@ -1,0 +1,135 @@
+//! The snapshot file: a versioned JSON document with the census and, per object, its address,
+//! type and size (so that `diff` can tell new objects from old ones of the same type).
+//!
+//! Schema version 1 (documented in README.md):
+//! ```text
+//! { "format": "heapsnap-snapshot", "schema_version": 1,
+//!   "meta": { pid, hostname, taken_at, heapsnap_version, python{...}, mode, consistent,
+//!             objects, bytes, pause_ms, walk_ms, copied_bytes, threads, interpreters },
+//!   "types": [ { name, count, size, approximate } ... ],          // largest size first
+//!   "objects": { "address_delta": [...], "type": [...], "size": [...] } }
+//! ```
+//! Objects are sorted by address; `address_delta[i]` is the distance from the previous address
+//! (the first is absolute); `type[i]` indexes `types`.
+
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::census::{Census, TypeRow};
+use crate::heap::{Heap, Mode};
+
+pub const FORMAT: &str = "heapsnap-snapshot";
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PythonInfo {
+    pub version: String,
+    /// The file holding the runtime, as the target sees it.
+    pub binary: String,
+    pub shared_library: bool,
+    /// False when the binary's `.symtab` is stripped (distribution builds).
+    pub symbols: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Meta {
+    pub pid: i32,
+    pub hostname: String,
+    /// Seconds since the Unix epoch.
+    pub taken_at: f64,
+    pub heapsnap_version: String,
+    pub python: PythonInfo,
+    pub mode: Mode,
+    /// False when taken with `--nonblocking` (the target kept running during the copy).
+    pub consistent: bool,
+    pub objects: u64,
+    pub bytes: u64,
+    /// How long the target was stopped.
+    pub pause_ms: f64,
+    /// How long the walk of the copy took (target already running).
+    pub walk_ms: f64,
+    pub copied_bytes: u64,
+    pub threads: usize,
+    pub interpreters: usize,
+}
+
+/// Per-object columns.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ObjectColumns {
+    pub address_delta: Vec<u64>,
+    #[serde(rename = "type")]
+    pub type_index: Vec<u32>,
+    pub size: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub format: String,
+    pub schema_version: u32,
+    pub meta: Meta,
+    pub types: Vec<TypeRow>,
+    pub objects: ObjectColumns,
+}
+
+impl Snapshot {
+    pub fn new(meta: Meta, census: &Census, heap: &Heap) -> Snapshot {
+        let index = census.index();
+        let row_of_type: Vec<u32> = heap
+            .types
+            .iter()
+            .map(|t| index.get(t.name.as_str()).copied().unwrap_or(0) as u32)
+            .collect();
+        let mut order: Vec<usize> = (0..heap.objects.len()).collect();
+        order.sort_unstable_by_key(|&i| heap.objects[i].address);
+        let mut cols = ObjectColumns::default();
+        let mut previous = 0u64;
+        for i in order {
+            let o = &heap.objects[i];
+            cols.address_delta.push(o.address - previous);
+            previous = o.address;
+            cols.type_index.push(row_of_type[o.type_id as usize]);
+            cols.size.push(o.size);
+        }
+        Snapshot {
+            format: FORMAT.into(),
+            schema_version: SCHEMA_VERSION,
+            meta,
+            types: census.rows.clone(),
+            objects: cols,
+        }
+    }
+
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let mut out = BufWriter::new(std::fs::File::create(path)?);
+        serde_json::to_writer(&mut out, self)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    }
+}
+
+/// Write one JSON object per heap object (meliae style): address, type, size.
+pub fn write_objects_jsonl(path: &Path, heap: &Heap) -> std::io::Result<()> {
+    #[derive(Serialize)]
+    struct Line<'a> {
+        address: u64,
+        #[serde(rename = "type")]
+        type_name: &'a str,
+        size: u64,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        approximate: bool,
+    }
+    let mut out = BufWriter::new(std::fs::File::create(path)?);
+    for o in &heap.objects {
+        let line = Line {
+            address: o.address,
+            type_name: &heap.types[o.type_id as usize].name,
+            size: o.size,
+            approximate: !o.size_exact,
+        };
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
