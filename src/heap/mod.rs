@@ -1,12 +1,12 @@
 //! Walking the heap: from the GC lists (and, in full mode, the interpreter's roots) through
 //! every referent, on a memory image. Produces every object with its type and size.
 //!
-//! - [`gc_lists`]: interpreters and their generation lists;
-//! - [`types`]: validated type objects and what each needs;
-//! - [`referents`]: per-type `tp_traverse` emulation;
-//! - [`sizes`]: `sys.getsizeof`;
-//! - [`objects`]: decoding str, tuple and dict contents;
-//! - [`walk`]: the traversal itself.
+//! - [`gc_lists`] — interpreters and their generation lists;
+//! - [`types`] — validated type objects and what each needs;
+//! - [`referents`] — per-type `tp_traverse` emulation;
+//! - [`sizes`] — `sys.getsizeof`;
+//! - [`objects`] — decoding str, tuple and dict contents;
+//! - [`walk`] — the traversal itself.
 
 pub mod gc_lists;
 pub mod objects;

@@ -239,7 +239,7 @@ impl TypeTable {
     /// Validate `t` as a type object (metatype is `type` or a validated metaclass, READY,
     /// sane sizes, readable name) and describe it.
     fn describe(&mut self, view: &View, t: u64, depth: usize) -> Option<TypeInfo> {
-        if t == 0 || t % 8 != 0 || !view.image.contains(t, L::TP_MRO as usize + 8) {
+        if t == 0 || !t.is_multiple_of(8) || !view.image.contains(t, L::TP_MRO as usize + 8) {
             return None;
         }
         let meta = view.ob_type(t);

@@ -107,7 +107,8 @@ pub fn walk(image: &Image, interp: &Interpreter, mode: Mode) -> Result<Heap, Wal
     loop {
         // Validate pending candidates, then take the next object.
         for &r in &candidates {
-            if r != 0 && r % 8 == 0 && visited.insert(r) && is_object(&view, &mut types, r) {
+            if r != 0 && r.is_multiple_of(8) && visited.insert(r) && is_object(&view, &mut types, r)
+            {
                 stack.push(r);
             }
         }

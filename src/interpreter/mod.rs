@@ -11,7 +11,7 @@ pub mod layout;
 pub mod version;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use thiserror::Error;
 
@@ -220,7 +220,7 @@ fn detect_version(
     runtime: u64,
     image: &ElfImage,
     bias: u64,
-    file: &PathBuf,
+    file: &Path,
     path: &str,
 ) -> Result<Version, FindError> {
     let mut cookie = [0u8; 8];
