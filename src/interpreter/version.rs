@@ -29,42 +29,36 @@ impl Version {
         plausible.then_some(v)
     }
 
-    /// Find `PY_VERSION` ("3.8.18 (default, ...") in the bytes of an interpreter binary. If
-    /// `hint` is given (major, minor from the file name), only that series is accepted.
+    /// Find `PY_VERSION` ("3.8.18") in the bytes of an interpreter binary: a NUL-terminated
+    /// string, possibly merged by the linker into the tail of a longer one (such as the build
+    /// prefix `/opt/python/3.8.18`), or the start of `sys.version` (`3.8.18 (default, ...`).
+    /// If `hint` is given (major, minor from the file name), only that series is accepted.
     pub fn scan(bytes: &[u8], hint: Option<(u8, u8)>) -> Option<Version> {
-        let mut i = 0;
-        while i + 8 < bytes.len() {
-            // The string is stored NUL-preceded in .rodata: `\0X.Y.Z (`.
-            if bytes[i] == 0
-                && (bytes[i + 1] == b'2' || bytes[i + 1] == b'3')
-                && bytes[i + 2] == b'.'
-            {
-                if let Some(v) = parse_version_prefix(&bytes[i + 1..]) {
-                    if hint.is_none_or(|(ma, mi)| v.major == ma && v.minor == mi) {
-                        return Some(v);
-                    }
+        for i in 0..bytes.len().saturating_sub(6) {
+            let c = bytes[i];
+            if (c != b'2' && c != b'3') || bytes[i + 1] != b'.' {
+                continue;
+            }
+            if i > 0 && (bytes[i - 1].is_ascii_digit() || bytes[i - 1] == b'.') {
+                continue;
+            }
+            if let Some(v) = parse_version_prefix(&bytes[i..]) {
+                if hint.is_none_or(|(ma, mi)| v.major == ma && v.minor == mi) {
+                    return Some(v);
                 }
             }
-            i += 1;
         }
         None
     }
 }
 
-/// Parse `X.Y.Z[(a|b|rc)N][+] (` at the start of `s`.
+/// Parse `X.Y.Z[(a|b|rc)N][+]` at the start of `s`, ended by NUL or ` (`.
 fn parse_version_prefix(s: &[u8]) -> Option<Version> {
-    let text = std::str::from_utf8(&s[..s.len().min(24)])
-        .ok()
-        .or_else(|| {
-            // Cut at the first non-UTF-8 byte.
-            let end = s.iter().take(24).position(|&b| b >= 0x80).unwrap_or(0);
-            std::str::from_utf8(&s[..end]).ok()
-        })?;
-    let head = text.split(" (").next()?;
-    if head.len() == text.len() {
+    let end = s.iter().take(24).position(|&b| b == 0 || b == b' ')?;
+    if s[end] == b' ' && s.get(end + 1) != Some(&b'(') {
         return None;
     }
-    let head = head.trim_end_matches('+');
+    let head = std::str::from_utf8(&s[..end]).ok()?.trim_end_matches('+');
     let mut parts = head.splitn(3, '.');
     let major: u8 = parts.next()?.parse().ok()?;
     let minor: u8 = parts.next()?.parse().ok()?;
@@ -127,6 +121,11 @@ mod tests {
     #[test]
     fn finds_version_string_in_binary_bytes() {
         let bytes = b"junk\x003.1.2 nope\x003.8.18 (default, Jan 1 2024, 00:00:00) \n[GCC]\x00";
+        let merged = b"GLIBC_2.3.4\x00/opt/versions/3.10.13\x00python3.10\x00";
+        assert_eq!(
+            Version::scan(merged, Some((3, 10))).unwrap().to_string(),
+            "3.10.13"
+        );
         assert_eq!(
             Version::scan(bytes, Some((3, 8))).unwrap().to_string(),
             "3.8.18"

@@ -1,0 +1,109 @@
+//! Shared test support: the interpreters under test, starting fixture processes, running the
+//! heapsnap binary.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+/// A CPython build to test against.
+pub struct Build {
+    pub name: &'static str,
+    pub python: PathBuf,
+}
+
+/// The interpreter for a build name, or `None` (after saying so loudly) if it is not installed.
+pub fn build(name: &'static str) -> Option<Build> {
+    let python = match name {
+        "debian-3.11" => PathBuf::from("/usr/bin/python3.11"),
+        v => PathBuf::from(format!("/root/.pyenv/versions/{v}/bin/python")),
+    };
+    if python.exists() {
+        Some(Build { name, python })
+    } else {
+        eprintln!(
+            "\n*** SKIPPED: build {name} is not installed ({} missing) ***\n",
+            python.display()
+        );
+        None
+    }
+}
+
+pub fn heapsnap() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_heapsnap"))
+}
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
+
+/// A running fixture that has printed its `ready` line.
+pub struct Target {
+    pub child: Child,
+    pub stdin: Option<ChildStdin>,
+    pub stdout: BufReader<ChildStdout>,
+}
+
+impl Target {
+    /// Start `python args...` and wait for a line starting with `ready`.
+    pub fn start(python: &Path, args: &[&str]) -> Target {
+        let mut child = Command::new(python)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start fixture");
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read ready line");
+        assert!(
+            line.starts_with("ready"),
+            "fixture did not get ready: {line:?}"
+        );
+        Target {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    pub fn read_line(&mut self) -> String {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        line
+    }
+
+    /// The process state letter from /proc (R, S, t, T, Z, ...).
+    pub fn state(&self) -> char {
+        process_state(self.pid())
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn process_state(pid: i32) -> char {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("State:"))
+        .and_then(|s| s.trim().chars().next())
+        .unwrap_or('?')
+}

@@ -1,0 +1,179 @@
+//! Every failure is one clear line on stderr with its documented exit code, no panic, no
+//! hang, and the target is never left stopped.
+
+mod common;
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::{build, heapsnap, process_state, Target};
+
+fn dump(pid: i32) -> Output {
+    heapsnap()
+        .args(["dump", &pid.to_string()])
+        .output()
+        .unwrap()
+}
+
+/// One line on stderr, starting with `heapsnap: error:`, and the expected exit code.
+fn assert_failure(out: &Output, code: i32, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "stderr: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "expected one line, got: {stderr}"
+    );
+    assert!(stderr.starts_with("heapsnap: error: "), "{stderr}");
+    assert!(stderr.contains(needle), "expected {needle:?} in {stderr:?}");
+}
+
+#[test]
+fn no_such_process() {
+    // Pids above pid_max never exist.
+    assert_failure(&dump(i32::MAX - 1), 3, "no process with pid");
+}
+
+#[test]
+fn not_a_python_process() {
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let out = dump(sleeper.id() as i32);
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    assert_failure(&out, 5, "is not a Python process");
+}
+
+#[test]
+fn permission_denied_without_ptrace_rights() {
+    let Some(b) = build("3.12.1") else { return };
+    let target = Target::start(
+        &b.python,
+        &[
+            "-c",
+            "print('ready', flush=True); import time; time.sleep(60)",
+        ],
+    );
+    // Drop to an unprivileged user: no root, no CAP_SYS_PTRACE over a root-owned process.
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_heapsnap"))
+        .args(["dump", &target.pid().to_string()])
+        .output()
+        .expect("setpriv (util-linux) is needed for this test");
+    assert_failure(&out, 4, "CAP_SYS_PTRACE");
+    assert_ne!(target.state(), 't');
+}
+
+#[test]
+fn unsupported_versions_are_refused_by_name() {
+    for (name, version) in [("3.10.13", "3.10.13"), ("2.7.18", "2.7.18")] {
+        let Some(b) = build(name) else { continue };
+        let target = Target::start(
+            &b.python,
+            &["-c", "import sys, time; sys.stdout.write('ready\\n'); sys.stdout.flush(); time.sleep(60)"],
+        );
+        let out = dump(target.pid());
+        assert_failure(
+            &out,
+            6,
+            &format!("Python {version} is not supported (supported: 3.11"),
+        );
+    }
+}
+
+#[test]
+fn target_keeps_running_after_a_dump() {
+    let Some(b) = build("3.12.1") else { return };
+    // The target prints a tick every 5 ms; after the dump it must go on ticking.
+    let mut target = Target::start(
+        &b.python,
+        &["-c", "import time\nprint('ready', flush=True)\ni = 0\nwhile True:\n    i += 1\n    print(i, flush=True)\n    time.sleep(0.005)"],
+    );
+    let before: u64 = target.read_line().trim().parse().unwrap();
+    let out = dump(target.pid());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Python 3.12.1"), "{stdout}");
+    assert!(stdout.contains(" int"), "census table lists int: {stdout}");
+    std::thread::sleep(Duration::from_millis(100));
+    let mut last = 0;
+    for _ in 0..10 {
+        last = target.read_line().trim().parse().unwrap();
+    }
+    assert!(
+        last > before + 5,
+        "target stopped ticking ({before} -> {last})"
+    );
+    assert_ne!(target.state(), 't');
+}
+
+#[test]
+fn targets_exiting_during_the_read_give_a_clean_error() {
+    let Some(b) = build("3.12.1") else { return };
+    // Targets that exit on their own within a few milliseconds of heapsnap starting: every
+    // run must end with success or a one-line error (no such process / exited / not Python),
+    // never a panic or a hang.
+    for delay_ms in [0u64, 1, 2, 3, 5, 8, 12, 20] {
+        let mut child = Command::new(&b.python)
+            .args([
+                "-c",
+                &format!("import time; time.sleep(0.3); time.sleep({delay_ms} / 1000)"),
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        let out = heapsnap()
+            .args(["dump", &child.id().to_string(), "--quiet"])
+            .output()
+            .unwrap();
+        child.wait().unwrap();
+        let code = out.status.code();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(code, Some(0 | 3 | 5 | 7 | 8)),
+            "exit {code:?}: {stderr}"
+        );
+        if code != Some(0) {
+            assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn sigterm_during_a_dump_leaves_the_target_running() {
+    let Some(b) = build("3.12.1") else { return };
+    let target = Target::start(
+        &b.python,
+        &["-c", "x = [str(i) * 3 for i in range(2_000_000)]\nprint('ready', flush=True)\nimport time\ntime.sleep(60)"],
+    );
+    for wait_ms in [1u64, 5, 20, 60] {
+        let mut run = heapsnap()
+            .args(["dump", &target.pid().to_string(), "--quiet"])
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        unsafe { libc_kill(run.id() as i32, 15) };
+        run.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        let state = process_state(target.pid());
+        assert!(
+            matches!(state, 'S' | 'R'),
+            "target in state {state} after heapsnap was terminated"
+        );
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
