@@ -143,6 +143,25 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The value of a non-negative `int` below 2**30 (one digit).
+    pub fn small_int_value(&self, obj: u64) -> Option<u64> {
+        let digits = match self.layout.long {
+            crate::interpreter::layout::LongLayout::ObSize => self.i64_at(obj + L::OB_SIZE),
+            crate::interpreter::layout::LongLayout::LvTag => {
+                let tag = self.word(obj + 16);
+                if tag & 3 == 2 {
+                    return None;
+                }
+                (tag >> 3) as i64
+            }
+        };
+        match digits {
+            0 => Some(0),
+            1 => Some(self.u32_at(obj + 24) as u64),
+            _ => None,
+        }
+    }
+
     /// Decode a dict's key table.
     pub fn dict_keys(&self, keys: u64) -> Option<DictKeys> {
         self.image.slice(keys, 32)?;

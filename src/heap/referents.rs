@@ -21,9 +21,7 @@ pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
         for &off in &inst.slots {
             out.push(view.word(obj + off));
         }
-        if inst.managed_dict {
-            managed_dict_referents(view, obj, ty, inst.cached_keys, out);
-        } else if let Some(off) = inst.dict_offset {
+        if let Some(off) = inst.dict_offset {
             if let Some(at) = dict_pointer(view, obj, ty, off) {
                 out.push(view.word(at));
             }
@@ -31,10 +29,23 @@ pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
         if inst.visits_type {
             out.push(ty.address);
         }
+    } else if ty.is_heap() {
+        // C types created from a spec are heap types; their traverse visits `Py_TYPE(self)`
+        // (required since 3.9).
+        out.push(ty.address);
+    }
+    if ty.flags & L::TPFLAGS_MANAGED_DICT != 0 {
+        // Python classes and C types alike (e.g. 3.12's typing.TypeVar) visit their managed
+        // dict or values.
+        managed_dict_referents(view, obj, ty, out);
     }
     kind_referents(view, obj, ty, out);
     for at in (ty.scan_from..ty.scan_to).step_by(8) {
         out.push(view.word(obj + at));
+    }
+    if ty.scan_items {
+        let n = view.ob_size(obj).clamp(0, 1 << 20) as u64;
+        push_array(view, obj + ty.basicsize, n, out);
     }
 }
 
@@ -49,12 +60,9 @@ fn dict_pointer(view: &View, obj: u64, ty: &TypeInfo, off: i64) -> Option<u64> {
     Some((obj + size).wrapping_add(off as u64))
 }
 
-fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, keys: u64, out: &mut Vec<u64>) {
-    let shared_entries = || {
-        view.dict_keys(keys)
-            .map(|k| k.nentries.max(0) as u64)
-            .unwrap_or(0)
-    };
+fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
+    let shared_entries =
+        || view.dict_keys(ty.cached_keys).map(|k| k.nentries.max(0) as u64).unwrap_or(0);
     match view.layout.managed_dict {
         ManagedDict::ValuesAndDict => {
             let values = view.word(obj.wrapping_sub(32));
@@ -66,7 +74,8 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, keys: u64, out: 
         ManagedDict::Tagged => {
             let word = view.word(obj.wrapping_sub(24));
             if word & 1 != 0 {
-                push_array(view, word - 1, shared_entries(), out);
+                // Stored as `values - 1`, so the tag bit is set.
+                push_array(view, word + 1, shared_entries(), out);
             } else {
                 out.push(word);
             }
@@ -101,7 +110,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
     match ty.kind {
         Kind::Atomic | Kind::Code => {}
         Kind::Tuple => {
-            let n = view.ob_size(obj).max(0) as u64;
+            let n = (view.ob_size(obj).max(0) as u64).max(ty.struct_fields);
             push_array(view, obj + lay.tuple_items, n, out);
         }
         Kind::List => {

@@ -61,14 +61,10 @@ pub enum SizeRule {
 pub struct InstanceLayout {
     /// Offsets of `__slots__` that hold object references, along the base chain.
     pub slots: Vec<u64>,
-    /// The class keeps attributes in a managed dict / inline values (3.11+).
-    pub managed_dict: bool,
     /// The class has an instance dict pointer that its C base does not have.
     pub dict_offset: Option<i64>,
     /// Instances reference their class (the class is a heap type, its C base is not).
     pub visits_type: bool,
-    /// `ht_cached_keys` of the class (shared keys of split dicts / values).
-    pub cached_keys: u64,
 }
 
 /// Everything cached about one type object.
@@ -88,11 +84,19 @@ pub struct TypeInfo {
     /// that points to a valid object is a referent (conservative scan).
     pub scan_from: u64,
     pub scan_to: u64,
+    /// A C type of our own scanning whose variable part holds object pointers (item size 8,
+    /// `ob_size` items, like CPython's HAMT nodes): scan the items too.
+    pub scan_items: bool,
+    /// Struct sequences (`os.stat_result`, `time.struct_time`): a tuple with `n_fields` items,
+    /// more than its visible length.
+    pub struct_fields: u64,
     /// Present for Python classes (types whose traverse is `subtype_traverse`).
     pub instance: Option<InstanceLayout>,
     pub size_rule: SizeRule,
     /// True when this type's instances are themselves types (metaclasses).
     pub is_metatype: bool,
+    /// `ht_cached_keys` of a heap type: the shared keys of its instances' values.
+    pub cached_keys: u64,
 }
 
 impl TypeInfo {
@@ -168,6 +172,15 @@ fn kind_by_c_name(name: &str) -> Option<(Kind, SizeRule)> {
         "collections.OrderedDict" => Some((Kind::OrderedDict, SizeRule::Custom)),
         _ => None,
     }
+}
+
+/// `n_fields` of a struct sequence type (0 for other tuple types).
+fn struct_sequence_fields(view: &View, t: u64) -> u64 {
+    let dict = view.word(t + L::TP_DICT);
+    if dict == 0 {
+        return 0;
+    }
+    view.dict_get_str(dict, "n_fields").and_then(|v| view.small_int_value(v)).unwrap_or(0)
 }
 
 /// The cache of validated types. Types are numbered in the order they are first seen.
@@ -327,9 +340,16 @@ impl TypeTable {
             kind,
             scan_from,
             scan_to,
+            scan_items: itemsize == 8 && kind == Kind::Atomic && scan_from < scan_to,
+            struct_fields: if kind == Kind::Tuple && instance.is_none() {
+                struct_sequence_fields(view, t)
+            } else {
+                0
+            },
             instance,
             size_rule,
             is_metatype,
+            cached_keys: if is_heap { view.word(t + view.layout.heap_type.ht_cached_keys) } else { 0 },
         })
     }
 
@@ -390,13 +410,7 @@ impl TypeTable {
         let base_dictoffset = view.i64_at(base.address + L::TP_DICTOFFSET);
         let dict_offset = (!managed_dict && dictoffset != base_dictoffset && dictoffset != 0)
             .then_some(dictoffset);
-        let layout = InstanceLayout {
-            slots,
-            managed_dict,
-            dict_offset,
-            visits_type: !base.is_heap(),
-            cached_keys: view.word(t + view.layout.heap_type.ht_cached_keys),
-        };
+        let layout = InstanceLayout { slots, dict_offset, visits_type: !base.is_heap() };
         (layout, c_base)
     }
 

@@ -50,7 +50,7 @@ pub struct GcLayout {
 pub enum ManagedDict {
     /// 3.11: `PyDictValues*` at `o-32`, dict at `o-24`.
     ValuesAndDict,
-    /// 3.12: one tagged word at `o-24`: bit 0 set → values pointer + 1, else the dict.
+    /// 3.12: one tagged word at `o-24`: bit 0 set → the values pointer minus 1, else the dict.
     Tagged,
     /// 3.13+: dict at `o-24`; inline values at `o + tp_basicsize` for INLINE_VALUES types.
     InlineValues,
