@@ -61,8 +61,11 @@ fn dict_pointer(view: &View, obj: u64, ty: &TypeInfo, off: i64) -> Option<u64> {
 }
 
 fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
-    let shared_entries =
-        || view.dict_keys(ty.cached_keys).map(|k| k.nentries.max(0) as u64).unwrap_or(0);
+    let shared_entries = || {
+        view.dict_keys(ty.cached_keys)
+            .map(|k| k.nentries.max(0) as u64)
+            .unwrap_or(0)
+    };
     match view.layout.managed_dict {
         ManagedDict::ValuesAndDict => {
             let values = view.word(obj.wrapping_sub(32));

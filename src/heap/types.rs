@@ -180,7 +180,9 @@ fn struct_sequence_fields(view: &View, t: u64) -> u64 {
     if dict == 0 {
         return 0;
     }
-    view.dict_get_str(dict, "n_fields").and_then(|v| view.small_int_value(v)).unwrap_or(0)
+    view.dict_get_str(dict, "n_fields")
+        .and_then(|v| view.small_int_value(v))
+        .unwrap_or(0)
 }
 
 /// The cache of validated types. Types are numbered in the order they are first seen.
@@ -349,7 +351,11 @@ impl TypeTable {
             instance,
             size_rule,
             is_metatype,
-            cached_keys: if is_heap { view.word(t + view.layout.heap_type.ht_cached_keys) } else { 0 },
+            cached_keys: if is_heap {
+                view.word(t + view.layout.heap_type.ht_cached_keys)
+            } else {
+                0
+            },
         })
     }
 
@@ -410,7 +416,11 @@ impl TypeTable {
         let base_dictoffset = view.i64_at(base.address + L::TP_DICTOFFSET);
         let dict_offset = (!managed_dict && dictoffset != base_dictoffset && dictoffset != 0)
             .then_some(dictoffset);
-        let layout = InstanceLayout { slots, dict_offset, visits_type: !base.is_heap() };
+        let layout = InstanceLayout {
+            slots,
+            dict_offset,
+            visits_type: !base.is_heap(),
+        };
         (layout, c_base)
     }
 
