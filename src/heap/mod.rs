@@ -8,6 +8,7 @@
 //! - [`objects`] — decoding str, tuple and dict contents;
 //! - [`walk`] — the traversal itself.
 
+pub mod edges;
 pub mod gc_lists;
 pub mod objects;
 pub mod referents;
@@ -45,11 +46,20 @@ pub struct HeapObject {
     pub size: u64,
     /// False when the type has a `__sizeof__` heapsnap cannot reproduce.
     pub size_exact: bool,
+    /// Index in [`Heap::objects`] of the object through which the walk first reached this one
+    /// (on a shortest path from a root), or [`NO_PARENT`] for roots and unreached objects.
+    pub parent: u32,
+    /// Index in [`Heap::labels`]: how the parent holds it (`.attr`, `['key']`, `[3]`), or the
+    /// root's name; 0 (empty) for objects no root reaches.
+    pub label: u32,
 }
 
-/// The result of a walk.
+pub const NO_PARENT: u32 = u32::MAX;
+
+/// The result of a walk. Objects are in breadth-first order from the roots.
 pub struct Heap {
     pub objects: Vec<HeapObject>,
     pub types: Vec<types::TypeInfo>,
+    pub labels: Vec<String>,
     pub interpreters: usize,
 }

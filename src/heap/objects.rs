@@ -11,11 +11,15 @@ pub struct View<'a> {
     pub layout: &'a Layout,
     /// `&PyUnicode_Type`: names are only decoded from exact `str` objects.
     pub str_type: u64,
+    /// `&PyLong_Type`: integer keys are only decoded from exact `int` objects.
+    pub int_type: u64,
 }
 
 /// One live entry of a dict.
 #[derive(Debug, Clone, Copy)]
 pub struct DictEntry {
+    /// Position in the entry table.
+    pub index: u32,
     pub key: u64,
     pub value: u64,
 }
@@ -145,6 +149,9 @@ impl<'a> View<'a> {
 
     /// The value of a non-negative `int` below 2**30 (one digit).
     pub fn small_int_value(&self, obj: u64) -> Option<u64> {
+        if self.ob_type(obj) != self.int_type {
+            return None;
+        }
         let digits = match self.layout.long {
             crate::interpreter::layout::LongLayout::ObSize => self.i64_at(obj + L::OB_SIZE),
             crate::interpreter::layout::LongLayout::LvTag => {
@@ -208,9 +215,28 @@ impl<'a> View<'a> {
                 self.word(e + key_at + 8)
             };
             if key != 0 && value != 0 {
-                out.push(DictEntry { key, value });
+                out.push(DictEntry {
+                    index: i as u32,
+                    key,
+                    value,
+                });
             }
         }
+    }
+
+    /// The key of entry `index` of a dict (split tables: of its shared keys).
+    pub fn dict_key_at(&self, dict: u64, index: u32) -> Option<u64> {
+        self.keys_entry_key(self.word(dict + L::DICT_KEYS), index)
+    }
+
+    /// The key of entry `index` of a key table.
+    pub fn keys_entry_key(&self, keys: u64, index: u32) -> Option<u64> {
+        let keys = self.dict_keys(keys)?;
+        if index as i64 >= keys.nentries {
+            return None;
+        }
+        let key_at = if keys.kind == DICT_KEYS_GENERAL { 8 } else { 0 };
+        Some(self.word(keys.entries_start() + index as u64 * keys.entry_size() + key_at))
     }
 
     /// The value stored under a `str` key equal to `name`.

@@ -2,11 +2,16 @@
 //! from the memory image, plus the extra edges of `--mode full`.
 //!
 //! Every pointer pushed here is a candidate: the walker validates it as an object before
-//! following it, so handlers may push NULLs and stale words.
+//! following it, so handlers may push NULLs and stale words. Each comes with the [`Edge`] that
+//! says how the parent holds it, for retainer chains.
 
+use super::edges::Edge;
 use super::objects::{View, DICT_KEYS_GENERAL};
 use super::types::{Kind, TypeInfo};
 use crate::interpreter::layout::{self as L, ManagedDict};
+
+/// Candidate referents with their edges.
+pub type Refs = Vec<(u64, Edge)>;
 
 /// `FRAME_OWNED_BY_FRAME_OBJECT`: the interpreter frame lives inside a frame object.
 const FRAME_OWNED_BY_FRAME_OBJECT: u8 = 2;
@@ -16,23 +21,23 @@ const FRAME_CLEARED: i8 = 4;
 const DEQUE_BLOCKLEN: u64 = 64;
 
 /// Push the referents of `obj` (of type `ty`) that `tp_traverse` visits.
-pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
+pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
     if let Some(inst) = &ty.instance {
-        for &off in &inst.slots {
-            out.push(view.word(obj + off));
+        for (k, &(off, _)) in inst.slots.iter().enumerate() {
+            out.push((view.word(obj + off), Edge::Slot(k as u32)));
         }
         if let Some(off) = inst.dict_offset {
             if let Some(at) = dict_pointer(view, obj, ty, off) {
-                out.push(view.word(at));
+                out.push((view.word(at), Edge::Field("__dict__")));
             }
         }
         if inst.visits_type {
-            out.push(ty.address);
+            out.push((ty.address, Edge::Field("__class__")));
         }
     } else if ty.is_heap() {
         // C types created from a spec are heap types; their traverse visits `Py_TYPE(self)`
         // (required since 3.9).
-        out.push(ty.address);
+        out.push((ty.address, Edge::Field("__class__")));
     }
     if ty.flags & L::TPFLAGS_MANAGED_DICT != 0 {
         // Python classes and C types alike (e.g. 3.12's typing.TypeVar) visit their managed
@@ -41,11 +46,11 @@ pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
     }
     kind_referents(view, obj, ty, out);
     for at in (ty.scan_from..ty.scan_to).step_by(8) {
-        out.push(view.word(obj + at));
+        out.push((view.word(obj + at), Edge::Scanned(at as u32)));
     }
     if ty.scan_items {
         let n = view.ob_size(obj).clamp(0, 1 << 20) as u64;
-        push_array(view, obj + ty.basicsize, n, out);
+        push_array(view, obj + ty.basicsize, n, Edge::Index, out);
     }
 }
 
@@ -60,7 +65,7 @@ fn dict_pointer(view: &View, obj: u64, ty: &TypeInfo, off: i64) -> Option<u64> {
     Some((obj + size).wrapping_add(off as u64))
 }
 
-fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
+fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
     let shared_entries = || {
         view.dict_keys(ty.cached_keys)
             .map(|k| k.nentries.max(0) as u64)
@@ -70,17 +75,17 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u6
         ManagedDict::ValuesAndDict => {
             let values = view.word(obj.wrapping_sub(32));
             if values != 0 {
-                push_array(view, values, shared_entries(), out);
+                push_array(view, values, shared_entries(), Edge::Attribute, out);
             }
-            out.push(view.word(obj.wrapping_sub(24)));
+            out.push((view.word(obj.wrapping_sub(24)), Edge::Field("__dict__")));
         }
         ManagedDict::Tagged => {
             let word = view.word(obj.wrapping_sub(24));
             if word & 1 != 0 {
                 // Stored as `values - 1`, so the tag bit is set.
-                push_array(view, word + 1, shared_entries(), out);
+                push_array(view, word + 1, shared_entries(), Edge::Attribute, out);
             } else {
-                out.push(word);
+                out.push((word, Edge::Field("__dict__")));
             }
         }
         ManagedDict::InlineValues => {
@@ -88,47 +93,54 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u6
                 let values = obj + ty.basicsize;
                 if view.u8_at(values + 3) != 0 {
                     let capacity = view.u8_at(values) as u64;
-                    push_array(view, values + 8, capacity, out);
+                    push_array(view, values + 8, capacity, Edge::Attribute, out);
                     return;
                 }
             }
-            out.push(view.word(obj.wrapping_sub(24)));
+            out.push((view.word(obj.wrapping_sub(24)), Edge::Field("__dict__")));
         }
     }
 }
 
-fn push_array(view: &View, at: u64, n: u64, out: &mut Vec<u64>) {
+/// Push `n` pointers stored from `at`, the i-th with edge `edge(i)`.
+fn push_array(view: &View, at: u64, n: u64, edge: fn(u32) -> Edge, out: &mut Refs) {
     let n = n.min(1 << 28);
     if let Some(bytes) = view.image.slice(at, 8 * n as usize) {
         out.extend(
             bytes
                 .chunks_exact(8)
-                .map(|c| u64::from_le_bytes(c.try_into().unwrap())),
+                .enumerate()
+                .map(|(i, c)| (u64::from_le_bytes(c.try_into().unwrap()), edge(i as u32))),
         );
     }
 }
 
-fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
+/// Push one field.
+fn field(view: &View, out: &mut Refs, obj: u64, off: u64, name: &'static str) {
+    out.push((view.word(obj + off), Edge::Field(name)));
+}
+
+fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
     let lay = view.layout;
     match ty.kind {
         Kind::Atomic | Kind::Code => {}
         Kind::Tuple => {
             let n = (view.ob_size(obj).max(0) as u64).max(ty.struct_fields);
-            push_array(view, obj + lay.tuple_items, n, out);
+            push_array(view, obj + lay.tuple_items, n, Edge::Index, out);
         }
         Kind::List => {
             let n = view.ob_size(obj).max(0) as u64;
-            push_array(view, view.word(obj + L::LIST_ITEMS), n, out);
+            push_array(view, view.word(obj + L::LIST_ITEMS), n, Edge::Index, out);
         }
         Kind::Dict => dict_referents(view, obj, out),
         Kind::OrderedDict => {
             dict_referents(view, obj, out);
             // od_inst_dict, and the key of every node of the linked list (od_first, next).
-            out.push(view.word(obj + 96));
+            field(view, out, obj, 96, "__dict__");
             let mut node = view.word(obj + 48);
             let mut guard = 0u64;
             while node != 0 && guard < 1 << 28 {
-                out.push(view.word(node));
+                out.push((view.word(node), Edge::Element));
                 node = view.word(node + 16);
                 guard += 1;
             }
@@ -143,7 +155,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
                         let hash = i64::from_le_bytes(e[8..].try_into().unwrap());
                         // Deleted entries hold the dummy key with hash -1 (no real hash is -1).
                         if key != 0 && hash != -1 {
-                            out.push(key);
+                            out.push((key, Edge::Element));
                         }
                     }
                 }
@@ -152,47 +164,55 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
         Kind::Type => {
             // type_traverse visits only for heap types (static types are not GC objects).
             if view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0 {
-                for off in [L::TP_DICT, 352, L::TP_MRO, L::TP_BASES, L::TP_BASE] {
-                    out.push(view.word(obj + off));
-                }
-                out.push(view.word(obj + lay.heap_type.ht_module));
+                field(view, out, obj, L::TP_DICT, "__dict__");
+                field(view, out, obj, L::TP_CACHE, "__cache__");
+                field(view, out, obj, L::TP_MRO, "__mro__");
+                field(view, out, obj, L::TP_BASES, "__bases__");
+                field(view, out, obj, L::TP_BASE, "__base__");
+                field(view, out, obj, lay.heap_type.ht_module, "__module_object__");
             }
         }
         Kind::Module => {
-            out.push(view.word(obj + L::MODULE_DICT));
+            field(view, out, obj, L::MODULE_DICT, "__dict__");
             let def = view.word(obj + L::MODULE_DEF);
             let state = view.word(obj + L::MODULE_STATE);
             if def != 0 && state != 0 && view.word(def + L::MODULEDEF_TRAVERSE) != 0 {
                 // m_traverse visits the objects the module keeps in its state.
                 let size = view.i64_at(def + L::MODULEDEF_SIZE);
                 if size > 0 {
-                    push_array(view, state, (size as u64).min(1 << 16) / 8, out);
+                    push_array(
+                        view,
+                        state,
+                        (size as u64).min(1 << 16) / 8,
+                        Edge::ModuleState,
+                        out,
+                    );
                 }
             }
         }
         Kind::Function => {
-            for &off in lay.function_fields {
-                out.push(view.word(obj + off));
+            for &(off, name) in lay.function_fields {
+                field(view, out, obj, off, name);
             }
         }
-        Kind::Cell => out.push(view.word(obj + L::CELL_REF)),
+        Kind::Cell => field(view, out, obj, L::CELL_REF, "cell_contents"),
         Kind::Method => {
-            out.push(view.word(obj + L::METHOD_FUNC));
-            out.push(view.word(obj + L::METHOD_SELF));
+            field(view, out, obj, L::METHOD_FUNC, "__func__");
+            field(view, out, obj, L::METHOD_SELF, "__self__");
         }
         Kind::CFunction => {
-            out.push(view.word(obj + L::CFUNC_SELF));
-            out.push(view.word(obj + L::CFUNC_MODULE));
+            field(view, out, obj, L::CFUNC_SELF, "__self__");
+            field(view, out, obj, L::CFUNC_MODULE, "__module__");
             let ml = view.word(obj + L::CFUNC_ML);
             if ml != 0 && view.u32_at(ml + L::METHODDEF_FLAGS) & L::METH_METHOD != 0 {
-                out.push(view.word(obj + L::CMETHOD_CLASS));
+                field(view, out, obj, L::CMETHOD_CLASS, "__objclass__");
             }
         }
-        Kind::WeakRef => out.push(view.word(obj + L::WEAKREF_CALLBACK)),
-        Kind::Descriptor => out.push(view.word(obj + L::DESCR_TYPE)),
+        Kind::WeakRef => field(view, out, obj, L::WEAKREF_CALLBACK, "__callback__"),
+        Kind::Descriptor => field(view, out, obj, L::DESCR_TYPE, "__objclass__"),
         Kind::Frame => {
-            for &off in lay.frame.visited {
-                out.push(view.word(obj + off));
+            for &(off, name) in lay.frame.visited {
+                field(view, out, obj, off, name);
             }
             let iframe = view.word(obj + lay.frame.f_frame);
             if iframe != 0 && view.u8_at(iframe + lay.iframe.owner) == FRAME_OWNED_BY_FRAME_OBJECT {
@@ -200,11 +220,11 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
             }
         }
         Kind::Generator | Kind::AsyncGenerator => {
-            for &off in lay.gen.visited {
-                out.push(view.word(obj + off));
+            for &(off, name) in lay.gen.visited {
+                field(view, out, obj, off, name);
             }
             if ty.kind == Kind::AsyncGenerator {
-                out.push(view.word(obj + lay.gen.origin_or_finalizer));
+                field(view, out, obj, lay.gen.origin_or_finalizer, "ag_finalizer");
             }
             if (view.u8_at(obj + lay.gen.frame_state) as i8) < FRAME_CLEARED {
                 interpreter_frame_referents(view, obj + lay.gen.iframe, out);
@@ -218,7 +238,12 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
             let mut left = len;
             while left > 0 && block != 0 {
                 let take = (DEQUE_BLOCKLEN - index.min(DEQUE_BLOCKLEN)).min(left);
-                push_array(view, block + 8 + 8 * index, take, out);
+                let first = out.len();
+                push_array(view, block + 8 + 8 * index, take, Edge::Index, out);
+                let done = (len - left) as u32;
+                for (i, item) in out[first..].iter_mut().enumerate() {
+                    item.1 = Edge::Index(done + i as u32);
+                }
                 left -= take;
                 index = 0;
                 block = view.word(block + 8 + 8 * DEQUE_BLOCKLEN);
@@ -228,7 +253,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
 }
 
 /// `dict_traverse`: values only for str-keyed and split tables, keys and values otherwise.
-fn dict_referents(view: &View, dict: u64, out: &mut Vec<u64>) {
+fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
     let Some(keys) = view.dict_keys(view.word(dict + L::DICT_KEYS)) else {
         return;
     };
@@ -239,67 +264,76 @@ fn dict_referents(view: &View, dict: u64, out: &mut Vec<u64>) {
         for i in 0..n {
             let e = start + 24 * i;
             if view.word(e + 16) != 0 {
-                out.push(view.word(e + 8));
-                out.push(view.word(e + 16));
+                out.push((view.word(e + 8), Edge::DictKey(i as u32)));
+                out.push((view.word(e + 16), Edge::DictValue(i as u32)));
             }
         }
     } else if values != 0 {
         let embedded = view.layout.dict_values == crate::interpreter::layout::DictValues::Prefixed
             && view.u8_at(values + 2) != 0;
         if !embedded {
-            push_array(view, view.dict_values_array(values), n, out);
+            push_array(
+                view,
+                view.dict_values_array(values),
+                n,
+                Edge::DictValue,
+                out,
+            );
         }
     } else {
         let start = keys.entries_start();
         for i in 0..n {
-            out.push(view.word(start + 16 * i + 8));
+            out.push((view.word(start + 16 * i + 8), Edge::DictValue(i as u32)));
         }
     }
 }
 
 /// `_PyFrame_Traverse`: frame object, locals, function, code and the live local/stack slots.
-pub fn interpreter_frame_referents(view: &View, frame: u64, out: &mut Vec<u64>) {
+pub fn interpreter_frame_referents(view: &View, frame: u64, out: &mut Refs) {
     let f = &view.layout.iframe;
-    for off in [f.frame_obj, f.locals, f.func, f.code] {
-        out.push(view.word(frame + off));
-    }
+    field(view, out, frame, f.frame_obj, "frame");
+    field(view, out, frame, f.locals, "f_locals");
+    field(view, out, frame, f.func, "function");
+    field(view, out, frame, f.code, "f_code");
     let n = view.u32_at(frame + f.stacktop) as i32;
     if n > 0 {
-        push_array(view, frame + f.localsplus, n as u64, out);
+        push_array(view, frame + f.localsplus, n as u64, Edge::Local, out);
     }
 }
 
 /// Edges that `--mode full` follows on top of `tp_traverse`: the type of every object, all
 /// dict keys, code object contents, type and descriptor names, frame globals and builtins.
-pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<u64>) {
-    out.push(ty.address);
+pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
+    out.push((ty.address, Edge::Field("__class__")));
     let lay = view.layout;
     match ty.kind {
         Kind::Dict | Kind::OrderedDict => {
             let mut entries = Vec::new();
             view.dict_entries(obj, &mut entries);
-            out.extend(entries.iter().map(|e| e.key));
+            out.extend(entries.iter().map(|e| (e.key, Edge::DictKey(e.index))));
         }
         Kind::Code => {
-            for &off in lay.code.object_fields {
-                out.push(view.word(obj + off));
+            for &(off, name) in lay.code.object_fields {
+                field(view, out, obj, off, name);
             }
         }
         Kind::Type => {
             let ht = &lay.heap_type;
             if view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0 {
-                for off in [ht.ht_name, ht.ht_qualname, ht.ht_slots, L::TP_SUBCLASSES] {
-                    out.push(view.word(obj + off));
-                }
+                field(view, out, obj, ht.ht_name, "__name__");
+                field(view, out, obj, ht.ht_qualname, "__qualname__");
+                field(view, out, obj, ht.ht_slots, "__slots__");
+                field(view, out, obj, L::TP_SUBCLASSES, "__subclasses__");
             } else {
-                for off in [L::TP_DICT, L::TP_MRO, L::TP_BASES, L::TP_BASE] {
-                    out.push(view.word(obj + off));
-                }
+                field(view, out, obj, L::TP_DICT, "__dict__");
+                field(view, out, obj, L::TP_MRO, "__mro__");
+                field(view, out, obj, L::TP_BASES, "__bases__");
+                field(view, out, obj, L::TP_BASE, "__base__");
             }
         }
         Kind::Descriptor => {
-            out.push(view.word(obj + L::DESCR_NAME));
-            out.push(view.word(obj + L::DESCR_QUALNAME));
+            field(view, out, obj, L::DESCR_NAME, "__name__");
+            field(view, out, obj, L::DESCR_QUALNAME, "__qualname__");
         }
         Kind::Frame | Kind::Generator | Kind::AsyncGenerator => {
             let iframe = if ty.kind == Kind::Frame {
@@ -308,8 +342,8 @@ pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Vec<
                 obj + lay.gen.iframe
             };
             if iframe != 0 {
-                out.push(view.word(iframe + lay.iframe.globals));
-                out.push(view.word(iframe + lay.iframe.builtins));
+                field(view, out, iframe, lay.iframe.globals, "f_globals");
+                field(view, out, iframe, lay.iframe.builtins, "f_builtins");
             }
         }
         _ => {}

@@ -59,8 +59,8 @@ pub enum SizeRule {
 /// What `subtype_traverse` does for instances of a Python class.
 #[derive(Debug, Clone, Default)]
 pub struct InstanceLayout {
-    /// Offsets of `__slots__` that hold object references, along the base chain.
-    pub slots: Vec<u64>,
+    /// Offsets and names of `__slots__` that hold object references, along the base chain.
+    pub slots: Vec<(u64, String)>,
     /// The class has an instance dict pointer that its C base does not have.
     pub dict_offset: Option<i64>,
     /// Instances reference their class (the class is a heap type, its C base is not).
@@ -394,7 +394,11 @@ impl TypeTable {
                     let m = members + i * L::MEMBERDEF_SIZE;
                     let ty = view.u32_at(m + L::MEMBERDEF_TYPE);
                     if ty == L::T_OBJECT_EX || ty == L::T_OBJECT {
-                        slots.push(view.word(m + L::MEMBERDEF_OFFSET));
+                        let name = view
+                            .image
+                            .read_c_string(view.word(m), 256)
+                            .unwrap_or_default();
+                        slots.push((view.word(m + L::MEMBERDEF_OFFSET), name));
                     }
                 }
             }

@@ -1,12 +1,14 @@
-//! The traversal: seeds from the GC lists (and roots in full mode), then every referent,
-//! validating each candidate pointer as an object before following it.
+//! The traversal: breadth first from the interpreter's roots (so that the first parent of
+//! every object lies on a shortest retainer path), then from every GC-list object no root
+//! reached; each candidate pointer is validated as an object before it is followed.
 
+use super::edges::{Edge, Labeler};
 use super::gc_lists::{gc_heads, interpreters, list_objects};
 use super::objects::View;
-use super::referents::{full_extra_referents, gc_referents, interpreter_frame_referents};
+use super::referents::{full_extra_referents, gc_referents, interpreter_frame_referents, Refs};
 use super::sizes::getsizeof;
 use super::types::TypeTable;
-use super::{Heap, HeapObject, Mode, WalkError};
+use super::{Heap, HeapObject, Mode, WalkError, NO_PARENT};
 use crate::interpreter::layout::{self as L, CurrentFrame};
 use crate::interpreter::Interpreter;
 use crate::memory::image::Image;
@@ -69,125 +71,223 @@ fn plausible_refcount(refcnt: u64) -> bool {
     (1..1 << 40).contains(&refcnt)
 }
 
+/// The walk's state.
+struct Walker<'a> {
+    view: View<'a>,
+    types: TypeTable,
+    visited: AddressSet,
+    objects: Vec<HeapObject>,
+    labels: Labeler<'a>,
+}
+
+impl Walker<'_> {
+    /// Record `addr` as reached through `parent` with label `label`, if it is a new, valid
+    /// object.
+    fn discover(&mut self, addr: u64, parent: u32, label: impl FnOnce(&mut Self) -> u32) {
+        if addr == 0 || !addr.is_multiple_of(8) || !self.visited.insert(addr) {
+            return;
+        }
+        if !self.view.image.contains(addr, 16) || !plausible_refcount(self.view.word(addr)) {
+            return;
+        }
+        let Some(type_id) = self.types.resolve(&self.view, self.view.ob_type(addr)) else {
+            return;
+        };
+        let label = label(self);
+        self.objects.push(HeapObject {
+            address: addr,
+            type_id,
+            size: 0,
+            size_exact: true,
+            parent,
+            label,
+        });
+    }
+
+    /// Add a root: an object the interpreter holds directly, named for retainer chains.
+    fn root(&mut self, addr: u64, name: &str) {
+        self.discover(addr, NO_PARENT, |w| w.labels.root(name));
+    }
+
+    /// Process objects in discovery order (breadth first) until none is left.
+    fn drain(&mut self, next: &mut usize, mode: Mode) {
+        let type_type = self.types.type_type();
+        let mut refs: Refs = Vec::new();
+        while *next < self.objects.len() {
+            let index = *next;
+            *next += 1;
+            let o = self.objects[index];
+            let ty = self.types.get(o.type_id);
+            let (size, exact) = getsizeof(&self.view, o.address, ty, type_type);
+            self.objects[index].size = size;
+            self.objects[index].size_exact = exact;
+            let is_gc = ty.has_gc()
+                && (!ty.has_is_gc
+                    || self.view.word(o.address + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0);
+            refs.clear();
+            if is_gc {
+                gc_referents(&self.view, o.address, ty, &mut refs);
+            }
+            if mode == Mode::Full {
+                full_extra_referents(&self.view, o.address, ty, &mut refs);
+            }
+            for &(child, edge) in &refs {
+                self.discover(child, index as u32, |w| {
+                    let ty = w.types.get(o.type_id);
+                    w.labels.label(o.address, ty, edge)
+                });
+            }
+        }
+    }
+}
+
 /// Walk the heap of `interp` in `image`.
 pub fn walk(image: &Image, interp: &Interpreter, mode: Mode) -> Result<Heap, WalkError> {
-    let str_type = interp.static_type("PyUnicode_Type").unwrap_or(0);
     let view = View {
         image,
         layout: &interp.layout,
-        str_type,
+        str_type: interp.static_type("PyUnicode_Type").unwrap_or(0),
+        int_type: interp.static_type("PyLong_Type").unwrap_or(0),
     };
-    let mut types = TypeTable::new(interp);
-    let interps = interpreters(&view, interp.runtime)?;
-
+    let states = interpreters(&view, interp.runtime)?;
     let mut seeds = Vec::new();
-    let mut roots = Vec::new();
-    for &i in &interps {
-        let heads = gc_heads(&view, i)?;
+    for &state in &states {
+        let heads = gc_heads(&view, state)?;
         for head in heads.generations {
             list_objects(&view, head, &mut seeds)?;
         }
         if mode == Mode::Full {
             list_objects(&view, heads.permanent, &mut seeds)?;
-            interpreter_roots(&view, interp, i, &mut roots);
         }
     }
+    let mut types = TypeTable::new(interp);
     types.learn_subtype_traverse(&view, seeds.iter().copied());
-
-    let mut visited = AddressSet::with_capacity(seeds.len() * 4);
-    let mut stack: Vec<u64> = Vec::with_capacity(seeds.len());
-    for &s in seeds.iter().rev() {
-        if visited.insert(s) {
-            stack.push(s);
+    let mut w = Walker {
+        view,
+        types,
+        visited: AddressSet::with_capacity(seeds.len() * 4),
+        objects: Vec::with_capacity(seeds.len() * 3),
+        labels: Labeler::new(view),
+    };
+    let mut next = 0;
+    let prefix = |k: usize| {
+        if states.len() > 1 {
+            format!("<interpreter {k}> ")
+        } else {
+            String::new()
         }
+    };
+    // Modules first, so that what a module holds is named through `sys.modules[...]` even when
+    // a running frame holds it too.
+    for (k, &state) in states.iter().enumerate() {
+        module_roots(&mut w, state, &prefix(k));
     }
-    let mut candidates = roots;
-    let type_type = types.type_type();
-    let mut objects = Vec::with_capacity(seeds.len() * 3);
-    loop {
-        // Validate pending candidates, then take the next object.
-        for &r in &candidates {
-            if r != 0 && r.is_multiple_of(8) && visited.insert(r) && is_object(&view, &mut types, r)
-            {
-                stack.push(r);
-            }
+    w.drain(&mut next, mode);
+    if mode == Mode::Full {
+        for (k, &state) in states.iter().enumerate() {
+            runtime_roots(&mut w, interp, state, &prefix(k));
         }
-        candidates.clear();
-        let Some(obj) = stack.pop() else { break };
-        let Some(type_id) = types.resolve(&view, view.ob_type(obj)) else {
-            continue;
-        };
-        let ty = types.get(type_id);
-        let (size, size_exact) = getsizeof(&view, obj, ty, type_type);
-        objects.push(HeapObject {
-            address: obj,
-            type_id,
-            size,
-            size_exact,
-        });
-        let is_gc = ty.has_gc()
-            && (!ty.has_is_gc || view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0);
-        if is_gc {
-            gc_referents(&view, obj, ty, &mut candidates);
-        }
-        if mode == Mode::Full {
-            full_extra_referents(&view, obj, ty, &mut candidates);
-        }
+        w.drain(&mut next, mode);
     }
+    // What no root reaches: garbage cycles not yet collected, objects held only by C code.
+    for s in seeds {
+        w.discover(s, NO_PARENT, |_| 0);
+    }
+    w.drain(&mut next, mode);
     Ok(Heap {
-        objects,
-        types: types.into_infos(),
-        interpreters: interps.len(),
+        objects: w.objects,
+        types: w.types.into_infos(),
+        labels: w.labels.into_strings(),
+        interpreters: states.len(),
     })
 }
 
-fn is_object(view: &View, types: &mut TypeTable, addr: u64) -> bool {
-    view.image.contains(addr, 16)
-        && plausible_refcount(view.word(addr))
-        && types.resolve(view, view.ob_type(addr)).is_some()
+/// The roots every mode has: an interpreter's module table, sys and builtins dicts (GC objects).
+fn module_roots(w: &mut Walker, state: u64, prefix: &str) {
+    let view = w.view;
+    let rt = &view.layout.runtime;
+    w.root(
+        view.word(state + rt.interp_modules),
+        &format!("{prefix}sys.modules"),
+    );
+    w.root(
+        view.word(state + rt.interp_sysdict),
+        &format!("{prefix}sys.__dict__"),
+    );
+    w.root(
+        view.word(state + rt.interp_builtins),
+        &format!("{prefix}builtins.__dict__"),
+    );
 }
 
-/// Full mode: what an interpreter holds outside the GC lists — its module table, sys and
-/// builtins dicts, interned strings, and every live frame of its threads.
-fn interpreter_roots(view: &View, interp: &Interpreter, state: u64, out: &mut Vec<u64>) {
+/// Full mode: what the runtime holds outside any object (and so outside gc.get_objects()):
+/// interned strings, and every live frame of every thread.
+fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str) {
+    let view = w.view;
     let rt = &view.layout.runtime;
-    out.push(view.word(state + rt.interp_modules));
-    out.push(view.word(state + rt.interp_sysdict));
-    out.push(view.word(state + rt.interp_builtins));
-    match (rt.interp_interned, interp.interned_static) {
-        (Some(off), _) => out.push(view.word(state + off)),
-        (None, Some(var)) => out.push(view.word(var)),
-        (None, None) => {}
-    }
+    let interned = match (rt.interp_interned, interp.interned_static) {
+        (Some(off), _) => view.word(state + off),
+        (None, Some(var)) => view.word(var),
+        (None, None) => 0,
+    };
+    w.root(interned, &format!("{prefix}<interned strings>"));
     let f = &view.layout.iframe;
     let mut tstate = view.word(state + rt.interp_threads_head);
-    let mut threads = 0;
-    while tstate != 0 && threads < 4096 {
-        let mut frame = match rt.current_frame {
-            CurrentFrame::ViaCFrame {
-                cframe,
-                current_frame,
-            } => {
-                let cf = view.word(tstate + cframe);
-                if cf == 0 {
-                    0
-                } else {
-                    view.word(cf + current_frame)
-                }
-            }
-            CurrentFrame::Direct(off) => view.word(tstate + off),
-        };
+    let mut thread = 0;
+    while tstate != 0 && thread < 4096 {
+        let mut frame = current_frame(&view, tstate);
         let mut depth = 0;
         while frame != 0 && depth < 100_000 && view.image.contains(frame, 80) {
             if f.owner_cstack != Some(view.u8_at(frame + f.owner)) {
-                interpreter_frame_referents(view, frame, out);
-                out.push(view.word(frame + f.globals));
-                out.push(view.word(frame + f.builtins));
+                let code = view.word(frame + f.code);
+                let name = view.str_value(view.word(code + view.layout.code.qualname));
+                let at = format!(
+                    "{prefix}<thread #{thread}> frame {}()",
+                    name.as_deref().unwrap_or("?")
+                );
+                let mut refs = Vec::new();
+                interpreter_frame_referents(&view, frame, &mut refs);
+                refs.push((view.word(frame + f.globals), Edge::Field("f_globals")));
+                refs.push((view.word(frame + f.builtins), Edge::Field("f_builtins")));
+                for (child, edge) in refs {
+                    let label = match edge {
+                        Edge::Local(i) => local_name(&view, code, i)
+                            .map(|n| format!("{at} local '{n}'"))
+                            .unwrap_or_else(|| format!("{at} stack[{i}]")),
+                        Edge::Field(name) => format!("{at} {name}"),
+                        _ => at.clone(),
+                    };
+                    w.root(child, &label);
+                }
             }
             frame = view.word(frame + f.previous);
             depth += 1;
         }
         tstate = view.word(tstate + rt.tstate_next);
-        threads += 1;
+        thread += 1;
     }
+}
+
+fn current_frame(view: &View, tstate: u64) -> u64 {
+    match view.layout.runtime.current_frame {
+        CurrentFrame::ViaCFrame {
+            cframe,
+            current_frame,
+        } => {
+            let cf = view.word(tstate + cframe);
+            if cf == 0 {
+                0
+            } else {
+                view.word(cf + current_frame)
+            }
+        }
+        CurrentFrame::Direct(off) => view.word(tstate + off),
+    }
+}
+
+/// Name of local slot `i` of `code`, if it is a named local (not a value-stack slot).
+fn local_name(view: &View, code: u64, i: u32) -> Option<String> {
+    let names = view.word(code + view.layout.code.localsplusnames);
+    let name = view.tuple_items(names).nth(i as usize)?;
+    view.str_value(name)
 }

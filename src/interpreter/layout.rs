@@ -111,7 +111,10 @@ pub struct HeapTypeLayout {
 pub struct CodeLayout {
     /// Object fields (for full mode): consts, names, exception table, localsplus names/kinds,
     /// filename, name, qualname, line table.
-    pub object_fields: &'static [u64],
+    pub object_fields: &'static [(u64, &'static str)],
+    /// `co_localsplusnames`: names of locals, cells and free variables.
+    pub localsplusnames: u64,
+    pub qualname: u64,
     pub nlocalsplus: u64,
     pub stacksize: u64,
     /// `co_framesize` (3.12+).
@@ -143,7 +146,7 @@ pub struct InterpFrameLayout {
 pub struct FrameLayout {
     pub f_frame: u64,
     /// Object fields visited by `frame_traverse` (f_back, f_trace, 3.13 extra locals...).
-    pub visited: &'static [u64],
+    pub visited: &'static [(u64, &'static str)],
     pub frame_data: u64,
 }
 
@@ -151,7 +154,7 @@ pub struct FrameLayout {
 #[derive(Debug, Clone, Copy)]
 pub struct GenLayout {
     /// Object fields visited (code (3.11), name, qualname, exception value).
-    pub visited: &'static [u64],
+    pub visited: &'static [(u64, &'static str)],
     pub code: Option<u64>,
     /// `ag_origin_or_finalizer`, visited for async generators only.
     pub origin_or_finalizer: u64,
@@ -188,7 +191,7 @@ pub struct Layout {
     pub long: LongLayout,
     pub heap_type: HeapTypeLayout,
     /// Object fields of `PyFunctionObject` visited by `func_traverse`.
-    pub function_fields: &'static [u64],
+    pub function_fields: &'static [(u64, &'static str)],
     pub code: CodeLayout,
     pub frame: FrameLayout,
     pub iframe: InterpFrameLayout,
@@ -210,6 +213,7 @@ pub const TP_DICTOFFSET: u64 = 288;
 pub const TP_IS_GC: u64 = 328;
 pub const TP_BASES: u64 = 336;
 pub const TP_MRO: u64 = 344;
+pub const TP_CACHE: u64 = 352;
 pub const TP_SUBCLASSES: u64 = 360;
 pub const LIST_ITEMS: u64 = 24;
 pub const LIST_ALLOCATED: u64 = 32;
@@ -301,13 +305,50 @@ const STR_3_12: StrLayout = StrLayout {
 
 /// consts, names, exceptiontable, localsplusnames, localspluskinds, filename, name, qualname,
 /// linetable (3.11–3.13).
-const CODE_FIELDS_3_11: &[u64] = &[24, 32, 40, 96, 104, 112, 120, 128, 136];
+const CODE_FIELDS_3_11: &[(u64, &str)] = &[
+    (24, "co_consts"),
+    (32, "co_names"),
+    (40, "co_exceptiontable"),
+    (96, "co_localsplusnames"),
+    (104, "co_localspluskinds"),
+    (112, "co_filename"),
+    (120, "co_name"),
+    (128, "co_qualname"),
+    (136, "co_linetable"),
+];
 
 /// globals, builtins, name, qualname, code, defaults, kwdefaults, closure, doc, dict, module,
 /// annotations (3.10, 3.11).
-const FUNC_FIELDS_3_11: &[u64] = &[16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 104, 112];
+const FUNC_FIELDS_3_11: &[(u64, &str)] = &[
+    (16, "__globals__"),
+    (24, "__builtins__"),
+    (32, "__name__"),
+    (40, "__qualname__"),
+    (48, "__code__"),
+    (56, "__defaults__"),
+    (64, "__kwdefaults__"),
+    (72, "__closure__"),
+    (80, "__doc__"),
+    (88, "__dict__"),
+    (104, "__module__"),
+    (112, "__annotations__"),
+];
 /// ... plus typeparams (3.12, 3.13).
-const FUNC_FIELDS_3_12: &[u64] = &[16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 104, 112, 120];
+const FUNC_FIELDS_3_12: &[(u64, &str)] = &[
+    (16, "__globals__"),
+    (24, "__builtins__"),
+    (32, "__name__"),
+    (40, "__qualname__"),
+    (48, "__code__"),
+    (56, "__defaults__"),
+    (64, "__kwdefaults__"),
+    (72, "__closure__"),
+    (80, "__doc__"),
+    (88, "__dict__"),
+    (104, "__module__"),
+    (112, "__annotations__"),
+    (120, "__type_params__"),
+];
 
 pub static V3_11: Layout = Layout {
     minor: (3, 11),
@@ -346,6 +387,8 @@ pub static V3_11: Layout = Layout {
     function_fields: FUNC_FIELDS_3_11,
     code: CodeLayout {
         object_fields: CODE_FIELDS_3_11,
+        localsplusnames: 96,
+        qualname: 128,
         nlocalsplus: 76,
         stacksize: 68,
         framesize: None,
@@ -353,7 +396,7 @@ pub static V3_11: Layout = Layout {
     },
     frame: FrameLayout {
         f_frame: 24,
-        visited: &[16, 32],
+        visited: &[(16, "f_back"), (32, "f_trace")],
         frame_data: 48,
     },
     iframe: InterpFrameLayout {
@@ -371,7 +414,12 @@ pub static V3_11: Layout = Layout {
         specials_words: 9,
     },
     gen: GenLayout {
-        visited: &[16, 32, 40, 48],
+        visited: &[
+            (16, "gi_code"),
+            (32, "__name__"),
+            (40, "__qualname__"),
+            (48, "exception"),
+        ],
         code: Some(16),
         origin_or_finalizer: 64,
         frame_state: 75,
@@ -416,6 +464,8 @@ pub static V3_12: Layout = Layout {
     function_fields: FUNC_FIELDS_3_12,
     code: CodeLayout {
         object_fields: CODE_FIELDS_3_11,
+        localsplusnames: 96,
+        qualname: 128,
         nlocalsplus: 72,
         stacksize: 64,
         framesize: Some(76),
@@ -423,7 +473,7 @@ pub static V3_12: Layout = Layout {
     },
     frame: FrameLayout {
         f_frame: 24,
-        visited: &[16, 32],
+        visited: &[(16, "f_back"), (32, "f_trace")],
         frame_data: 48,
     },
     iframe: InterpFrameLayout {
@@ -441,7 +491,7 @@ pub static V3_12: Layout = Layout {
         specials_words: 9,
     },
     gen: GenLayout {
-        visited: &[24, 32, 40],
+        visited: &[(24, "__name__"), (32, "__qualname__"), (40, "exception")],
         code: None,
         origin_or_finalizer: 56,
         frame_state: 67,
@@ -496,6 +546,8 @@ pub static V3_13: Layout = Layout {
     function_fields: FUNC_FIELDS_3_12,
     code: CodeLayout {
         object_fields: CODE_FIELDS_3_11,
+        localsplusnames: 96,
+        qualname: 128,
         nlocalsplus: 72,
         stacksize: 64,
         framesize: Some(76),
@@ -503,7 +555,12 @@ pub static V3_13: Layout = Layout {
     },
     frame: FrameLayout {
         f_frame: 24,
-        visited: &[16, 32, 48, 56],
+        visited: &[
+            (16, "f_back"),
+            (32, "f_trace"),
+            (48, "f_extra_locals"),
+            (56, "f_locals_cache"),
+        ],
         frame_data: 64,
     },
     iframe: InterpFrameLayout {
@@ -521,7 +578,7 @@ pub static V3_13: Layout = Layout {
         specials_words: 9,
     },
     gen: GenLayout {
-        visited: &[24, 32, 40],
+        visited: &[(24, "__name__"), (32, "__qualname__"), (40, "exception")],
         code: None,
         origin_or_finalizer: 56,
         frame_state: 67,

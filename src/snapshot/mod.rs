@@ -7,10 +7,15 @@
 //!   "meta": { pid, hostname, taken_at, heapsnap_version, python{...}, mode, consistent,
 //!             objects, bytes, pause_ms, walk_ms, copied_bytes, threads, interpreters },
 //!   "types": [ { name, count, size, approximate } ... ],          // largest size first
-//!   "objects": { "address_delta": [...], "type": [...], "size": [...] } }
+//!   "labels": [ "", "sys.modules", ".__dict__", "['x']", "[3]", ... ],
+//!   "objects": { "address_delta": [...], "type": [...], "size": [...],
+//!                "parent": [...], "label": [...] } }
 //! ```
 //! Objects are sorted by address; `address_delta[i]` is the distance from the previous address
-//! (the first is absolute); `type[i]` indexes `types`.
+//! (the first is absolute); `type[i]` indexes `types`; `parent[i]` is the index of the object
+//! through which a shortest path from a root reaches object i (-1 for roots and for objects no
+//! root reaches), and `label[i]` indexes `labels`: how the parent holds it, or the root's name
+//! (the empty label 0 marks objects no root reaches).
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -22,6 +27,8 @@ use crate::heap::{Heap, Mode};
 
 pub const FORMAT: &str = "heapsnap-snapshot";
 pub const SCHEMA_VERSION: u32 = 1;
+/// `parent` of roots and unreached objects.
+pub const NO_PARENT: i64 = -1;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PythonInfo {
@@ -62,6 +69,8 @@ pub struct ObjectColumns {
     #[serde(rename = "type")]
     pub type_index: Vec<u32>,
     pub size: Vec<u64>,
+    pub parent: Vec<i64>,
+    pub label: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,6 +79,7 @@ pub struct Snapshot {
     pub schema_version: u32,
     pub meta: Meta,
     pub types: Vec<TypeRow>,
+    pub labels: Vec<String>,
     pub objects: ObjectColumns,
 }
 
@@ -83,6 +93,11 @@ impl Snapshot {
             .collect();
         let mut order: Vec<usize> = (0..heap.objects.len()).collect();
         order.sort_unstable_by_key(|&i| heap.objects[i].address);
+        // Walk order → position in the address-sorted columns.
+        let mut position = vec![0i64; heap.objects.len()];
+        for (pos, &i) in order.iter().enumerate() {
+            position[i] = pos as i64;
+        }
         let mut cols = ObjectColumns::default();
         let mut previous = 0u64;
         for i in order {
@@ -91,12 +106,19 @@ impl Snapshot {
             previous = o.address;
             cols.type_index.push(row_of_type[o.type_id as usize]);
             cols.size.push(o.size);
+            cols.parent.push(if o.parent == crate::heap::NO_PARENT {
+                NO_PARENT
+            } else {
+                position[o.parent as usize]
+            });
+            cols.label.push(o.label);
         }
         Snapshot {
             format: FORMAT.into(),
             schema_version: SCHEMA_VERSION,
             meta,
             types: census.rows.clone(),
+            labels: heap.labels.clone(),
             objects: cols,
         }
     }

@@ -1,0 +1,163 @@
+//! Edges: how a parent object holds a child, recorded when the walk first reaches the child
+//! (breadth first from the roots, so the first parent lies on a shortest path), and turned into
+//! the Python-looking path pieces of retainer chains: `.attr`, `['key']`, `[3]`.
+
+use std::collections::HashMap;
+
+use super::objects::View;
+use super::types::{Kind, TypeInfo};
+
+/// How a parent references a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Edge {
+    /// On a GC list, but no root reaches it (garbage not yet collected, or held only by C).
+    Unreached,
+    /// Directly held by root number `k` (see [`super::Heap::roots`]).
+    Root(u32),
+    /// Item `i` of a tuple, list, deque or variable-size C object.
+    Index(u32),
+    /// The value of entry `i` of a dict.
+    DictValue(u32),
+    /// The key of entry `i` of a dict.
+    DictKey(u32),
+    /// Attribute `i` of an instance whose values live outside a dict (shared keys entry `i`).
+    Attribute(u32),
+    /// `__slots__` member `k` of the parent's class.
+    Slot(u32),
+    /// A named field (`__dict__`, `__class__`, `__code__`, `cell_contents`, ...).
+    Field(&'static str),
+    /// Slot `i` of a frame's locals-plus array (locals, cells, then the value stack).
+    Local(u32),
+    /// A member of a set or frozenset, or a key of an OrderedDict's node list.
+    Element,
+    /// Word `i` of a C module's state.
+    ModuleState(u32),
+    /// Found by scanning a C object at this byte offset.
+    Scanned(u32),
+}
+
+/// Builds and deduplicates edge labels.
+pub struct Labeler<'a> {
+    view: View<'a>,
+    strings: Vec<String>,
+    ids: HashMap<String, u32>,
+    cache: HashMap<(Edge, u64), u32>,
+}
+
+impl<'a> Labeler<'a> {
+    pub fn new(view: View<'a>) -> Labeler<'a> {
+        let mut l = Labeler {
+            view,
+            strings: Vec::new(),
+            ids: HashMap::new(),
+            cache: HashMap::new(),
+        };
+        l.intern(String::new());
+        l
+    }
+
+    fn intern(&mut self, s: String) -> u32 {
+        if let Some(&id) = self.ids.get(&s) {
+            return id;
+        }
+        let id = self.strings.len() as u32;
+        self.ids.insert(s.clone(), id);
+        self.strings.push(s);
+        id
+    }
+
+    /// The label table (index 0 is the empty label).
+    pub fn into_strings(self) -> Vec<String> {
+        self.strings
+    }
+
+    /// Intern a root's name.
+    pub fn root(&mut self, name: &str) -> u32 {
+        self.intern(name.to_string())
+    }
+
+    /// The label id of `edge` from `parent` (of type `ty`).
+    pub fn label(&mut self, parent: u64, ty: &TypeInfo, edge: Edge) -> u32 {
+        // What the text depends on besides the edge itself.
+        let context = match edge {
+            Edge::DictValue(i) | Edge::DictKey(i) => self.view.dict_key_at(parent, i).unwrap_or(0),
+            Edge::Attribute(_) | Edge::Slot(_) => ty.address,
+            Edge::Local(_) => frame_code(&self.view, parent, ty),
+            _ => 0,
+        };
+        if let Some(&id) = self.cache.get(&(edge, context)) {
+            return id;
+        }
+        let text = self.text(ty, edge, context);
+        let id = self.intern(text);
+        self.cache.insert((edge, context), id);
+        id
+    }
+
+    fn text(&self, ty: &TypeInfo, edge: Edge, context: u64) -> String {
+        let v = &self.view;
+        match edge {
+            Edge::Unreached | Edge::Root(_) => String::new(),
+            Edge::Index(i) => format!("[{i}]"),
+            Edge::DictValue(_) => format!("[{}]", key_repr(v, context)),
+            Edge::DictKey(_) => format!(".<key {}>", key_repr(v, context)),
+            Edge::Attribute(i) => match v
+                .keys_entry_key(ty.cached_keys, i)
+                .and_then(|k| v.str_value(k))
+            {
+                Some(name) => format!(".{name}"),
+                None => format!(".<attribute {i}>"),
+            },
+            Edge::Slot(k) => match ty
+                .instance
+                .as_ref()
+                .and_then(|inst| inst.slots.get(k as usize))
+            {
+                Some((_, name)) => format!(".{name}"),
+                None => format!(".<slot {k}>"),
+            },
+            Edge::Field(name) => format!(".{name}"),
+            Edge::Local(i) => {
+                let names = v.word(context + v.layout.code.localsplusnames);
+                let nlocals = v.ob_size(names).max(0) as u32;
+                match (i < nlocals)
+                    .then(|| v.tuple_items(names).nth(i as usize))
+                    .flatten()
+                {
+                    Some(name) => match v.str_value(name) {
+                        Some(n) => format!(".f_locals['{n}']"),
+                        None => format!(".<local {i}>"),
+                    },
+                    None => format!(".<stack {}>", i - nlocals.min(i)),
+                }
+            }
+            Edge::Element => ".<element>".to_string(),
+            Edge::ModuleState(i) => format!(".<module state {i}>"),
+            Edge::Scanned(off) => format!(".<field +{off}>"),
+        }
+    }
+}
+
+/// The code object of a frame object or generator (for local variable names).
+fn frame_code(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
+    let lay = view.layout;
+    let iframe = match ty.kind {
+        Kind::Frame => view.word(obj + lay.frame.f_frame),
+        Kind::Generator | Kind::AsyncGenerator => obj + lay.gen.iframe,
+        // A live interpreter frame (a root): `obj` is the frame itself.
+        _ => obj,
+    };
+    view.word(iframe + lay.iframe.code)
+}
+
+/// A short Python-like repr of a dict key: `'name'`, `3`, or `<type at 0x...>`.
+pub fn key_repr(view: &View, key: u64) -> String {
+    if let Some(s) = view.str_value(key) {
+        let short: String = s.chars().take(80).collect();
+        return format!("{short:?}").replace('"', "'");
+    }
+    if let Some(n) = view.small_int_value(key) {
+        return n.to_string();
+    }
+    format!("<object at {key:#x}>")
+}
