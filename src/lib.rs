@@ -2,10 +2,12 @@
 //!
 //! The layers, each a folder: [`memory`] (where bytes come from), [`interpreter`] (which
 //! CPython and its layouts), [`heap`] (walking the objects), [`census`] (grouping by type),
-//! [`snapshot`] (the JSON format), [`render`] (tables for people), [`cli`] (commands).
+//! [`snapshot`] (the JSON format), [`diff`] (comparing snapshots), [`render`] (tables for
+//! people), [`cli`] (commands).
 
 pub mod census;
 pub mod cli;
+pub mod diff;
 pub mod heap;
 pub mod interpreter;
 pub mod memory;

@@ -12,7 +12,7 @@ use crate::memory::image::Image;
 use crate::memory::maps::read_maps;
 use crate::memory::process::ProcessMemory;
 use crate::memory::MemoryError;
-use crate::render::census_table;
+use crate::render::census::census_table;
 use crate::snapshot::{write_objects_jsonl, Meta, PythonInfo, Snapshot};
 
 fn permission_message(pid: i32) -> String {

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing, the commands, and how failures become one line on
 //! stderr and a documented exit code.
 
+pub mod diff;
 pub mod dump;
 
 use std::path::PathBuf;
@@ -24,6 +25,36 @@ pub struct Cli {
 pub enum Command {
     /// Count every live object of a Python process by type and size.
     Dump(DumpArgs),
+    /// Compare snapshots: what grew, which objects are new, and who holds them.
+    Diff(DiffArgs),
+}
+
+#[derive(clap::Args)]
+pub struct DiffArgs {
+    /// The earlier snapshot.
+    pub before: PathBuf,
+    /// The later snapshot.
+    pub after: PathBuf,
+    /// A third snapshot: report objects new in AFTER that are still alive in LATER.
+    pub later: Option<PathBuf>,
+    /// Show every row, not only the ones that changed.
+    #[arg(long)]
+    pub all: bool,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Group rows by type or by top-level module of the type.
+    #[arg(long, value_enum, default_value_t = crate::diff::GroupBy::Type)]
+    pub by: crate::diff::GroupBy,
+    /// How many rows to print.
+    #[arg(long, default_value_t = 25)]
+    pub top: usize,
+    /// For how many of the fastest-growing types to show retainer chains (0: none).
+    #[arg(long, default_value_t = 5)]
+    pub chains: usize,
+    /// How many new objects per type to show chains for.
+    #[arg(long, default_value_t = 2)]
+    pub per_type: usize,
 }
 
 #[derive(clap::Args)]
@@ -70,6 +101,8 @@ pub mod exit {
     pub const TARGET_LOST: i32 = 7;
     /// The target's memory did not hold together (corrupt, or changing under --nonblocking).
     pub const INCONSISTENT: i32 = 8;
+    /// A snapshot file is missing, truncated, not a heapsnap snapshot, or of a newer schema.
+    pub const BAD_SNAPSHOT: i32 = 9;
 }
 
 impl Failure {
@@ -86,6 +119,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dump(args) => dump::run(&args),
+        Command::Diff(args) => diff::run(&args),
     };
     match result {
         Ok(()) => 0,

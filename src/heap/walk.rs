@@ -5,7 +5,7 @@
 use super::edges::{Edge, Labeler};
 use super::gc_lists::{gc_heads, interpreters, list_objects};
 use super::objects::View;
-use super::referents::{full_extra_referents, gc_referents, interpreter_frame_referents, Refs};
+use super::referents::{full_extra_referents, gc_referents, Refs};
 use super::sizes::getsizeof;
 use super::types::TypeTable;
 use super::{Heap, HeapObject, Mode, WalkError, NO_PARENT};
@@ -233,8 +233,9 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
     w.root(interned, &format!("{prefix}<interned strings>"));
     let f = &view.layout.iframe;
     let mut tstate = view.word(state + rt.interp_threads_head);
-    let mut thread = 0;
-    while tstate != 0 && thread < 4096 {
+    let mut threads = 0;
+    while tstate != 0 && threads < 4096 {
+        let thread = view.word(tstate + rt.tstate_native_thread_id);
         let mut frame = current_frame(&view, tstate);
         let mut depth = 0;
         while frame != 0 && depth < 100_000 && view.image.contains(frame, 80) {
@@ -242,13 +243,28 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
                 let code = view.word(frame + f.code);
                 let name = view.str_value(view.word(code + view.layout.code.qualname));
                 let at = format!(
-                    "{prefix}<thread #{thread}> frame {}()",
+                    "{prefix}<thread {thread}> frame {}()",
                     name.as_deref().unwrap_or("?")
                 );
-                let mut refs = Vec::new();
-                interpreter_frame_referents(&view, frame, &mut refs);
-                refs.push((view.word(frame + f.globals), Edge::Field("f_globals")));
-                refs.push((view.word(frame + f.builtins), Edge::Field("f_builtins")));
+                // An executing frame's `stacktop` is not maintained: take its named locals.
+                let nlocals = view.u32_at(code + view.layout.code.nlocalsplus) as u64;
+                let mut refs: Refs = (0..nlocals.min(1 << 16))
+                    .map(|i| {
+                        (
+                            view.word(frame + f.localsplus + 8 * i),
+                            Edge::Local(i as u32),
+                        )
+                    })
+                    .collect();
+                for (off, name) in [
+                    (f.locals, "f_locals"),
+                    (f.func, "function"),
+                    (f.code, "f_code"),
+                    (f.globals, "f_globals"),
+                    (f.builtins, "f_builtins"),
+                ] {
+                    refs.push((view.word(frame + off), Edge::Field(name)));
+                }
                 for (child, edge) in refs {
                     let label = match edge {
                         Edge::Local(i) => local_name(&view, code, i)
@@ -264,7 +280,7 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
             depth += 1;
         }
         tstate = view.word(tstate + rt.tstate_next);
-        thread += 1;
+        threads += 1;
     }
 }
 

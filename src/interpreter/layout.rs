@@ -21,6 +21,8 @@ pub struct RuntimeLayout {
     /// Per-interpreter dict of interned strings (3.12+); `None`: a C static (`interned`).
     pub interp_interned: Option<u64>,
     pub tstate_next: u64,
+    /// `tstate->native_thread_id`: the thread's OS id (as in `/proc/<pid>/task`).
+    pub tstate_native_thread_id: u64,
     /// Where a thread's innermost `_PyInterpreterFrame*` is.
     pub current_frame: CurrentFrame,
 }
@@ -363,6 +365,7 @@ pub static V3_11: Layout = Layout {
         interp_builtins: 912,
         interp_interned: None,
         tstate_next: 8,
+        tstate_native_thread_id: 160,
         current_frame: CurrentFrame::ViaCFrame {
             cframe: 56,
             current_frame: 8,
@@ -440,6 +443,7 @@ pub static V3_12: Layout = Layout {
         interp_builtins: 360,
         interp_interned: Some(382_936),
         tstate_next: 8,
+        tstate_native_thread_id: 144,
         current_frame: CurrentFrame::ViaCFrame {
             cframe: 56,
             current_frame: 0,
@@ -520,6 +524,7 @@ pub static V3_13: Layout = Layout {
         interp_builtins: 7648,
         interp_interned: Some(194_328),
         tstate_next: 8,
+        tstate_native_thread_id: 160,
         current_frame: CurrentFrame::Direct(72),
     },
     gc: GcLayout {

@@ -1,10 +1,7 @@
-//! Tables for people: the census as guppy's `hp.heap()` prints it, under a header that says
-//! what was measured and how long the target was stopped.
+//! Tables for people: the census ([`census`]) and the comparison of snapshots ([`diff`]).
 
-use std::fmt::Write;
-
-use crate::census::Census;
-use crate::snapshot::Meta;
+pub mod census;
+pub mod diff;
 
 /// `1234567` → `1.2 MB`.
 pub fn human_bytes(n: u64) -> String {
@@ -22,81 +19,6 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// The header lines and the `top` largest rows.
-pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
-    let mut s = String::new();
-    let py = &meta.python;
-    let build = if py.shared_library {
-        "shared libpython"
-    } else {
-        "static"
-    };
-    let symbols = if py.symbols { "" } else { ", stripped" };
-    let _ = writeln!(
-        s,
-        "heapsnap {} — pid {} — Python {} ({}{symbols}) — mode {}",
-        meta.heapsnap_version,
-        meta.pid,
-        py.version,
-        build,
-        match meta.mode {
-            crate::heap::Mode::Gc => "gc",
-            crate::heap::Mode::Full => "full",
-        }
-    );
-    let _ = writeln!(
-        s,
-        "{} objects, {} ({} bytes) in {} types; target paused {:.1} ms, walk {:.1} ms{}",
-        group(census.objects),
-        human_bytes(census.bytes),
-        group(census.bytes),
-        census.rows.len(),
-        meta.pause_ms,
-        meta.walk_ms,
-        if meta.consistent {
-            ""
-        } else {
-            " (nonblocking: may be inconsistent)"
-        }
-    );
-    let _ = writeln!(
-        s,
-        "{:>6} {:>10} {:>4} {:>12} {:>4} {:>12} {:>4}  Type",
-        "Index", "Count", "%", "Size", "%", "Cumulative", "%"
-    );
-    let total_count = census.objects.max(1) as f64;
-    let total_size = census.bytes.max(1) as f64;
-    let mut cumulative = 0u64;
-    for (i, r) in census.rows.iter().take(top).enumerate() {
-        cumulative += r.size;
-        let approx = if r.approximate > 0 {
-            " (size approximate)"
-        } else {
-            ""
-        };
-        let _ = writeln!(
-            s,
-            "{:>6} {:>10} {:>4.0} {:>12} {:>4.0} {:>12} {:>4.0}  {}{approx}",
-            i,
-            r.count,
-            100.0 * r.count as f64 / total_count,
-            r.size,
-            100.0 * r.size as f64 / total_size,
-            cumulative,
-            100.0 * cumulative as f64 / total_size,
-            r.name
-        );
-    }
-    if census.rows.len() > top {
-        let _ = writeln!(
-            s,
-            "<{} more rows; --top N shows more>",
-            census.rows.len() - top
-        );
-    }
-    s
-}
-
 /// `1234567` → `1,234,567`.
 pub fn group(n: u64) -> String {
     let digits = n.to_string();
@@ -110,6 +32,15 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// `+1,234` / `-56` / `0`.
+pub fn signed(n: i64) -> String {
+    match n.cmp(&0) {
+        std::cmp::Ordering::Greater => format!("+{}", group(n as u64)),
+        std::cmp::Ordering::Less => format!("-{}", group(n.unsigned_abs())),
+        std::cmp::Ordering::Equal => "0".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +51,7 @@ mod tests {
         assert_eq!(group(12), "12");
         assert_eq!(human_bytes(999), "999 B");
         assert_eq!(human_bytes(1_250_000), "1.2 MB");
+        assert_eq!(signed(-1200), "-1,200");
+        assert_eq!(signed(20), "+20");
     }
 }

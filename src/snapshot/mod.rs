@@ -21,6 +21,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
 use crate::census::{Census, TypeRow};
 use crate::heap::{Heap, Mode};
@@ -83,7 +84,113 @@ pub struct Snapshot {
     pub objects: ObjectColumns,
 }
 
+/// Why a snapshot file cannot be used.
+#[derive(Debug, Error)]
+pub enum ReadError {
+    #[error("{path}: {error}")]
+    Io { path: String, error: std::io::Error },
+    #[error("{path}: truncated JSON (the file ends early; was the dump interrupted?)")]
+    Truncated { path: String },
+    #[error("{path}: not valid JSON ({detail})")]
+    NotJson { path: String, detail: String },
+    #[error("{path}: not a heapsnap snapshot (no \"format\": \"heapsnap-snapshot\")")]
+    Foreign { path: String },
+    #[error(
+        "{path}: snapshot schema version {found} is newer than this heapsnap understands ({SCHEMA_VERSION}); upgrade heapsnap"
+    )]
+    NewerSchema { path: String, found: u32 },
+    #[error("{path}: malformed snapshot ({detail})")]
+    Malformed { path: String, detail: String },
+}
+
+/// The fields that identify a snapshot, read before the rest.
+#[derive(Deserialize)]
+struct Header {
+    format: Option<String>,
+    schema_version: Option<u32>,
+}
+
 impl Snapshot {
+    /// Read and check a snapshot file.
+    pub fn read(path: &Path) -> Result<Snapshot, ReadError> {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|error| ReadError::Io {
+            path: name.clone(),
+            error,
+        })?;
+        let classify = |e: serde_json::Error| match e.classify() {
+            serde_json::error::Category::Eof => ReadError::Truncated { path: name.clone() },
+            serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
+                ReadError::NotJson {
+                    path: name.clone(),
+                    detail: e.to_string(),
+                }
+            }
+            serde_json::error::Category::Data => ReadError::Foreign { path: name.clone() },
+        };
+        let header: Header = serde_json::from_slice(&bytes).map_err(classify)?;
+        if header.format.as_deref() != Some(FORMAT) {
+            return Err(ReadError::Foreign { path: name });
+        }
+        match header.schema_version {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(ReadError::NewerSchema {
+                    path: name,
+                    found: v,
+                })
+            }
+            Some(_) => {}
+            None => return Err(ReadError::Foreign { path: name }),
+        }
+        let snap: Snapshot = serde_json::from_slice(&bytes).map_err(|e| ReadError::Malformed {
+            path: name.clone(),
+            detail: e.to_string(),
+        })?;
+        snap.check()
+            .map_err(|detail| ReadError::Malformed { path: name, detail })?;
+        Ok(snap)
+    }
+
+    /// The per-object columns agree with each other and with the tables they index.
+    fn check(&self) -> Result<(), String> {
+        let o = &self.objects;
+        let n = o.address_delta.len();
+        if [
+            o.type_index.len(),
+            o.size.len(),
+            o.parent.len(),
+            o.label.len(),
+        ]
+        .iter()
+        .any(|&l| l != n)
+        {
+            return Err("object columns have different lengths".into());
+        }
+        if o.type_index.iter().any(|&t| t as usize >= self.types.len()) {
+            return Err("an object's type index is out of range".into());
+        }
+        if o.label.iter().any(|&l| l as usize >= self.labels.len()) {
+            return Err("an object's label index is out of range".into());
+        }
+        if o.parent.iter().any(|&p| p < NO_PARENT || p >= n as i64) {
+            return Err("an object's parent index is out of range".into());
+        }
+        Ok(())
+    }
+
+    /// Object addresses, decoded from the deltas.
+    pub fn addresses(&self) -> Vec<u64> {
+        let mut at = 0u64;
+        self.objects
+            .address_delta
+            .iter()
+            .map(|d| {
+                at = at.wrapping_add(*d);
+                at
+            })
+            .collect()
+    }
+
     pub fn new(meta: Meta, census: &Census, heap: &Heap) -> Snapshot {
         let index = census.index();
         let row_of_type: Vec<u32> = heap

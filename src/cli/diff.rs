@@ -1,0 +1,40 @@
+//! `heapsnap diff A.json B.json [C.json]`: compare snapshots from files.
+
+use super::{exit, DiffArgs, Failure};
+use crate::diff::{diff, Options};
+use crate::render::diff::diff_table;
+use crate::snapshot::Snapshot;
+
+pub fn run(args: &DiffArgs) -> Result<(), Failure> {
+    let read = |p: &std::path::Path| {
+        Snapshot::read(p).map_err(|e| Failure::new(exit::BAD_SNAPSHOT, e.to_string()))
+    };
+    let before = read(&args.before)?;
+    let after = read(&args.after)?;
+    let later = args.later.as_deref().map(read).transpose()?;
+    let opts = Options {
+        group_by: args.by,
+        all_rows: args.all,
+        chain_types: args.chains,
+        chains_per_type: args.per_type,
+    };
+    let d = diff(&before, &after, later.as_ref(), &opts);
+    if args.json {
+        let text = serde_json::to_string_pretty(&d)
+            .map_err(|e| Failure::new(exit::ERROR, format!("cannot encode JSON: {e}")))?;
+        println!("{text}");
+    } else {
+        for w in &d.warnings {
+            eprintln!("heapsnap: warning: {w}");
+        }
+        let mut table = diff_table(&d, args.top);
+        // Warnings went to stderr; keep stdout to the table.
+        table = table
+            .lines()
+            .filter(|l| !l.starts_with("warning: "))
+            .collect::<Vec<_>>()
+            .join("\n");
+        println!("{table}");
+    }
+    Ok(())
+}

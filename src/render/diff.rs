@@ -1,0 +1,66 @@
+//! The comparison of snapshots as a table (objgraph / tracemalloc `+N` conventions) and the
+//! retainer chains of a few new objects.
+
+use std::fmt::Write;
+
+use super::{group, signed};
+use crate::diff::{Diff, GroupBy};
+
+pub fn diff_table(d: &Diff, top: usize) -> String {
+    let mut s = String::new();
+    for w in &d.warnings {
+        let _ = writeln!(s, "warning: {w}");
+    }
+    let what = match d.group_by {
+        GroupBy::Type => "Type",
+        GroupBy::Module => "Module",
+    };
+    let new_header = if d.survivors { "Survivors" } else { "New" };
+    let _ = writeln!(
+        s,
+        "{:>10} {:>10} {:>9} {:>13} {:>13} {:>12} {:>9}  {what}",
+        "Count A", "Count B", "ΔCount", "Size A", "Size B", "ΔSize", new_header
+    );
+    let line = |s: &mut String, r: &crate::diff::Row| {
+        let _ = writeln!(
+            s,
+            "{:>10} {:>10} {:>9} {:>13} {:>13} {:>12} {:>9}  {}",
+            group(r.count_before),
+            group(r.count_after),
+            signed(r.count_delta()),
+            group(r.size_before),
+            group(r.size_after),
+            signed(r.size_delta()),
+            group(r.new_objects),
+            r.name
+        );
+    };
+    for r in d.rows.iter().take(top) {
+        line(&mut s, r);
+    }
+    if d.rows.len() > top {
+        let _ = writeln!(s, "<{} more rows; --top N shows more>", d.rows.len() - top);
+    }
+    line(&mut s, &d.total);
+    if d.survivors {
+        let _ = writeln!(
+            s,
+            "(Survivors: objects new in the second snapshot and still alive in the third.)"
+        );
+    }
+    if !d.chains.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nWho holds the new objects (shortest path from a root):"
+        );
+        let mut last = "";
+        for c in &d.chains {
+            if c.type_name != last {
+                let _ = writeln!(s, "  {}:", c.type_name);
+                last = &c.type_name;
+            }
+            let _ = writeln!(s, "    {:#x} ({} bytes)  {}", c.address, c.size, c.path);
+        }
+    }
+    s
+}
