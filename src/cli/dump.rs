@@ -5,7 +5,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::{exit, DumpArgs, Failure};
 use crate::census::Census;
-use crate::heap::{walk::walk, WalkError};
+use crate::heap::{walk::walk, Heap, Mode, WalkError};
 use crate::interpreter::{FindError, Interpreter};
 use crate::memory::freeze::{FreezeError, Frozen};
 use crate::memory::image::Image;
@@ -95,8 +95,15 @@ fn copy_target(pid: i32, nonblocking: bool) -> Result<Copy, Failure> {
     })
 }
 
-pub fn run(args: &DumpArgs) -> Result<(), Failure> {
-    let pid = args.pid;
+/// A census of a live process, ready to print or save.
+pub struct Taken {
+    pub meta: Meta,
+    pub census: Census,
+    pub heap: Heap,
+}
+
+/// Find the interpreter of `pid`, copy its memory (stopping it unless `nonblocking`), walk it.
+pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
     if pid <= 0 || !std::path::Path::new(&format!("/proc/{pid}")).exists() {
         return Err(Failure::new(
             exit::NO_SUCH_PROCESS,
@@ -112,16 +119,16 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
     let live = ProcessMemory::new(pid);
     let interp = Interpreter::find(pid, &maps, &live).map_err(|e| find_failure(pid, e))?;
 
-    let copy = copy_target(pid, args.nonblocking)?;
-    if args.nonblocking {
+    let copy = copy_target(pid, nonblocking)?;
+    if nonblocking {
         eprintln!(
             "heapsnap: warning: --nonblocking: process {pid} kept running during the copy; \
              the census may be inconsistent"
         );
     }
     let walk_started = Instant::now();
-    let heap = walk(&copy.image, &interp, args.mode).map_err(|e| match e {
-        WalkError::Corrupt(_) if args.nonblocking => Failure::new(
+    let heap = walk(&copy.image, &interp, mode).map_err(|e| match e {
+        WalkError::Corrupt(_) if nonblocking => Failure::new(
             exit::INCONSISTENT,
             format!("{e} (the target changed during a --nonblocking read; retry without it)"),
         ),
@@ -143,8 +150,8 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
             shared_library: interp.shared_library,
             symbols: interp.has_symtab,
         },
-        mode: args.mode,
-        consistent: !args.nonblocking,
+        mode,
+        consistent: !nonblocking,
         objects: census.objects,
         bytes: census.bytes,
         pause_ms: copy.pause_ms,
@@ -153,9 +160,15 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         threads: copy.threads,
         interpreters: heap.interpreters,
     };
-    let write_failure = |path: &std::path::Path, e: std::io::Error| {
-        Failure::new(exit::ERROR, format!("cannot write {}: {e}", path.display()))
-    };
+    Ok(Taken { meta, census, heap })
+}
+
+pub fn write_failure(path: &std::path::Path, e: std::io::Error) -> Failure {
+    Failure::new(exit::ERROR, format!("cannot write {}: {e}", path.display()))
+}
+
+pub fn run(args: &DumpArgs) -> Result<(), Failure> {
+    let Taken { meta, census, heap } = take(args.pid, args.mode, args.nonblocking)?;
     if let Some(path) = &args.output {
         Snapshot::new(meta.clone(), &census, &heap)
             .write(path)

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing, the commands, and how failures become one line on
 //! stderr and a documented exit code.
 
+pub mod demo;
 pub mod diff;
 pub mod dump;
 
@@ -27,6 +28,21 @@ pub enum Command {
     Dump(DumpArgs),
     /// Compare snapshots: what grew, which objects are new, and who holds them.
     Diff(DiffArgs),
+    /// Run the whole story on a bundled leaky example service: dump, requests, dump, diff.
+    Demo(DemoArgs),
+}
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// The Python interpreter to run the example service with (3.11–3.13).
+    #[arg(long)]
+    pub python: Option<String>,
+    /// Requests between snapshots.
+    #[arg(long, default_value_t = 20)]
+    pub requests: u32,
+    /// Where to write the service script and the snapshots (default: a temporary folder).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -120,6 +136,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Dump(args) => dump::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Demo(args) => demo::run(&args),
     };
     match result {
         Ok(()) => 0,
