@@ -170,4 +170,5 @@ ground_truth_tests! {
     gc_mode_matches_ground_truth_3_12_1 => "3.12.1",
     gc_mode_matches_ground_truth_3_13_0 => "3.13.0",
     gc_mode_matches_ground_truth_debian_3_11 => "debian-3.11",
+    gc_mode_matches_ground_truth_sid_3_13 => "sid-3.13",
 }

@@ -13,9 +13,19 @@ pub struct Build {
 }
 
 /// The interpreter for a build name, or `None` (after saying so loudly) if it is not installed.
+/// Names: a pyenv version (`3.12.1`), `debian-3.11` (the system's packaged build), or
+/// `sid-3.X` (Debian sid's build, installed into a cache by `scripts/sid-python`, started
+/// through its own loader).
 pub fn build(name: &'static str) -> Option<Build> {
     let python = match name {
         "debian-3.11" => PathBuf::from("/usr/bin/python3.11"),
+        v if v.starts_with("sid-") => match sid_python(&v[4..]) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("\n*** SKIPPED: build {name}: scripts/sid-python failed: {e} ***\n");
+                return None;
+            }
+        },
         v => PathBuf::from(format!("/root/.pyenv/versions/{v}/bin/python")),
     };
     if python.exists() {
@@ -27,6 +37,20 @@ pub fn build(name: &'static str) -> Option<Build> {
         );
         None
     }
+}
+
+/// Install (or find in the cache) Debian sid's interpreter; the path of its wrapper.
+fn sid_python(version: &str) -> Result<PathBuf, String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/sid-python");
+    // One install at a time (the script also locks; this keeps test output readable).
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let out = Command::new(script).arg(version).output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    Ok(PathBuf::from(stdout.lines().last().unwrap_or_default().trim()))
 }
 
 pub fn heapsnap() -> Command {
