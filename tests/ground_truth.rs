@@ -171,4 +171,6 @@ ground_truth_tests! {
     gc_mode_matches_ground_truth_3_13_0 => "3.13.0",
     gc_mode_matches_ground_truth_debian_3_11 => "debian-3.11",
     gc_mode_matches_ground_truth_sid_3_13 => "sid-3.13",
+    gc_mode_matches_ground_truth_sid_3_14 => "sid-3.14",
+    gc_mode_matches_ground_truth_sid_3_15 => "sid-3.15",
 }

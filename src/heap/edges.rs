@@ -147,7 +147,7 @@ fn frame_code(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
         // A live interpreter frame (a root): `obj` is the frame itself.
         _ => obj,
     };
-    view.word(iframe + lay.iframe.code)
+    view.stackref(view.word(iframe + lay.iframe.code))
 }
 
 /// A short Python-like repr of a dict key: `'name'`, `3`, or `<type at 0x...>`.

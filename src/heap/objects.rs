@@ -85,6 +85,20 @@ impl<'a> View<'a> {
         self.word(obj + L::OB_TYPE)
     }
 
+    /// The object a `_PyStackRef` slot refers to (3.14+), or the plain pointer before; 0 for
+    /// NULL and for tagged integers.
+    #[inline]
+    pub fn stackref(&self, word: u64) -> u64 {
+        if !self.layout.iframe.stack_refs {
+            return word;
+        }
+        if word == 1 || word & 2 != 0 {
+            // NULL (1), tagged int (low bits 3), error/JIT markers (low bits 2).
+            return 0;
+        }
+        word & !1
+    }
+
     /// `ob_size` of a variable-size object.
     #[inline]
     pub fn ob_size(&self, obj: u64) -> i64 {

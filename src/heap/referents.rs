@@ -8,15 +8,13 @@
 use super::edges::Edge;
 use super::objects::{View, DICT_KEYS_GENERAL};
 use super::types::{Kind, TypeInfo};
-use crate::interpreter::layout::{self as L, ManagedDict};
+use crate::interpreter::layout::{self as L, ManagedDict, ModuleLayout, StackDepth};
 
 /// Candidate referents with their edges.
 pub type Refs = Vec<(u64, Edge)>;
 
 /// `FRAME_OWNED_BY_FRAME_OBJECT`: the interpreter frame lives inside a frame object.
 const FRAME_OWNED_BY_FRAME_OBJECT: u8 = 2;
-/// `FRAME_CLEARED`: a generator's frame holds nothing any more.
-const FRAME_CLEARED: i8 = 4;
 /// Items per deque block.
 const DEQUE_BLOCKLEN: u64 = 64;
 
@@ -89,6 +87,12 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) 
             }
         }
         ManagedDict::InlineValues => {
+            let dict = view.word(obj.wrapping_sub(24));
+            if view.layout.dict_first && dict != 0 {
+                // gh-130327: a materialised dict is visited (and visits the values).
+                out.push((dict, Edge::Field("__dict__")));
+                return;
+            }
             if ty.flags & L::TPFLAGS_INLINE_VALUES != 0 {
                 let values = obj + ty.basicsize;
                 if view.u8_at(values + 3) != 0 {
@@ -97,7 +101,7 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) 
                     return;
                 }
             }
-            out.push((view.word(obj.wrapping_sub(24)), Edge::Field("__dict__")));
+            out.push((dict, Edge::Field("__dict__")));
         }
     }
 }
@@ -174,20 +178,38 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
         }
         Kind::Module => {
             field(view, out, obj, L::MODULE_DICT, "__dict__");
-            let def = view.word(obj + L::MODULE_DEF);
-            let state = view.word(obj + L::MODULE_STATE);
-            if def != 0 && state != 0 && view.word(def + L::MODULEDEF_TRAVERSE) != 0 {
-                // m_traverse visits the objects the module keeps in its state.
-                let size = view.i64_at(def + L::MODULEDEF_SIZE);
-                if size > 0 {
-                    push_array(
-                        view,
-                        state,
-                        (size as u64).min(1 << 16) / 8,
-                        Edge::ModuleState,
-                        out,
-                    );
+            // m_traverse / md_state_traverse visits the objects the module keeps in its state.
+            let (state, size, traverse) = match lay.module {
+                ModuleLayout::ViaDef { def, state } => {
+                    let def = view.word(obj + def);
+                    if def == 0 {
+                        (0, 0, 0)
+                    } else {
+                        (
+                            view.word(obj + state),
+                            view.i64_at(def + L::MODULEDEF_SIZE),
+                            view.word(def + L::MODULEDEF_TRAVERSE),
+                        )
+                    }
                 }
+                ModuleLayout::Direct {
+                    state,
+                    size,
+                    traverse,
+                } => (
+                    view.word(obj + state),
+                    view.i64_at(obj + size),
+                    view.word(obj + traverse),
+                ),
+            };
+            if state != 0 && traverse != 0 && size > 0 {
+                push_array(
+                    view,
+                    state,
+                    (size as u64).min(1 << 16) / 8,
+                    Edge::ModuleState,
+                    out,
+                );
             }
         }
         Kind::Function => {
@@ -226,8 +248,11 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
             if ty.kind == Kind::AsyncGenerator {
                 field(view, out, obj, lay.gen.origin_or_finalizer, "ag_finalizer");
             }
-            if (view.u8_at(obj + lay.gen.frame_state) as i8) < FRAME_CLEARED {
+            if (view.u8_at(obj + lay.gen.frame_state) as i8) < lay.gen.frame_cleared {
                 interpreter_frame_referents(view, obj + lay.gen.iframe, out);
+            } else if lay.gen.visits_code_when_cleared {
+                let code = view.stackref(view.word(obj + lay.gen.iframe + lay.iframe.code));
+                out.push((code, Edge::Field("gi_code")));
             }
         }
         Kind::Deque => {
@@ -269,7 +294,9 @@ fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
             }
         }
     } else if values != 0 {
+        // Before gh-130327, values embedded in an instance were visited by the instance only.
         let embedded = view.layout.dict_values == crate::interpreter::layout::DictValues::Prefixed
+            && !view.layout.dict_first
             && view.u8_at(values + 2) != 0;
         if !embedded {
             push_array(
@@ -293,11 +320,23 @@ pub fn interpreter_frame_referents(view: &View, frame: u64, out: &mut Refs) {
     let f = &view.layout.iframe;
     field(view, out, frame, f.frame_obj, "frame");
     field(view, out, frame, f.locals, "f_locals");
-    field(view, out, frame, f.func, "function");
-    field(view, out, frame, f.code, "f_code");
-    let n = view.u32_at(frame + f.stacktop) as i32;
-    if n > 0 {
-        push_array(view, frame + f.localsplus, n as u64, Edge::Local, out);
+    out.push((
+        view.stackref(view.word(frame + f.func)),
+        Edge::Field("function"),
+    ));
+    out.push((
+        view.stackref(view.word(frame + f.code)),
+        Edge::Field("f_code"),
+    ));
+    let first = frame + f.localsplus;
+    let n = match f.stack_depth {
+        StackDepth::Count(off) => (view.u32_at(frame + off) as i32).max(0) as u64,
+        StackDepth::Pointer(off) => view.word(frame + off).saturating_sub(first) / 8,
+    };
+    let start = out.len();
+    push_array(view, first, n.min(1 << 20), Edge::Local, out);
+    for slot in &mut out[start..] {
+        slot.0 = view.stackref(slot.0);
     }
 }
 

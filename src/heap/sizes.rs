@@ -3,7 +3,7 @@
 
 use super::objects::View;
 use super::types::{SizeRule, TypeInfo};
-use crate::interpreter::layout::{self as L, HeaderRule, LongLayout};
+use crate::interpreter::layout::{self as L, ByteArrayRule, HeaderRule, LongLayout};
 
 /// The size of `obj` and whether it is exact (false for `__sizeof__` we cannot reproduce).
 pub fn getsizeof(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> (u64, bool) {
@@ -68,7 +68,14 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
             };
             24 + 4 * digits.max(1)
         }
-        SizeRule::ByteArray => ty.basicsize + view.word(obj + L::BYTEARRAY_ALLOC),
+        SizeRule::ByteArray => {
+            let alloc = view.word(obj + L::BYTEARRAY_ALLOC);
+            match lay.bytearray {
+                ByteArrayRule::Inline => ty.basicsize + alloc,
+                // 3.15: the buffer is a bytes object (header 33 bytes) unless empty.
+                ByteArrayRule::BytesObject => ty.basicsize + if alloc > 0 { 33 + alloc } else { 0 },
+            }
+        }
         SizeRule::Type => {
             let ht = &lay.heap_type;
             if view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0 {
@@ -98,13 +105,13 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
         }
         SizeRule::Frame => {
             let iframe = view.word(obj + lay.frame.f_frame);
-            let code = view.word(iframe + lay.iframe.code);
+            let code = view.stackref(view.word(iframe + lay.iframe.code));
             lay.frame.frame_data + lay.iframe.localsplus + frame_slots(view, code) * 8
         }
         SizeRule::Generator => {
             let code = match lay.gen.code {
                 Some(off) => view.word(obj + off),
-                None => view.word(obj + lay.gen.iframe + lay.iframe.code),
+                None => view.stackref(view.word(obj + lay.gen.iframe + lay.iframe.code)),
             };
             lay.gen.iframe + lay.iframe.localsplus + frame_slots(view, code) * 8
         }

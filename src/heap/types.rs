@@ -125,6 +125,7 @@ fn known_types(interp: &Interpreter) -> KnownTypes {
         ("PyTuple_Type", Tuple, S::Default),
         ("PyList_Type", List, S::List),
         ("PyDict_Type", Dict, S::Dict),
+        ("PyFrozenDict_Type", Dict, S::Dict),
         ("PySet_Type", Set, S::Set),
         ("PyFrozenSet_Type", Set, S::Set),
         ("PyModule_Type", Module, S::Default),

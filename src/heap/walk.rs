@@ -9,7 +9,7 @@ use super::referents::{full_extra_referents, gc_referents, Refs};
 use super::sizes::getsizeof;
 use super::types::TypeTable;
 use super::{Heap, HeapObject, Mode, WalkError, NO_PARENT};
-use crate::interpreter::layout::{self as L, CurrentFrame};
+use crate::interpreter::layout::{self as L, CurrentFrame, RefcountRule};
 use crate::interpreter::Interpreter;
 use crate::memory::image::Image;
 
@@ -64,11 +64,19 @@ impl AddressSet {
     }
 }
 
-/// Is the reference count plausible for a live object? (Rejects stale pointers to freed
+/// Is the reference-count word plausible for a live object? (Rejects stale pointers to freed
 /// memory, whose first word is then a free-list pointer.)
 #[inline]
-fn plausible_refcount(refcnt: u64) -> bool {
-    (1..1 << 40).contains(&refcnt)
+fn plausible_refcount(rule: RefcountRule, word: u64) -> bool {
+    match rule {
+        RefcountRule::Plain => (1..1 << 40).contains(&word),
+        // u32 count, u16 overflow (unused by GIL builds), u16 flags: 1 immortal, 4 static.
+        RefcountRule::SplitWithFlags => {
+            word as u32 != 0
+                && (word >> 32) & 0xffff == 0
+                && matches!(word >> 48, 0 | 1 | 3 | 5 | 7)
+        }
+    }
 }
 
 /// The walk's state.
@@ -87,7 +95,9 @@ impl Walker<'_> {
         if addr == 0 || !addr.is_multiple_of(8) || !self.visited.insert(addr) {
             return;
         }
-        if !self.view.image.contains(addr, 16) || !plausible_refcount(self.view.word(addr)) {
+        if !self.view.image.contains(addr, 16)
+            || !plausible_refcount(self.view.layout.refcount, self.view.word(addr))
+        {
             return;
         }
         let Some(type_id) = self.types.resolve(&self.view, self.view.ob_type(addr)) else {
@@ -238,9 +248,11 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
         let thread = view.word(tstate + rt.tstate_native_thread_id);
         let mut frame = current_frame(&view, tstate);
         let mut depth = 0;
-        while frame != 0 && depth < 100_000 && view.image.contains(frame, 80) {
-            if f.owner_cstack != Some(view.u8_at(frame + f.owner)) {
-                let code = view.word(frame + f.code);
+        while frame != 0 && depth < 100_000 && view.image.contains(frame, 88) {
+            if f.owner_shim_min
+                .is_none_or(|min| view.u8_at(frame + f.owner) < min)
+            {
+                let code = view.stackref(view.word(frame + f.code));
                 let name = view.str_value(view.word(code + view.layout.code.qualname));
                 let at = format!(
                     "{prefix}<thread {thread}> frame {}()",

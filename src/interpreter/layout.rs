@@ -134,13 +134,26 @@ pub struct InterpFrameLayout {
     pub locals: u64,
     pub frame_obj: u64,
     pub previous: u64,
-    pub stacktop: u64,
+    /// Where the end of the live locals-plus slots is recorded.
+    pub stack_depth: StackDepth,
     pub owner: u64,
     pub localsplus: u64,
-    /// `owner` value of C-stack shim frames, which hold nothing.
-    pub owner_cstack: Option<u8>,
+    /// Frames whose `owner` is at least this are C-stack / interpreter shim frames holding
+    /// nothing (3.12+).
+    pub owner_shim_min: Option<u8>,
+    /// 3.14+: the code, function and locals-plus slots are tagged `_PyStackRef`s.
+    pub stack_refs: bool,
     /// `sizeof(_PyInterpreterFrame) / 8` rounded down, used by frame/generator sizes.
     pub specials_words: u64,
+}
+
+/// How far the live locals-plus slots of an interpreter frame go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackDepth {
+    /// 3.11–3.13: `int stacktop`, a slot count, at this offset.
+    Count(u64),
+    /// 3.14+: `_PyStackRef *stackpointer`, one past the last live slot, at this offset.
+    Pointer(u64),
 }
 
 /// `PyFrameObject` (3.11+).
@@ -162,6 +175,41 @@ pub struct GenLayout {
     pub origin_or_finalizer: u64,
     pub frame_state: u64,
     pub iframe: u64,
+    /// `FRAME_CLEARED`: from this state on the generator's frame holds nothing.
+    pub frame_cleared: i8,
+    /// 3.14+: a cleared generator still visits its code object.
+    pub visits_code_when_cleared: bool,
+}
+
+/// Where a module keeps its C state and how it is traversed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModuleLayout {
+    /// ≤3.14: `md_def` (→ `m_size` +56, `m_traverse` +80) and `md_state`.
+    ViaDef { def: u64, state: u64 },
+    /// 3.15+: `md_state`, `md_state_size` and `md_state_traverse` in the module itself.
+    Direct {
+        state: u64,
+        size: u64,
+        traverse: u64,
+    },
+}
+
+/// Which reference-count words belong to live objects (used to reject stale pointers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefcountRule {
+    /// ≤3.13: a plain count (3.12/3.13 immortals are 0xFFFFFFFF).
+    Plain,
+    /// 3.14+: u32 count, u16 overflow (0), u16 flags (immortal 1, static 4).
+    SplitWithFlags,
+}
+
+/// How `bytearray.__sizeof__` counts the buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteArrayRule {
+    /// ≤3.14: `tp_basicsize + ob_alloc`.
+    Inline,
+    /// 3.15+: the buffer is a `bytes` object: `tp_basicsize + (ob_alloc ? 33 + ob_alloc : 0)`.
+    BytesObject,
 }
 
 /// Word indices, in `_Py_DebugOffsets` (3.13+), of the runtime fields it covers. The struct is
@@ -198,6 +246,15 @@ pub struct Layout {
     pub frame: FrameLayout,
     pub iframe: InterpFrameLayout,
     pub gen: GenLayout,
+    pub module: ModuleLayout,
+    pub refcount: RefcountRule,
+    pub bytearray: ByteArrayRule,
+    /// From this micro version of the minor series on, an instance with a materialised
+    /// `__dict__` visits the dict (not its inline values), and the dict visits its values even
+    /// when they are embedded (gh-130327; 3.13.0 behaves the old way, 3.13.18 the new one).
+    pub dict_first_since_micro: Option<u8>,
+    /// Whether that applies to the running interpreter (set when the version is known).
+    pub dict_first: bool,
 }
 
 // Offsets common to all supported versions (x86-64).
@@ -229,8 +286,6 @@ pub const STR_LENGTH: u64 = 16;
 pub const STR_STATE: u64 = 32;
 pub const BYTEARRAY_ALLOC: u64 = 24;
 pub const MODULE_DICT: u64 = 16;
-pub const MODULE_DEF: u64 = 24;
-pub const MODULE_STATE: u64 = 32;
 pub const MODULEDEF_SIZE: u64 = 56;
 pub const MODULEDEF_TRAVERSE: u64 = 80;
 pub const CELL_REF: u64 = 16;
@@ -271,12 +326,16 @@ pub fn layout_for(major: u8, minor: u8) -> Option<&'static Layout> {
         (3, 11) => Some(&V3_11),
         (3, 12) => Some(&V3_12),
         (3, 13) => Some(&V3_13),
+        (3, 14) => Some(&V3_14),
+        (3, 15) => Some(&V3_15),
         _ => None,
     }
 }
 
 /// The versions that have a table, for error messages.
-pub const SUPPORTED: &str = "3.11, 3.12, 3.13";
+pub const SUPPORTED: &str = "3.11, 3.12, 3.13, 3.14, 3.15";
+
+const MODULE_3_11: ModuleLayout = ModuleLayout::ViaDef { def: 24, state: 32 };
 
 const GC_3_8_PLUS: GcLayout = GcLayout {
     head_size: 16,
@@ -410,10 +469,11 @@ pub static V3_11: Layout = Layout {
         code: 32,
         frame_obj: 40,
         previous: 48,
-        stacktop: 64,
+        stack_depth: StackDepth::Count(64),
         owner: 69,
         localsplus: 72,
-        owner_cstack: None,
+        owner_shim_min: None,
+        stack_refs: false,
         specials_words: 9,
     },
     gen: GenLayout {
@@ -427,7 +487,14 @@ pub static V3_11: Layout = Layout {
         origin_or_finalizer: 64,
         frame_state: 75,
         iframe: 80,
+        frame_cleared: 4,
+        visits_code_when_cleared: false,
     },
+    module: MODULE_3_11,
+    refcount: RefcountRule::Plain,
+    bytearray: ByteArrayRule::Inline,
+    dict_first_since_micro: None,
+    dict_first: false,
 };
 
 pub static V3_12: Layout = Layout {
@@ -488,10 +555,11 @@ pub static V3_12: Layout = Layout {
         builtins: 32,
         locals: 40,
         frame_obj: 48,
-        stacktop: 64,
+        stack_depth: StackDepth::Count(64),
         owner: 70,
         localsplus: 72,
-        owner_cstack: Some(3),
+        owner_shim_min: Some(3),
+        stack_refs: false,
         specials_words: 9,
     },
     gen: GenLayout {
@@ -500,7 +568,14 @@ pub static V3_12: Layout = Layout {
         origin_or_finalizer: 56,
         frame_state: 67,
         iframe: 72,
+        frame_cleared: 4,
+        visits_code_when_cleared: false,
     },
+    module: MODULE_3_11,
+    refcount: RefcountRule::Plain,
+    bytearray: ByteArrayRule::Inline,
+    dict_first_since_micro: None,
+    dict_first: false,
 };
 
 pub static V3_13: Layout = Layout {
@@ -576,10 +651,11 @@ pub static V3_13: Layout = Layout {
         builtins: 32,
         locals: 40,
         frame_obj: 48,
-        stacktop: 64,
+        stack_depth: StackDepth::Count(64),
         owner: 70,
         localsplus: 72,
-        owner_cstack: Some(3),
+        owner_shim_min: Some(3),
+        stack_refs: false,
         specials_words: 9,
     },
     gen: GenLayout {
@@ -588,5 +664,202 @@ pub static V3_13: Layout = Layout {
         origin_or_finalizer: 56,
         frame_state: 67,
         iframe: 72,
+        frame_cleared: 4,
+        visits_code_when_cleared: false,
     },
+    module: MODULE_3_11,
+    refcount: RefcountRule::Plain,
+    bytearray: ByteArrayRule::Inline,
+    // gh-130327 was backported to 3.13 in March 2026: 3.13.13 is the first release that can
+    // have it (3.13.0 measured old, sid's 3.13.18 measured new).
+    dict_first_since_micro: Some(13),
+    dict_first: false,
+};
+
+/// globals, builtins, name, qualname, code, defaults, kwdefaults, closure, doc, dict, module,
+/// annotations, annotate, typeparams (3.14+).
+const FUNC_FIELDS_3_14: &[(u64, &str)] = &[
+    (16, "__globals__"),
+    (24, "__builtins__"),
+    (32, "__name__"),
+    (40, "__qualname__"),
+    (48, "__code__"),
+    (56, "__defaults__"),
+    (64, "__kwdefaults__"),
+    (72, "__closure__"),
+    (80, "__doc__"),
+    (88, "__dict__"),
+    (104, "__module__"),
+    (112, "__annotations__"),
+    (120, "__annotate__"),
+    (128, "__type_params__"),
+];
+
+const FRAME_3_14: FrameLayout = FrameLayout {
+    f_frame: 24,
+    visited: &[
+        (16, "f_back"),
+        (32, "f_trace"),
+        (48, "f_extra_locals"),
+        (56, "f_locals_cache"),
+        (64, "f_overwritten_fast_locals"),
+    ],
+    frame_data: 72,
+};
+
+const IFRAME_3_14: InterpFrameLayout = InterpFrameLayout {
+    code: 0,
+    previous: 8,
+    func: 16,
+    globals: 24,
+    builtins: 32,
+    locals: 40,
+    frame_obj: 48,
+    stack_depth: StackDepth::Pointer(64),
+    owner: 74,
+    localsplus: 80,
+    owner_shim_min: Some(3),
+    stack_refs: true,
+    specials_words: 10,
+};
+
+const CODE_3_14: CodeLayout = CodeLayout {
+    object_fields: CODE_FIELDS_3_11,
+    localsplusnames: 96,
+    qualname: 128,
+    nlocalsplus: 72,
+    stacksize: 64,
+    framesize: Some(76),
+    co_extra: 200,
+};
+
+/// Measured on Debian sid's 3.14.10 (headers and the live process); the GC-head offsets are
+/// the same in 3.14.0–3.14.4 (incremental collector) per the shared reference, unverified.
+pub static V3_14: Layout = Layout {
+    minor: (3, 14),
+    debug_offsets: Some(DebugOffsetIndices {
+        interpreters_head: 5,
+        interp_next: 8,
+        interp_threads_head: 9,
+        interp_gc: 11,
+        interp_modules: 12,
+        interp_sysdict: 13,
+        interp_builtins: 14,
+    }),
+    runtime: RuntimeLayout {
+        interpreters_head: 808,
+        interp_next: 7272,
+        interp_threads_head: 7344,
+        interp_gc: 7408,
+        interp_modules: 7688,
+        interp_sysdict: 7672,
+        interp_builtins: 7680,
+        interp_interned: Some(224_624),
+        tstate_next: 8,
+        tstate_native_thread_id: 160,
+        current_frame: CurrentFrame::Direct(72),
+    },
+    gc: GcLayout {
+        head_size: 16,
+        generations: [24, 48, 72],
+        generations_alt: None,
+        permanent: 96,
+    },
+    tuple_items: 32,
+    managed_dict: ManagedDict::InlineValues,
+    dict_values: DictValues::Prefixed,
+    header: HeaderRule::V313,
+    str_: STR_3_12,
+    long: LongLayout::LvTag,
+    heap_type: HeapTypeLayout {
+        sizeof_type: 416,
+        sizeof_heap_type: 936,
+        ht_name: 856,
+        ht_slots: 864,
+        ht_qualname: 872,
+        ht_cached_keys: 880,
+        ht_module: 888,
+    },
+    function_fields: FUNC_FIELDS_3_14,
+    code: CODE_3_14,
+    frame: FRAME_3_14,
+    iframe: IFRAME_3_14,
+    gen: GenLayout {
+        visited: &[(24, "__name__"), (32, "__qualname__"), (40, "exception")],
+        code: None,
+        origin_or_finalizer: 56,
+        frame_state: 67,
+        iframe: 72,
+        frame_cleared: 4,
+        visits_code_when_cleared: true,
+    },
+    module: MODULE_3_11,
+    refcount: RefcountRule::SplitWithFlags,
+    bytearray: ByteArrayRule::Inline,
+    // gh-130327 was merged in March 2026; 3.14.4 is the first 3.14 release after it (3.14.10
+    // measured new; earlier ones unverified).
+    dict_first_since_micro: Some(4),
+    dict_first: false,
+};
+
+/// Measured on Debian sid's 3.15.2 (headers and the live process).
+pub static V3_15: Layout = Layout {
+    minor: (3, 15),
+    debug_offsets: V3_14.debug_offsets,
+    runtime: RuntimeLayout {
+        interpreters_head: 936,
+        interp_next: 7264,
+        interp_threads_head: 7336,
+        interp_gc: 7400,
+        interp_modules: 7592,
+        interp_sysdict: 7576,
+        interp_builtins: 7584,
+        interp_interned: Some(224_896),
+        tstate_next: 8,
+        tstate_native_thread_id: 160,
+        current_frame: CurrentFrame::Direct(72),
+    },
+    gc: GcLayout {
+        head_size: 16,
+        generations: [8, 32, 56],
+        generations_alt: None,
+        permanent: 80,
+    },
+    tuple_items: 32,
+    managed_dict: ManagedDict::InlineValues,
+    dict_values: DictValues::Prefixed,
+    header: HeaderRule::V313,
+    str_: STR_3_12,
+    long: LongLayout::LvTag,
+    heap_type: HeapTypeLayout {
+        sizeof_type: 424,
+        sizeof_heap_type: 944,
+        ht_name: 864,
+        ht_slots: 872,
+        ht_qualname: 880,
+        ht_cached_keys: 888,
+        ht_module: 896,
+    },
+    function_fields: FUNC_FIELDS_3_14,
+    code: CODE_3_14,
+    frame: FRAME_3_14,
+    iframe: IFRAME_3_14,
+    gen: GenLayout {
+        visited: &[(24, "__name__"), (32, "__qualname__"), (40, "exception")],
+        code: None,
+        origin_or_finalizer: 56,
+        frame_state: 67,
+        iframe: 72,
+        frame_cleared: 5,
+        visits_code_when_cleared: true,
+    },
+    module: ModuleLayout::Direct {
+        state: 24,
+        size: 56,
+        traverse: 64,
+    },
+    refcount: RefcountRule::SplitWithFlags,
+    bytearray: ByteArrayRule::BytesObject,
+    dict_first_since_micro: Some(0),
+    dict_first: false,
 };

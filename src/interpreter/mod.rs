@@ -74,6 +74,7 @@ pub const STATIC_TYPE_SYMBOLS: &[&str] = &[
     "PyUnicode_Type",
     "PyBytes_Type",
     "PyByteArray_Type",
+    "PyFrozenDict_Type",
 ];
 
 /// A located interpreter.
@@ -133,6 +134,9 @@ impl Interpreter {
             };
             let mut layout = *table;
             apply_debug_offsets(&mut layout, mem, runtime)?;
+            layout.dict_first = layout
+                .dict_first_since_micro
+                .is_some_and(|m| version.micro >= m);
             let static_types = STATIC_TYPE_SYMBOLS
                 .iter()
                 .filter_map(|&name| Some((name, image.symbol(name)?.wrapping_add(bias))))

@@ -45,12 +45,17 @@ fn sid_python(version: &str) -> Result<PathBuf, String> {
     // One install at a time (the script also locks; this keeps test output readable).
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let out = Command::new(script).arg(version).output().map_err(|e| e.to_string())?;
+    let out = Command::new(script)
+        .arg(version)
+        .output()
+        .map_err(|e| e.to_string())?;
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
     }
     let stdout = String::from_utf8_lossy(&out.stdout);
-    Ok(PathBuf::from(stdout.lines().last().unwrap_or_default().trim()))
+    Ok(PathBuf::from(
+        stdout.lines().last().unwrap_or_default().trim(),
+    ))
 }
 
 pub fn heapsnap() -> Command {
