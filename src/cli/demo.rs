@@ -156,8 +156,10 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     let opts = Options {
         group_by: GroupBy::Type,
         all_rows: false,
-        chain_types: 3,
+        chain_types: 0,
         chains_per_type: 2,
+        chain_for: vec!["__main__.Report".into()],
+        attachments: 3,
     };
     let d = diff(&snaps[0], &snaps[1], Some(&snaps[2]), &opts);
     println!(
@@ -168,8 +170,8 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     );
     print!("{}", diff_table(&d, 10));
     println!(
-        "\nThe objects created by the requests of the second snapshot and still alive in the third \
-         are the leak; the chains above show who keeps them: the class attribute Registry.items."
+        "\nThe objects created by the requests between the first two snapshots and still alive in \
+         the third are the leak; they all hang off one list, the class attribute Registry.items."
     );
     Ok(())
 }

@@ -17,6 +17,8 @@ pub fn run(args: &DiffArgs) -> Result<(), Failure> {
         all_rows: args.all,
         chain_types: args.chains,
         chains_per_type: args.per_type,
+        chain_for: args.types.clone(),
+        attachments: args.attachments,
     };
     let d = diff(&before, &after, later.as_ref(), &opts);
     if args.json {

@@ -71,6 +71,12 @@ pub struct DiffArgs {
     /// How many new objects per type to show chains for.
     #[arg(long, default_value_t = 2)]
     pub per_type: usize,
+    /// Show retainer chains for this type (repeatable), e.g. --type matplotlib.figure.Figure.
+    #[arg(long = "type", value_name = "NAME")]
+    pub types: Vec<String>,
+    /// How many attachment points (where new objects hang off older ones) to list.
+    #[arg(long, default_value_t = 5)]
+    pub attachments: usize,
 }
 
 #[derive(clap::Args)]

@@ -69,7 +69,25 @@ pub struct Diff {
     pub rows: Vec<Row>,
     pub total: Row,
     pub chains: Vec<Chain>,
+    /// Where the new objects hang off older ones: the leak's entry points, largest first.
+    pub attachments: Vec<Attachment>,
     pub warnings: Vec<String>,
+}
+
+/// New objects whose holder is older (or a root): where a leak attaches to the live heap.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attachment {
+    /// The path of the older object (or root) that holds them.
+    pub holder: String,
+    /// Type of the attached new objects.
+    pub type_name: String,
+    /// How many new objects of that type it holds directly.
+    pub attached: u64,
+    /// New objects reachable only through them (the attached ones included), and their bytes.
+    pub objects: u64,
+    pub size: u64,
+    /// The path of one attached object.
+    pub example: String,
 }
 
 pub struct Options {
@@ -79,6 +97,11 @@ pub struct Options {
     pub chain_types: usize,
     /// How many objects per type.
     pub chains_per_type: usize,
+    /// Show chains for these types (or modules, with `--by module`) instead of the
+    /// fastest-growing ones.
+    pub chain_for: Vec<String>,
+    /// How many attachment points to list.
+    pub attachments: usize,
 }
 
 /// Group name of a type name for `--by module`.
@@ -198,15 +221,20 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
         new_size: new_in_after.iter().map(|&i| after.objects.size[i]).sum(),
     };
 
-    // Chains: for the types with the most new bytes, a few new objects each.
+    // Chains: for the requested types, or those with the most new bytes; a few objects each.
     let mut by_growth: Vec<&Row> = rows.iter().filter(|r| r.new_objects > 0).collect();
     by_growth.sort_by(|a, b| b.new_size.cmp(&a.new_size).then(a.name.cmp(&b.name)));
-    let wanted: Vec<&str> = by_growth
-        .iter()
-        .take(opts.chain_types)
-        .map(|r| r.name.as_str())
-        .collect();
+    let wanted: Vec<&str> = if opts.chain_for.is_empty() {
+        by_growth
+            .iter()
+            .take(opts.chain_types)
+            .map(|r| r.name.as_str())
+            .collect()
+    } else {
+        opts.chain_for.iter().map(String::as_str).collect()
+    };
     let addresses = after.addresses();
+    let attachments = attachments(after, &addresses, &new_in_after, opts.attachments);
     let mut chains = Vec::new();
     for name in wanted {
         let picks = new_in_after
@@ -232,8 +260,77 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
         rows,
         total,
         chains,
+        attachments,
         warnings,
     }
+}
+
+/// Group the new objects by where they attach: follow each one's retainer chain up while the
+/// holder is new too; the last new object is attached to an older holder (or a root).
+fn attachments(s: &Snapshot, addresses: &[u64], new: &[usize], limit: usize) -> Vec<Attachment> {
+    const UNKNOWN: u32 = u32::MAX;
+    let n = s.objects.parent.len();
+    let mut is_new = vec![false; n];
+    for &i in new {
+        is_new[i] = true;
+    }
+    // attach[i]: the attached ancestor of new object i (memoised).
+    let mut attach = vec![UNKNOWN; n];
+    let mut trail = Vec::new();
+    for &i in new {
+        let mut at = i;
+        let top = loop {
+            if attach[at] != UNKNOWN {
+                break attach[at];
+            }
+            trail.push(at);
+            let p = s.objects.parent[at];
+            if p == NO_PARENT || !is_new[p as usize] || trail.len() > n {
+                break at as u32;
+            }
+            at = p as usize;
+        };
+        for t in trail.drain(..) {
+            attach[t] = top;
+        }
+    }
+    // Group attached objects by (holder, type).
+    let mut groups: HashMap<(i64, u32), (u64, u64, u64, usize)> = HashMap::new();
+    for &i in new {
+        let top = attach[i] as usize;
+        let key = (s.objects.parent[top], s.objects.type_index[top]);
+        let g = groups.entry(key).or_insert((0, 0, 0, top));
+        if top == i {
+            g.0 += 1;
+        }
+        g.1 += 1;
+        g.2 += s.objects.size[i];
+    }
+    let mut list: Vec<_> = groups.into_iter().collect();
+    list.sort_by(|a, b| b.1 .2.cmp(&a.1 .2).then(a.0.cmp(&b.0)));
+    list.into_iter()
+        .take(limit)
+        .map(|((holder, ty), (attached, objects, size, example))| {
+            let holder = if holder == NO_PARENT {
+                let label = &s.labels[s.objects.label[example] as usize];
+                if label.is_empty() {
+                    "<no root: garbage awaiting collection, or held only by C code>".to_string()
+                } else {
+                    label.clone()
+                }
+            } else {
+                retainer_path(s, addresses, holder as usize).0
+            };
+            Attachment {
+                holder,
+                type_name: s.types[ty as usize].name.clone(),
+                attached,
+                objects,
+                size,
+                example: retainer_path(s, addresses, example).0,
+            }
+        })
+        .collect()
 }
 
 /// The path from a root to object `i`, with `X.__dict__['name']` written `X.name`.

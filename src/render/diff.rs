@@ -48,6 +48,24 @@ pub fn diff_table(d: &Diff, top: usize) -> String {
             "(Survivors: objects new in the second snapshot and still alive in the third.)"
         );
     }
+    if !d.attachments.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nWhere the new objects attach (held by older objects or roots), largest first:"
+        );
+        for a in &d.attachments {
+            let _ = writeln!(
+                s,
+                "  {} new {} ({} new objects, {} in all below them)\n    held by {}\n    e.g. {}",
+                group(a.attached),
+                a.type_name,
+                group(a.objects),
+                super::human_bytes(a.size),
+                a.holder,
+                a.example
+            );
+        }
+    }
     if !d.chains.is_empty() {
         let _ = writeln!(
             s,
