@@ -312,11 +312,11 @@ fn attachments(s: &Snapshot, addresses: &[u64], new: &[usize], limit: usize) -> 
         .take(limit)
         .map(|((holder, ty), (attached, objects, size, example))| {
             let holder = if holder == NO_PARENT {
-                let label = &s.labels[s.objects.label[example] as usize];
+                let label = s.label(example);
                 if label.is_empty() {
                     "<no root: garbage awaiting collection, or held only by C code>".to_string()
                 } else {
-                    label.clone()
+                    label.into_owned()
                 }
             } else {
                 retainer_path(s, addresses, holder as usize).0
@@ -336,11 +336,11 @@ fn attachments(s: &Snapshot, addresses: &[u64], new: &[usize], limit: usize) -> 
 /// The path from a root to object `i`, with `X.__dict__['name']` written `X.name`.
 pub fn retainer_path(s: &Snapshot, addresses: &[u64], i: usize) -> (String, bool) {
     let o = &s.objects;
-    let mut pieces: Vec<&str> = Vec::new();
+    let mut pieces: Vec<std::borrow::Cow<str>> = Vec::new();
     let mut at = i;
     let mut steps = 0;
     loop {
-        let label = s.labels[o.label[at] as usize].as_str();
+        let label = s.label(at);
         if o.parent[at] == NO_PARENT {
             if label.is_empty() {
                 // The topmost object is not reachable from any root.
@@ -348,7 +348,7 @@ pub fn retainer_path(s: &Snapshot, addresses: &[u64], i: usize) -> (String, bool
                 let top = format!("<{ty} at {:#x}, reachable from no root: garbage awaiting collection, or held only by C code>", addresses[at]);
                 return (join(&top, &pieces), false);
             }
-            return (join(label, &pieces), true);
+            return (join(&label, &pieces), true);
         }
         pieces.push(label);
         at = o.parent[at] as usize;
@@ -366,9 +366,10 @@ fn is_identifier(s: &str) -> bool {
 }
 
 /// Join a root and labels (innermost last in `pieces`, reversed), folding `.__dict__['x']`.
-fn join(root: &str, pieces: &[&str]) -> String {
+fn join<S: AsRef<str>>(root: &str, pieces: &[S]) -> String {
     let mut out = root.to_string();
     for piece in pieces.iter().rev() {
+        let piece = piece.as_ref();
         if let Some(key) = piece.strip_prefix("['").and_then(|k| k.strip_suffix("']")) {
             if is_identifier(key) {
                 if let Some(stem) = out.strip_suffix(".__dict__") {

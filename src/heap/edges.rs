@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::objects::View;
 use super::types::{Kind, TypeInfo};
+use crate::memory::Memory;
 
 /// How a parent references a child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,6 +36,10 @@ pub enum Edge {
     /// Found by scanning a C object at this byte offset.
     Scanned(u32),
 }
+
+/// Label ids from here on are not in the table: they stand for the item index
+/// `id - INDEX_LABEL_BASE` (`[i]`), so that big lists do not fill the table with `[0]`..`[n]`.
+pub const INDEX_LABEL_BASE: u32 = 1 << 31;
 
 /// Builds and deduplicates edge labels.
 pub struct Labeler<'a> {
@@ -78,6 +83,11 @@ impl<'a> Labeler<'a> {
 
     /// The label id of `edge` from `parent` (of type `ty`).
     pub fn label(&mut self, parent: u64, ty: &TypeInfo, edge: Edge) -> u32 {
+        if let Edge::Index(i) = edge {
+            if i < INDEX_LABEL_BASE {
+                return INDEX_LABEL_BASE + i;
+            }
+        }
         // What the text depends on besides the edge itself.
         let context = match edge {
             Edge::DictValue(i) | Edge::DictKey(i) => self.view.dict_key_at(parent, i).unwrap_or(0),
@@ -150,7 +160,8 @@ fn frame_code(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
     view.stackref(view.word(iframe + lay.iframe.code))
 }
 
-/// A short Python-like repr of a dict key: `'name'`, `3`, or `<type at 0x...>`.
+/// A short Python-like repr of a dict key: `'name'`, `3`, or `<Foo object>` (the type's
+/// name, not the address, so that labels repeat and the snapshot's label table stays small).
 pub fn key_repr(view: &View, key: u64) -> String {
     if let Some(s) = view.str_value(key) {
         let short: String = s.chars().take(80).collect();
@@ -159,5 +170,12 @@ pub fn key_repr(view: &View, key: u64) -> String {
     if let Some(n) = view.small_int_value(key) {
         return n.to_string();
     }
-    format!("<object at {key:#x}>")
+    let name = view
+        .image
+        .read_c_string(
+            view.word(view.ob_type(key) + crate::interpreter::layout::TP_NAME),
+            200,
+        )
+        .unwrap_or_else(|_| "?".into());
+    format!("<{name} object>")
 }

@@ -49,8 +49,9 @@ pub struct HeapObject {
     /// Index in [`Heap::objects`] of the object through which the walk first reached this one
     /// (on a shortest path from a root), or [`NO_PARENT`] for roots and unreached objects.
     pub parent: u32,
-    /// Index in [`Heap::labels`]: how the parent holds it (`.attr`, `['key']`, `[3]`), or the
-    /// root's name; 0 (empty) for objects no root reaches.
+    /// Index in [`Heap::labels`]: how the parent holds it (`.attr`, `['key']`), or the root's
+    /// name; 0 (empty) for objects no root reaches; from [`edges::INDEX_LABEL_BASE`] on, the
+    /// item index `[i]` itself.
     pub label: u32,
 }
 

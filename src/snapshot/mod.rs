@@ -15,7 +15,8 @@
 //! (the first is absolute); `type[i]` indexes `types`; `parent[i]` is the index of the object
 //! through which a shortest path from a root reaches object i (-1 for roots and for objects no
 //! root reaches), and `label[i]` indexes `labels`: how the parent holds it, or the root's name
-//! (the empty label 0 marks objects no root reaches).
+//! (the empty label 0 marks objects no root reaches); a negative `label[i]` is an item index:
+//! -1 is `[0]`, -2 is `[1]`, ...
 
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -24,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::census::{Census, TypeRow};
+use crate::heap::edges::INDEX_LABEL_BASE;
 use crate::heap::{Heap, Mode};
 
 pub const FORMAT: &str = "heapsnap-snapshot";
@@ -71,7 +73,7 @@ pub struct ObjectColumns {
     pub type_index: Vec<u32>,
     pub size: Vec<u64>,
     pub parent: Vec<i64>,
-    pub label: Vec<u32>,
+    pub label: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -169,13 +171,23 @@ impl Snapshot {
         if o.type_index.iter().any(|&t| t as usize >= self.types.len()) {
             return Err("an object's type index is out of range".into());
         }
-        if o.label.iter().any(|&l| l as usize >= self.labels.len()) {
+        if o.label.iter().any(|&l| l >= self.labels.len() as i64) {
             return Err("an object's label index is out of range".into());
         }
         if o.parent.iter().any(|&p| p < NO_PARENT || p >= n as i64) {
             return Err("an object's parent index is out of range".into());
         }
         Ok(())
+    }
+
+    /// The text of object `i`'s label (`.attr`, `['key']`, `[3]`, a root's name, or empty).
+    pub fn label(&self, i: usize) -> std::borrow::Cow<'_, str> {
+        let l = self.objects.label[i];
+        if l < 0 {
+            format!("[{}]", -l - 1).into()
+        } else {
+            self.labels[l as usize].as_str().into()
+        }
     }
 
     /// Object addresses, decoded from the deltas.
@@ -218,7 +230,11 @@ impl Snapshot {
             } else {
                 position[o.parent as usize]
             });
-            cols.label.push(o.label);
+            cols.label.push(if o.label >= INDEX_LABEL_BASE {
+                -(i64::from(o.label - INDEX_LABEL_BASE) + 1)
+            } else {
+                i64::from(o.label)
+            });
         }
         Snapshot {
             format: FORMAT.into(),
