@@ -166,6 +166,9 @@ macro_rules! ground_truth_tests {
 }
 
 ground_truth_tests! {
+    gc_mode_matches_ground_truth_3_8_18 => "3.8.18",
+    gc_mode_matches_ground_truth_3_9_18 => "3.9.18",
+    gc_mode_matches_ground_truth_3_10_13 => "3.10.13",
     gc_mode_matches_ground_truth_3_11_7 => "3.11.7",
     gc_mode_matches_ground_truth_3_12_1 => "3.12.1",
     gc_mode_matches_ground_truth_3_13_0 => "3.13.0",

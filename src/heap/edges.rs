@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use super::objects::View;
 use super::types::{Kind, TypeInfo};
+use crate::interpreter::layout::Frames;
 use crate::memory::Memory;
 
 /// How a parent references a child.
@@ -150,14 +151,18 @@ impl<'a> Labeler<'a> {
 
 /// The code object of a frame object or generator (for local variable names).
 fn frame_code(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
-    let lay = view.layout;
-    let iframe = match ty.kind {
-        Kind::Frame => view.word(obj + lay.frame.f_frame),
-        Kind::Generator | Kind::AsyncGenerator => obj + lay.gen.iframe,
-        // A live interpreter frame (a root): `obj` is the frame itself.
-        _ => obj,
-    };
-    view.stackref(view.word(iframe + lay.iframe.code))
+    match &view.layout.frames {
+        Frames::Interpreter { frame, iframe, gen } => {
+            let data = match ty.kind {
+                Kind::Frame => view.word(obj + frame.f_frame),
+                Kind::Generator | Kind::AsyncGenerator => obj + gen.iframe,
+                // A live interpreter frame (a root): `obj` is the frame itself.
+                _ => obj,
+            };
+            view.stackref(view.word(data + iframe.code))
+        }
+        Frames::Objects { frame, .. } => view.word(obj + frame.code),
+    }
 }
 
 /// A short Python-like repr of a dict key: `'name'`, `3`, or `<Foo object>` (the type's

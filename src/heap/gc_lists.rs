@@ -5,7 +5,7 @@
 
 use super::objects::View;
 use super::WalkError;
-use crate::interpreter::layout::RuntimeLayout;
+use crate::interpreter::layout::{GcState, RuntimeLayout};
 
 /// At most this many interpreters are followed (guards a corrupt `next` chain).
 const MAX_INTERPRETERS: usize = 256;
@@ -45,9 +45,12 @@ pub struct GcHeads {
     pub permanent: u64,
 }
 
-pub fn gc_heads(view: &View, interp: u64) -> Result<GcHeads, WalkError> {
+pub fn gc_heads(view: &View, runtime: u64, interp: u64) -> Result<GcHeads, WalkError> {
     let gc = &view.layout.gc;
-    let state = interp + view.layout.runtime.interp_gc;
+    let state = match view.layout.runtime.gc_state {
+        GcState::Interpreter(off) => interp + off,
+        GcState::Runtime(off) => runtime + off,
+    };
     let permanent = state + gc.permanent;
     for offsets in std::iter::once(gc.generations).chain(gc.generations_alt) {
         let heads = offsets.map(|o| state + o);

@@ -1,7 +1,7 @@
 //! Reading the contents of core objects out of the memory image: strings, tuples, dict entries.
 //! Used for names (type names, `__module__`, dict keys) and by the per-type referent handlers.
 
-use crate::interpreter::layout::{self as L, DictValues, Layout};
+use crate::interpreter::layout::{self as L, DictKeysLayout, DictValues, Layout};
 use crate::memory::image::Image;
 
 /// The image seen through one interpreter's layout.
@@ -13,6 +13,8 @@ pub struct View<'a> {
     pub str_type: u64,
     /// `&PyLong_Type`: integer keys are only decoded from exact `int` objects.
     pub int_type: u64,
+    /// 3.6–3.10: the general dict lookup function (`lookdict`), 0 if unknown.
+    pub lookdict: u64,
 }
 
 /// One live entry of a dict.
@@ -24,38 +26,48 @@ pub struct DictEntry {
     pub value: u64,
 }
 
-/// A dict's key table, decoded (3.11+ layout).
+/// A dict's key table, decoded (any layout).
 #[derive(Debug, Clone, Copy)]
 pub struct DictKeys {
     pub addr: u64,
     pub refcnt: u64,
-    pub log2_size: u8,
-    pub log2_index_bytes: u8,
-    /// 0 general, 1 unicode, 2 split.
-    pub kind: u8,
+    /// Number of index slots (a power of two).
+    pub size: u64,
+    /// Entries with a hash, whose keys `dict_traverse` visits (non-str keys): 3.11+
+    /// `DICT_KEYS_GENERAL`, 3.6–3.10 `dk_lookup == lookdict`.
+    pub general: bool,
     pub usable: i64,
     pub nentries: i64,
+    /// Size of the header (32 since 3.11, 40 before) and of the index table.
+    header: u64,
+    index_bytes: u64,
+    /// Entry size and the key's offset in an entry (the value follows the key).
+    pub entry_size: u64,
+    pub key_offset: u64,
 }
-
-pub const DICT_KEYS_GENERAL: u8 = 0;
 
 impl DictKeys {
     pub fn entries_start(&self) -> u64 {
-        self.addr + 32 + (1u64 << self.log2_index_bytes)
+        self.addr + self.header + self.index_bytes
     }
 
-    pub fn entry_size(&self) -> u64 {
-        if self.kind == DICT_KEYS_GENERAL {
-            24
-        } else {
-            16
-        }
+    /// `USABLE_FRACTION(size)`: entries allocated for `size` index slots.
+    fn usable_fraction(&self) -> u64 {
+        (self.size << 1) / 3
     }
 
     /// `_PyDict_KeysSize`: header, index table and the usable entries.
     pub fn allocated_size(&self) -> u64 {
-        let usable = ((1u64 << self.log2_size) << 1) / 3;
-        32 + (1u64 << self.log2_index_bytes) + usable * self.entry_size()
+        self.header + self.index_bytes + self.usable_fraction() * self.entry_size
+    }
+
+    /// What a split dict's values array counts in `dict.__sizeof__`.
+    pub fn split_values_size(&self) -> u64 {
+        if self.header == 40 {
+            8 * self.usable_fraction()
+        } else {
+            8 * (self.nentries + self.usable).max(0) as u64
+        }
     }
 }
 
@@ -89,7 +101,7 @@ impl<'a> View<'a> {
     /// NULL and for tagged integers.
     #[inline]
     pub fn stackref(&self, word: u64) -> u64 {
-        if !self.layout.iframe.stack_refs {
+        if !self.layout.iframe().is_some_and(|f| f.stack_refs) {
             return word;
         }
         if word == 1 || word & 2 != 0 {
@@ -167,7 +179,7 @@ impl<'a> View<'a> {
             return None;
         }
         let digits = match self.layout.long {
-            crate::interpreter::layout::LongLayout::ObSize => self.i64_at(obj + L::OB_SIZE),
+            crate::interpreter::layout::LongLayout::ObSize { .. } => self.i64_at(obj + L::OB_SIZE),
             crate::interpreter::layout::LongLayout::LvTag => {
                 let tag = self.word(obj + 16);
                 if tag & 3 == 2 {
@@ -185,21 +197,53 @@ impl<'a> View<'a> {
 
     /// Decode a dict's key table.
     pub fn dict_keys(&self, keys: u64) -> Option<DictKeys> {
-        self.image.slice(keys, 32)?;
-        let k = DictKeys {
-            addr: keys,
-            refcnt: self.word(keys),
-            log2_size: self.u8_at(keys + 8),
-            log2_index_bytes: self.u8_at(keys + 9),
-            kind: self.u8_at(keys + 10),
-            usable: self.i64_at(keys + 16),
-            nentries: self.i64_at(keys + 24),
+        self.image.slice(keys, 40)?;
+        let k = match self.layout.dict_keys {
+            DictKeysLayout::V311 => {
+                let (log2_size, log2_index_bytes) = (self.u8_at(keys + 8), self.u8_at(keys + 9));
+                let general = self.u8_at(keys + 10) == 0;
+                if log2_size >= 40 || log2_index_bytes >= 44 || self.u8_at(keys + 10) > 2 {
+                    return None;
+                }
+                DictKeys {
+                    addr: keys,
+                    refcnt: self.word(keys),
+                    size: 1 << log2_size,
+                    general,
+                    usable: self.i64_at(keys + 16),
+                    nentries: self.i64_at(keys + 24),
+                    header: 32,
+                    index_bytes: 1 << log2_index_bytes,
+                    entry_size: if general { 24 } else { 16 },
+                    key_offset: if general { 8 } else { 0 },
+                }
+            }
+            DictKeysLayout::V36 => {
+                let size = self.word(keys + 8);
+                if !size.is_power_of_two() || size > 1 << 40 {
+                    return None;
+                }
+                let index_width = match size {
+                    0..=0xff => 1,
+                    0x100..=0xffff => 2,
+                    0x1_0000..=0xffff_ffff => 4,
+                    _ => 8,
+                };
+                DictKeys {
+                    addr: keys,
+                    refcnt: self.word(keys),
+                    size,
+                    general: self.lookdict != 0 && self.word(keys + 16) == self.lookdict,
+                    usable: self.i64_at(keys + 24),
+                    nentries: self.i64_at(keys + 32),
+                    header: 40,
+                    index_bytes: index_width * size,
+                    entry_size: 24,
+                    key_offset: 8,
+                }
+            }
         };
-        let sane = k.log2_size < 40
-            && k.log2_index_bytes < 44
-            && k.kind <= 2
-            && (0..=1i64 << 36).contains(&k.nentries);
-        sane.then_some(k)
+        (0..=1i64 << 36).contains(&k.nentries).then_some(k)
     }
 
     /// Where a `PyDictValues`' array of value pointers starts.
@@ -218,8 +262,8 @@ impl<'a> View<'a> {
         };
         let values = self.word(dict + L::DICT_VALUES);
         let start = keys.entries_start();
-        let esize = keys.entry_size();
-        let key_at = if keys.kind == DICT_KEYS_GENERAL { 8 } else { 0 };
+        let esize = keys.entry_size;
+        let key_at = keys.key_offset;
         for i in 0..keys.nentries as u64 {
             let e = start + i * esize;
             let key = self.word(e + key_at);
@@ -249,8 +293,7 @@ impl<'a> View<'a> {
         if index as i64 >= keys.nentries {
             return None;
         }
-        let key_at = if keys.kind == DICT_KEYS_GENERAL { 8 } else { 0 };
-        Some(self.word(keys.entries_start() + index as u64 * keys.entry_size() + key_at))
+        Some(self.word(keys.entries_start() + index as u64 * keys.entry_size + keys.key_offset))
     }
 
     /// The value stored under a `str` key equal to `name`.

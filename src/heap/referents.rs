@@ -6,9 +6,11 @@
 //! says how the parent holds it, for retainer chains.
 
 use super::edges::Edge;
-use super::objects::{View, DICT_KEYS_GENERAL};
+use super::objects::View;
 use super::types::{Kind, TypeInfo};
-use crate::interpreter::layout::{self as L, ManagedDict, ModuleLayout, StackDepth};
+use crate::interpreter::layout::{
+    self as L, FrameObjectLayout, Frames, ManagedDict, ModuleLayout, StackDepth, ValueStack,
+};
 
 /// Candidate referents with their edges.
 pub type Refs = Vec<(u64, Edge)>;
@@ -70,6 +72,7 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) 
             .unwrap_or(0)
     };
     match view.layout.managed_dict {
+        ManagedDict::None => {}
         ManagedDict::ValuesAndDict => {
             let values = view.word(obj.wrapping_sub(32));
             if values != 0 {
@@ -173,7 +176,9 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
                 field(view, out, obj, L::TP_MRO, "__mro__");
                 field(view, out, obj, L::TP_BASES, "__bases__");
                 field(view, out, obj, L::TP_BASE, "__base__");
-                field(view, out, obj, lay.heap_type.ht_module, "__module_object__");
+                if let Some(off) = lay.heap_type.ht_module {
+                    field(view, out, obj, off, "__module_object__");
+                }
             }
         }
         Kind::Module => {
@@ -232,29 +237,42 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
         }
         Kind::WeakRef => field(view, out, obj, L::WEAKREF_CALLBACK, "__callback__"),
         Kind::Descriptor => field(view, out, obj, L::DESCR_TYPE, "__objclass__"),
-        Kind::Frame => {
-            for &(off, name) in lay.frame.visited {
-                field(view, out, obj, off, name);
+        Kind::Frame => match &lay.frames {
+            Frames::Interpreter { frame, iframe, .. } => {
+                for &(off, name) in frame.visited {
+                    field(view, out, obj, off, name);
+                }
+                let data = view.word(obj + frame.f_frame);
+                if data != 0 && view.u8_at(data + iframe.owner) == FRAME_OWNED_BY_FRAME_OBJECT {
+                    interpreter_frame_referents(view, data, out);
+                }
             }
-            let iframe = view.word(obj + lay.frame.f_frame);
-            if iframe != 0 && view.u8_at(iframe + lay.iframe.owner) == FRAME_OWNED_BY_FRAME_OBJECT {
-                interpreter_frame_referents(view, iframe, out);
+            Frames::Objects { frame, .. } => frame_object_referents(view, obj, frame, out),
+        },
+        Kind::Generator | Kind::AsyncGenerator => match &lay.frames {
+            Frames::Interpreter { iframe, gen, .. } => {
+                for &(off, name) in gen.visited {
+                    field(view, out, obj, off, name);
+                }
+                if ty.kind == Kind::AsyncGenerator {
+                    field(view, out, obj, gen.origin_or_finalizer, "ag_finalizer");
+                }
+                if (view.u8_at(obj + gen.frame_state) as i8) < gen.frame_cleared {
+                    interpreter_frame_referents(view, obj + gen.iframe, out);
+                } else if gen.visits_code_when_cleared {
+                    let code = view.stackref(view.word(obj + gen.iframe + iframe.code));
+                    out.push((code, Edge::Field("gi_code")));
+                }
             }
-        }
-        Kind::Generator | Kind::AsyncGenerator => {
-            for &(off, name) in lay.gen.visited {
-                field(view, out, obj, off, name);
+            Frames::Objects { gen, .. } => {
+                for &(off, name) in gen.visited {
+                    field(view, out, obj, off, name);
+                }
+                if ty.kind == Kind::AsyncGenerator {
+                    field(view, out, obj, gen.finalizer, "ag_finalizer");
+                }
             }
-            if ty.kind == Kind::AsyncGenerator {
-                field(view, out, obj, lay.gen.origin_or_finalizer, "ag_finalizer");
-            }
-            if (view.u8_at(obj + lay.gen.frame_state) as i8) < lay.gen.frame_cleared {
-                interpreter_frame_referents(view, obj + lay.gen.iframe, out);
-            } else if lay.gen.visits_code_when_cleared {
-                let code = view.stackref(view.word(obj + lay.gen.iframe + lay.iframe.code));
-                out.push((code, Edge::Field("gi_code")));
-            }
-        }
+        },
         Kind::Deque => {
             // leftblock +24, leftindex +40; blocks are {leftlink, data[64], rightlink}.
             let len = view.ob_size(obj).max(0) as u64;
@@ -284,7 +302,7 @@ fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
     };
     let values = view.word(dict + L::DICT_VALUES);
     let n = keys.nentries.max(0) as u64;
-    if keys.kind == DICT_KEYS_GENERAL {
+    if keys.general {
         let start = keys.entries_start();
         for i in 0..n {
             let e = start + 24 * i;
@@ -309,15 +327,19 @@ fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
         }
     } else {
         let start = keys.entries_start();
+        let value_at = keys.key_offset + 8;
         for i in 0..n {
-            out.push((view.word(start + 16 * i + 8), Edge::DictValue(i as u32)));
+            let value = view.word(start + keys.entry_size * i + value_at);
+            out.push((value, Edge::DictValue(i as u32)));
         }
     }
 }
 
 /// `_PyFrame_Traverse`: frame object, locals, function, code and the live local/stack slots.
 pub fn interpreter_frame_referents(view: &View, frame: u64, out: &mut Refs) {
-    let f = &view.layout.iframe;
+    let Some(f) = view.layout.iframe() else {
+        return;
+    };
     field(view, out, frame, f.frame_obj, "frame");
     field(view, out, frame, f.locals, "f_locals");
     out.push((
@@ -338,6 +360,47 @@ pub fn interpreter_frame_referents(view: &View, frame: u64, out: &mut Refs) {
     for slot in &mut out[start..] {
         slot.0 = view.stackref(slot.0);
     }
+}
+
+/// `frame_traverse` up to 3.10: the frame's fields, its fast locals, cells and free variables,
+/// and the live part of its value stack.
+fn frame_object_referents(view: &View, obj: u64, f: &FrameObjectLayout, out: &mut Refs) {
+    for &(off, name) in f.visited {
+        field(view, out, obj, off, name);
+    }
+    let code = view.word(obj + f.code);
+    let slots = frame_object_slots(view, code, f);
+    push_array(
+        view,
+        obj + f.localsplus,
+        slots.min(1 << 20),
+        Edge::Local,
+        out,
+    );
+    let stack = view.word(obj + f.valuestack);
+    let depth = match f.stack {
+        ValueStack::Top(off) => {
+            let top = view.word(obj + off);
+            if top == 0 {
+                0
+            } else {
+                top.saturating_sub(stack) / 8
+            }
+        }
+        ValueStack::Depth(off) => (view.u32_at(obj + off) as i32).max(0) as u64,
+    };
+    let start = out.len();
+    push_array(view, stack, depth.min(1 << 20), Edge::Index, out);
+    for slot in &mut out[start..] {
+        slot.1 = Edge::Field("<value stack>");
+    }
+}
+
+/// Fast locals + cells + free variables of a ≤3.10 frame running `code`.
+pub fn frame_object_slots(view: &View, code: u64, f: &FrameObjectLayout) -> u64 {
+    let nlocals = view.u32_at(code + view.layout.code.nlocalsplus) as u64;
+    let tuple_len = |off: u64| view.ob_size(view.word(code + off)).max(0) as u64;
+    nlocals + tuple_len(f.code_cellvars) + tuple_len(f.code_freevars)
 }
 
 /// Edges that `--mode full` follows on top of `tp_traverse`: the type of every object, all
@@ -375,14 +438,16 @@ pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs
             field(view, out, obj, L::DESCR_QUALNAME, "__qualname__");
         }
         Kind::Frame | Kind::Generator | Kind::AsyncGenerator => {
-            let iframe = if ty.kind == Kind::Frame {
-                view.word(obj + lay.frame.f_frame)
-            } else {
-                obj + lay.gen.iframe
-            };
-            if iframe != 0 {
-                field(view, out, iframe, lay.iframe.globals, "f_globals");
-                field(view, out, iframe, lay.iframe.builtins, "f_builtins");
+            if let Frames::Interpreter { frame, iframe, gen } = &lay.frames {
+                let data = if ty.kind == Kind::Frame {
+                    view.word(obj + frame.f_frame)
+                } else {
+                    obj + gen.iframe
+                };
+                if data != 0 {
+                    field(view, out, data, iframe.globals, "f_globals");
+                    field(view, out, data, iframe.builtins, "f_builtins");
+                }
             }
         }
         _ => {}

@@ -2,8 +2,11 @@
 //! pre-header that `sys.getsizeof` adds, with the rules of each version.
 
 use super::objects::View;
+use super::referents::frame_object_slots;
 use super::types::{SizeRule, TypeInfo};
-use crate::interpreter::layout::{self as L, ByteArrayRule, HeaderRule, LongLayout};
+use crate::interpreter::layout::{
+    self as L, ByteArrayRule, CodeSize, Frames, HeaderRule, LongLayout,
+};
 
 /// The size of `obj` and whether it is exact (false for `__sizeof__` we cannot reproduce).
 pub fn getsizeof(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> (u64, bool) {
@@ -15,6 +18,16 @@ pub fn getsizeof(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> (u64, 
 fn header(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> u64 {
     let gc = if ty.has_gc() { 16 } else { 0 };
     match view.layout.header {
+        HeaderRule::GcObject => {
+            // `PyObject_IS_GC`: only `type` has `tp_is_gc` (static types are not GC objects).
+            let is_gc = ty.has_gc()
+                && (!ty.has_is_gc || view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0);
+            if is_gc {
+                16
+            } else {
+                0
+            }
+        }
         HeaderRule::V311 => {
             gc + if ty.flags & L::TPFLAGS_MANAGED_DICT != 0 {
                 16
@@ -61,13 +74,13 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
             ty.basicsize + extra
         }
         SizeRule::Str => str_size(view, obj),
-        SizeRule::Long => {
-            let digits = match lay.long {
-                LongLayout::ObSize => view.ob_size(obj).unsigned_abs(),
-                LongLayout::LvTag => view.word(obj + 16) >> 3,
-            };
-            24 + 4 * digits.max(1)
-        }
+        SizeRule::Long => match lay.long {
+            LongLayout::ObSize { min_one_digit } => {
+                let digits = view.ob_size(obj).unsigned_abs();
+                24 + 4 * if min_one_digit { digits.max(1) } else { digits }
+            }
+            LongLayout::LvTag => 24 + 4 * (view.word(obj + 16) >> 3).max(1),
+        },
         SizeRule::ByteArray => {
             let alloc = view.word(obj + L::BYTEARRAY_ALLOC);
             match lay.bytearray {
@@ -92,29 +105,30 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
                 ht.sizeof_type
             }
         }
-        SizeRule::Code => {
-            let body = (ty.basicsize + 2 * view.ob_size(obj).max(0) as u64 + 7) & !7;
-            let extra = view.word(obj + lay.code.co_extra);
-            let extra_size = if extra != 0 {
-                let n = view.i64_at(extra).clamp(1, 1 << 16) as u64;
-                16 + 8 * (n - 1)
-            } else {
-                0
-            };
-            body + extra_size
-        }
-        SizeRule::Frame => {
-            let iframe = view.word(obj + lay.frame.f_frame);
-            let code = view.stackref(view.word(iframe + lay.iframe.code));
-            lay.frame.frame_data + lay.iframe.localsplus + frame_slots(view, code) * 8
-        }
-        SizeRule::Generator => {
-            let code = match lay.gen.code {
-                Some(off) => view.word(obj + off),
-                None => view.stackref(view.word(obj + lay.gen.iframe + lay.iframe.code)),
-            };
-            lay.gen.iframe + lay.iframe.localsplus + frame_slots(view, code) * 8
-        }
+        SizeRule::Code => code_size(view, obj, ty),
+        SizeRule::Frame => match &lay.frames {
+            Frames::Interpreter { frame, iframe, .. } => {
+                let data = view.word(obj + frame.f_frame);
+                let code = view.stackref(view.word(data + iframe.code));
+                frame.frame_data + iframe.localsplus + frame_slots(view, code) * 8
+            }
+            Frames::Objects { frame, .. } => {
+                let code = view.word(obj + frame.code);
+                let stack = view.u32_at(code + lay.code.stacksize) as u64;
+                let extras = stack + frame_object_slots(view, code, frame);
+                frame.sizeof + 8 * extras.saturating_sub(1)
+            }
+        },
+        SizeRule::Generator => match &lay.frames {
+            Frames::Interpreter { iframe, gen, .. } => {
+                let code = match gen.code {
+                    Some(off) => view.word(obj + off),
+                    None => view.stackref(view.word(obj + gen.iframe + iframe.code)),
+                };
+                gen.iframe + iframe.localsplus + frame_slots(view, code) * 8
+            }
+            Frames::Objects { .. } => default_size(view, obj, ty),
+        },
         SizeRule::Deque => {
             let len = view.ob_size(obj).max(0) as u64;
             let left = view.word(obj + 40);
@@ -124,13 +138,47 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
     (size, true)
 }
 
-/// Slots a frame of `code` holds after its fixed part: locals + cells + stack.
+/// `code.__sizeof__`.
+fn code_size(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
+    let c = &view.layout.code;
+    let extra = view.word(obj + c.co_extra);
+    let extra_size = if extra != 0 {
+        // `_PyCodeObjectExtra`: ce_size, then that many pointers (one counted in the header).
+        let n = view.i64_at(extra).clamp(1, 1 << 16) as u64;
+        16 + 8 * (n - 1)
+    } else {
+        0
+    };
+    let body = match c.size {
+        CodeSize::Inline => (ty.basicsize + 2 * view.ob_size(obj).max(0) as u64 + 7) & !7,
+        CodeSize::Separate {
+            cell2arg,
+            cellvars,
+            code,
+            opcache,
+            opcache_size,
+        } => {
+            let cells = view.word(obj + cellvars);
+            let mut size = ty.basicsize;
+            if view.word(obj + cell2arg) != 0 && cells != 0 {
+                size += 8 * view.ob_size(cells).max(0) as u64;
+            }
+            if view.word(obj + opcache) != 0 {
+                let bytecode = view.ob_size(view.word(obj + code)).max(0) as u64;
+                size += bytecode / 2 + 32 * view.u8_at(obj + opcache_size) as u64;
+            }
+            size
+        }
+    };
+    body + extra_size
+}
+
+/// Slots a 3.11+ frame of `code` holds after its fixed part: locals + cells + stack.
 fn frame_slots(view: &View, code: u64) -> u64 {
     let c = &view.layout.code;
+    let specials = view.layout.iframe().map(|f| f.specials_words).unwrap_or(0);
     match c.framesize {
-        Some(off) => {
-            (view.u32_at(code + off) as u64).saturating_sub(view.layout.iframe.specials_words)
-        }
+        Some(off) => (view.u32_at(code + off) as u64).saturating_sub(specials),
         None => view.u32_at(code + c.nlocalsplus) as u64 + view.u32_at(code + c.stacksize) as u64,
     }
 }
@@ -143,7 +191,7 @@ fn dict_size(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
     // Split tables count their values array, also when it is embedded in the instance
     // (measured on 3.13.0, contrary to the shared reference's note).
     if view.word(obj + L::DICT_VALUES) != 0 {
-        size += 8 * (keys.nentries + keys.usable).max(0) as u64;
+        size += keys.split_values_size();
     }
     if keys.refcnt == 1 {
         size += keys.allocated_size();

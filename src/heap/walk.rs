@@ -9,7 +9,9 @@ use super::referents::{full_extra_referents, gc_referents, Refs};
 use super::sizes::getsizeof;
 use super::types::TypeTable;
 use super::{Heap, HeapObject, Mode, WalkError, NO_PARENT};
-use crate::interpreter::layout::{self as L, CurrentFrame, RefcountRule};
+use crate::interpreter::layout::{
+    self as L, CurrentFrame, DictKeysLayout, Frames, InterpFrameLayout, RefcountRule,
+};
 use crate::interpreter::Interpreter;
 use crate::memory::image::Image;
 
@@ -158,17 +160,22 @@ pub fn walk(image: &Image, interp: &Interpreter, mode: Mode) -> Result<Heap, Wal
         layout: &interp.layout,
         str_type: interp.static_type("PyUnicode_Type").unwrap_or(0),
         int_type: interp.static_type("PyLong_Type").unwrap_or(0),
+        lookdict: interp.lookdict.unwrap_or(0),
     };
     let states = interpreters(&view, interp.runtime)?;
     let mut seeds = Vec::new();
     for &state in &states {
-        let heads = gc_heads(&view, state)?;
+        let heads = gc_heads(&view, interp.runtime, state)?;
         for head in heads.generations {
             list_objects(&view, head, &mut seeds)?;
         }
         if mode == Mode::Full {
             list_objects(&view, heads.permanent, &mut seeds)?;
         }
+    }
+    let mut view = view;
+    if view.layout.dict_keys == DictKeysLayout::V36 && view.lookdict == 0 {
+        view.lookdict = learn_lookdict(&view, interp.static_type("PyDict_Type"), &seeds);
     }
     let mut types = TypeTable::new(interp);
     types.learn_subtype_traverse(&view, seeds.iter().copied());
@@ -212,6 +219,20 @@ pub fn walk(image: &Image, interp: &Interpreter, mode: Mode) -> Result<Heap, Wal
     })
 }
 
+/// 3.6–3.10 without `.symtab`: the general dict lookup function is the `dk_lookup` of any dict
+/// holding a key that is not a `str` (only `lookdict` handles those).
+fn learn_lookdict(view: &View, dict_type: Option<u64>, seeds: &[u64]) -> u64 {
+    let Some(dict_type) = dict_type else { return 0 };
+    for &d in seeds.iter().filter(|&&d| view.ob_type(d) == dict_type) {
+        let mut entries = Vec::new();
+        view.dict_entries(d, &mut entries);
+        if entries.iter().any(|e| view.ob_type(e.key) != view.str_type) {
+            return view.word(view.word(d + L::DICT_KEYS) + 16);
+        }
+    }
+    0
+}
+
 /// The roots every mode has: an interpreter's module table, sys and builtins dicts (GC objects).
 fn module_roots(w: &mut Walker, state: u64, prefix: &str) {
     let view = w.view;
@@ -241,63 +262,88 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
         (None, None) => 0,
     };
     w.root(interned, &format!("{prefix}<interned strings>"));
-    let f = &view.layout.iframe;
     let mut tstate = view.word(state + rt.interp_threads_head);
     let mut threads = 0;
     while tstate != 0 && threads < 4096 {
-        let thread = view.word(tstate + rt.tstate_native_thread_id);
-        let mut frame = current_frame(&view, tstate);
-        let mut depth = 0;
-        while frame != 0 && depth < 100_000 && view.image.contains(frame, 88) {
-            if f.owner_shim_min
-                .is_none_or(|min| view.u8_at(frame + f.owner) < min)
-            {
-                let code = view.stackref(view.word(frame + f.code));
-                let name = view.str_value(view.word(code + view.layout.code.qualname));
-                let at = format!(
-                    "{prefix}<thread {thread}> frame {}()",
-                    name.as_deref().unwrap_or("?")
-                );
-                // An executing frame's `stacktop` is not maintained: take its named locals.
-                let nlocals = view.u32_at(code + view.layout.code.nlocalsplus) as u64;
-                let mut refs: Refs = (0..nlocals.min(1 << 16))
-                    .map(|i| {
-                        (
-                            view.word(frame + f.localsplus + 8 * i),
-                            Edge::Local(i as u32),
-                        )
-                    })
-                    .collect();
-                for (off, name) in [
-                    (f.locals, "f_locals"),
-                    (f.func, "function"),
-                    (f.code, "f_code"),
-                    (f.globals, "f_globals"),
-                    (f.builtins, "f_builtins"),
-                ] {
-                    refs.push((view.word(frame + off), Edge::Field(name)));
-                }
-                for (child, edge) in refs {
-                    let label = match edge {
-                        Edge::Local(i) => local_name(&view, code, i)
-                            .map(|n| format!("{at} local '{n}'"))
-                            .unwrap_or_else(|| format!("{at} stack[{i}]")),
-                        Edge::Field(name) => format!("{at} {name}"),
-                        _ => at.clone(),
-                    };
-                    w.root(child, &label);
+        let thread = match rt.tstate_native_thread_id {
+            Some(off) => view.word(tstate + off).to_string(),
+            None => format!("#{threads}"),
+        };
+        let at = format!("{prefix}<thread {thread}>");
+        match &view.layout.frames {
+            Frames::Interpreter { iframe, .. } => live_frame_roots(w, tstate, iframe, &at),
+            Frames::Objects { frame, .. } => {
+                // Frames are objects: each running one is a root; its locals follow from it.
+                let mut f = current_frame(&view, tstate);
+                let mut depth = 0;
+                while f != 0 && depth < 100_000 {
+                    let code = view.word(f + frame.code);
+                    let name = view.str_value(view.word(code + view.layout.code.qualname));
+                    w.root(
+                        f,
+                        &format!("{at} frame {}()", name.as_deref().unwrap_or("?")),
+                    );
+                    f = view.word(f + frame.back);
+                    depth += 1;
                 }
             }
-            frame = view.word(frame + f.previous);
-            depth += 1;
         }
         tstate = view.word(tstate + rt.tstate_next);
         threads += 1;
     }
 }
 
+/// 3.11+: the interpreter frames of one thread, each local a root named after its frame.
+fn live_frame_roots(w: &mut Walker, tstate: u64, f: &InterpFrameLayout, at: &str) {
+    let view = w.view;
+    let mut frame = current_frame(&view, tstate);
+    let mut depth = 0;
+    while frame != 0 && depth < 100_000 && view.image.contains(frame, 88) {
+        if f.owner_shim_min
+            .is_none_or(|min| view.u8_at(frame + f.owner) < min)
+        {
+            let code = view.stackref(view.word(frame + f.code));
+            let name = view.str_value(view.word(code + view.layout.code.qualname));
+            let at = format!("{at} frame {}()", name.as_deref().unwrap_or("?"));
+            // An executing frame's stack depth is not maintained: take its named locals.
+            let nlocals = view.u32_at(code + view.layout.code.nlocalsplus) as u64;
+            let mut refs: Refs = (0..nlocals.min(1 << 16))
+                .map(|i| {
+                    let slot = view.stackref(view.word(frame + f.localsplus + 8 * i));
+                    (slot, Edge::Local(i as u32))
+                })
+                .collect();
+            refs.push((
+                view.stackref(view.word(frame + f.func)),
+                Edge::Field("function"),
+            ));
+            refs.push((code, Edge::Field("f_code")));
+            for (off, name) in [
+                (f.locals, "f_locals"),
+                (f.globals, "f_globals"),
+                (f.builtins, "f_builtins"),
+            ] {
+                refs.push((view.word(frame + off), Edge::Field(name)));
+            }
+            for (child, edge) in refs {
+                let label = match edge {
+                    Edge::Local(i) => local_name(&view, code, i)
+                        .map(|n| format!("{at} local '{n}'"))
+                        .unwrap_or_else(|| format!("{at} stack[{i}]")),
+                    Edge::Field(name) => format!("{at} {name}"),
+                    _ => at.clone(),
+                };
+                w.root(child, &label);
+            }
+        }
+        frame = view.word(frame + f.previous);
+        depth += 1;
+    }
+}
+
 fn current_frame(view: &View, tstate: u64) -> u64 {
     match view.layout.runtime.current_frame {
+        CurrentFrame::FrameObject(off) => view.word(tstate + off),
         CurrentFrame::ViaCFrame {
             cframe,
             current_frame,

@@ -1,10 +1,17 @@
-//! Typed offset tables, one per CPython minor version (x86-64, default GIL build).
-//!
-//! A new version is one more table. Fields whose value drifts between patch releases of the
-//! same minor version (the GC generation heads of 3.13.x) are not trusted from the table: the
-//! walker validates them at run time. Offsets are in bytes. Sources: the headers of each
-//! version, measured (see docs/notes.md) and cross-checked against the live `_Py_DebugOffsets`
-//! on 3.13+.
+//! The shape of a CPython version: typed offset tables (`Layout`) and the offsets all supported
+//! versions share. One table per minor version lives in [`super::tables`]; a new version is one
+//! more table. Fields whose value drifts between patch releases of the same minor version (the
+//! GC generation heads of 3.13.x) are validated at run time by the walker. Offsets are in bytes,
+//! x86-64, default (GIL) builds.
+
+/// Where the GC state (`struct _gc_runtime_state`) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GcState {
+    /// 3.9+: inside each interpreter, at this offset.
+    Interpreter(u64),
+    /// 3.7/3.8: one for the runtime, at this offset in `_PyRuntime`.
+    Runtime(u64),
+}
 
 /// How the interpreter-state fields are reached.
 #[derive(Debug, Clone, Copy)]
@@ -13,22 +20,23 @@ pub struct RuntimeLayout {
     pub interpreters_head: u64,
     pub interp_next: u64,
     pub interp_threads_head: u64,
-    /// The per-interpreter `struct _gc_runtime_state`.
-    pub interp_gc: u64,
+    pub gc_state: GcState,
     pub interp_modules: u64,
     pub interp_sysdict: u64,
     pub interp_builtins: u64,
     /// Per-interpreter dict of interned strings (3.12+); `None`: a C static (`interned`).
     pub interp_interned: Option<u64>,
     pub tstate_next: u64,
-    /// `tstate->native_thread_id`: the thread's OS id (as in `/proc/<pid>/task`).
-    pub tstate_native_thread_id: u64,
-    /// Where a thread's innermost `_PyInterpreterFrame*` is.
+    /// `tstate->native_thread_id`: the thread's OS id, as in `/proc/<pid>/task` (3.11+).
+    pub tstate_native_thread_id: Option<u64>,
+    /// Where a thread's innermost frame is.
     pub current_frame: CurrentFrame,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub enum CurrentFrame {
+    /// ≤3.10: `tstate->frame`, a frame object.
+    FrameObject(u64),
     /// 3.11/3.12: `tstate->cframe->current_frame`.
     ViaCFrame { cframe: u64, current_frame: u64 },
     /// 3.13+: `tstate->current_frame`.
@@ -50,6 +58,8 @@ pub struct GcLayout {
 /// Where an instance keeps its attributes when its class uses a managed dict (3.11+).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ManagedDict {
+    /// ≤3.10: no managed dicts; instance dicts are at `tp_dictoffset`.
+    None,
     /// 3.11: `PyDictValues*` at `o-32`, dict at `o-24`.
     ValuesAndDict,
     /// 3.12: one tagged word at `o-24`: bit 0 set → the values pointer minus 1, else the dict.
@@ -61,6 +71,8 @@ pub enum ManagedDict {
 /// Rules of `sys.getsizeof` for the GC/pre-header part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderRule {
+    /// 3.8–3.10: the GC header if the object is a GC object (`PyObject_IS_GC`).
+    GcObject,
     /// 3.11: GC header if the type has HAVE_GC, +16 for MANAGED_DICT.
     V311,
     /// 3.12: +16 for MANAGED_DICT or MANAGED_WEAKREF.
@@ -69,10 +81,21 @@ pub enum HeaderRule {
     V313,
 }
 
+/// How a dict's key table is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DictKeysLayout {
+    /// 3.6–3.10: `dk_size` +8, `dk_lookup` +16 (the general `lookdict` visits keys), `dk_usable`
+    /// +24, `dk_nentries` +32, indices +40; entries are `{hash, key, value}`.
+    V36,
+    /// 3.11+: `dk_log2_size` u8 +8, `dk_log2_index_bytes` u8 +9, `dk_kind` u8 +10, `dk_usable`
+    /// +16, `dk_nentries` +24, indices +32; entries `{hash, key, value}` or `{key, value}`.
+    V311,
+}
+
 /// How `PyDictValues` is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DictValues {
-    /// 3.11/3.12: the values array starts at the pointer.
+    /// ≤3.12: the values array starts at the pointer.
     Plain,
     /// 3.13+: `{capacity u8, size u8, embedded u8, valid u8, pad, values[] at +8}`.
     Prefixed,
@@ -92,8 +115,9 @@ pub struct StrLayout {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LongLayout {
-    /// ≤3.11: signed `ob_size` is the digit count.
-    ObSize,
+    /// ≤3.11: signed `ob_size` is the digit count; `__sizeof__` counts at least one digit
+    /// from 3.11 on.
+    ObSize { min_one_digit: bool },
     /// 3.12+: `lv_tag >> 3` is the digit count.
     LvTag,
 }
@@ -106,22 +130,41 @@ pub struct HeapTypeLayout {
     pub ht_slots: u64,
     pub ht_qualname: u64,
     pub ht_cached_keys: u64,
-    pub ht_module: u64,
+    /// 3.9+.
+    pub ht_module: Option<u64>,
+}
+
+/// How `code.__sizeof__` is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeSize {
+    /// 3.11+: `round8(tp_basicsize + 2 * ob_size)` (inline bytecode) + `co_extra`.
+    Inline,
+    /// 3.8–3.10: `tp_basicsize` + 8 per cell if `co_cell2arg` + `co_extra` + the opcache
+    /// (`len(co_code)/2 + 32 * co_opcache_size` once allocated).
+    Separate {
+        cell2arg: u64,
+        cellvars: u64,
+        code: u64,
+        opcache: u64,
+        opcache_size: u64,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
 pub struct CodeLayout {
-    /// Object fields (for full mode): consts, names, exception table, localsplus names/kinds,
-    /// filename, name, qualname, line table.
+    /// Object fields (for full mode).
     pub object_fields: &'static [(u64, &'static str)],
-    /// `co_localsplusnames`: names of locals, cells and free variables.
+    /// Names of the fast locals: `co_localsplusnames` (3.11+), `co_varnames` before.
     pub localsplusnames: u64,
+    /// The name shown for a frame: `co_qualname` (3.11+), `co_name` before.
     pub qualname: u64,
+    /// Number of fast locals (u32): `co_nlocalsplus` (3.11+), `co_nlocals` before.
     pub nlocalsplus: u64,
     pub stacksize: u64,
     /// `co_framesize` (3.12+).
     pub framesize: Option<u64>,
     pub co_extra: u64,
+    pub size: CodeSize,
 }
 
 /// `_PyInterpreterFrame` (3.11+).
@@ -143,7 +186,7 @@ pub struct InterpFrameLayout {
     pub owner_shim_min: Option<u8>,
     /// 3.14+: the code, function and locals-plus slots are tagged `_PyStackRef`s.
     pub stack_refs: bool,
-    /// `sizeof(_PyInterpreterFrame) / 8` rounded down, used by frame/generator sizes.
+    /// `(sizeof(_PyInterpreterFrame) - 1) / 8`, used by frame/generator sizes.
     pub specials_words: u64,
 }
 
@@ -179,6 +222,60 @@ pub struct GenLayout {
     pub frame_cleared: i8,
     /// 3.14+: a cleared generator still visits its code object.
     pub visits_code_when_cleared: bool,
+}
+
+/// `PyFrameObject` up to 3.10: a GC object holding its locals and value stack.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameObjectLayout {
+    pub code: u64,
+    /// Object fields `frame_traverse` visits (back, code, builtins, globals, locals, trace).
+    pub visited: &'static [(u64, &'static str)],
+    pub globals: u64,
+    pub builtins: u64,
+    pub back: u64,
+    pub valuestack: u64,
+    pub stack: ValueStack,
+    pub localsplus: u64,
+    /// `sizeof(PyFrameObject)` (one locals-plus slot included).
+    pub sizeof: u64,
+    /// In the code object: `co_cellvars` and `co_freevars` (tuples), for the slot count.
+    pub code_cellvars: u64,
+    pub code_freevars: u64,
+}
+
+/// How much of a ≤3.10 frame's value stack is live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueStack {
+    /// ≤3.9: `f_stacktop` pointer (NULL while the frame runs).
+    Top(u64),
+    /// 3.10: `int f_stackdepth`.
+    Depth(u64),
+}
+
+/// `PyGenObject` up to 3.10: a frame-object pointer and plain fields.
+#[derive(Debug, Clone, Copy)]
+pub struct GenObjectLayout {
+    /// Object fields `gen_traverse` visits (frame, code, name, qualname, exception state).
+    pub visited: &'static [(u64, &'static str)],
+    /// `ag_finalizer`, visited for async generators only.
+    pub finalizer: u64,
+}
+
+/// How frames and generators are represented.
+#[derive(Debug, Clone, Copy)]
+pub enum Frames {
+    /// 3.11+: `_PyInterpreterFrame`s on the thread's data stack, embedded in frame objects
+    /// and generators once they outlive the call.
+    Interpreter {
+        frame: FrameLayout,
+        iframe: InterpFrameLayout,
+        gen: GenLayout,
+    },
+    /// ≤3.10: every frame is a `PyFrameObject`.
+    Objects {
+        frame: FrameObjectLayout,
+        gen: GenObjectLayout,
+    },
 }
 
 /// Where a module keeps its C state and how it is traversed.
@@ -235,6 +332,7 @@ pub struct Layout {
     pub gc: GcLayout,
     pub tuple_items: u64,
     pub managed_dict: ManagedDict,
+    pub dict_keys: DictKeysLayout,
     pub dict_values: DictValues,
     pub header: HeaderRule,
     pub str_: StrLayout,
@@ -243,9 +341,7 @@ pub struct Layout {
     /// Object fields of `PyFunctionObject` visited by `func_traverse`.
     pub function_fields: &'static [(u64, &'static str)],
     pub code: CodeLayout,
-    pub frame: FrameLayout,
-    pub iframe: InterpFrameLayout,
-    pub gen: GenLayout,
+    pub frames: Frames,
     pub module: ModuleLayout,
     pub refcount: RefcountRule,
     pub bytearray: ByteArrayRule,
@@ -255,6 +351,16 @@ pub struct Layout {
     pub dict_first_since_micro: Option<u8>,
     /// Whether that applies to the running interpreter (set when the version is known).
     pub dict_first: bool,
+}
+
+impl Layout {
+    /// The interpreter-frame layout (3.11+).
+    pub fn iframe(&self) -> Option<&InterpFrameLayout> {
+        match &self.frames {
+            Frames::Interpreter { iframe, .. } => Some(iframe),
+            Frames::Objects { .. } => None,
+        }
+    }
 }
 
 // Offsets common to all supported versions (x86-64).
@@ -319,547 +425,3 @@ pub const TPFLAGS_LIST_SUBCLASS: u64 = 1 << 25;
 pub const TPFLAGS_TUPLE_SUBCLASS: u64 = 1 << 26;
 pub const TPFLAGS_DICT_SUBCLASS: u64 = 1 << 29;
 pub const TPFLAGS_TYPE_SUBCLASS: u64 = 1 << 31;
-
-/// The offset table for a Python version, if heapsnap supports it.
-pub fn layout_for(major: u8, minor: u8) -> Option<&'static Layout> {
-    match (major, minor) {
-        (3, 11) => Some(&V3_11),
-        (3, 12) => Some(&V3_12),
-        (3, 13) => Some(&V3_13),
-        (3, 14) => Some(&V3_14),
-        (3, 15) => Some(&V3_15),
-        _ => None,
-    }
-}
-
-/// The versions that have a table, for error messages.
-pub const SUPPORTED: &str = "3.11, 3.12, 3.13, 3.14, 3.15";
-
-const MODULE_3_11: ModuleLayout = ModuleLayout::ViaDef { def: 24, state: 32 };
-
-const GC_3_8_PLUS: GcLayout = GcLayout {
-    head_size: 16,
-    generations: [24, 48, 72],
-    generations_alt: None,
-    permanent: 104,
-};
-
-const STR_3_11: StrLayout = StrLayout {
-    ascii_size: 48,
-    compact_size: 72,
-    legacy_size: 80,
-    utf8_length: 48,
-    utf8: 56,
-    legacy_data: 72,
-    wstr: Some((40, 64)),
-};
-
-const STR_3_12: StrLayout = StrLayout {
-    ascii_size: 40,
-    compact_size: 56,
-    legacy_size: 64,
-    utf8_length: 40,
-    utf8: 48,
-    legacy_data: 56,
-    wstr: None,
-};
-
-/// consts, names, exceptiontable, localsplusnames, localspluskinds, filename, name, qualname,
-/// linetable (3.11–3.13).
-const CODE_FIELDS_3_11: &[(u64, &str)] = &[
-    (24, "co_consts"),
-    (32, "co_names"),
-    (40, "co_exceptiontable"),
-    (96, "co_localsplusnames"),
-    (104, "co_localspluskinds"),
-    (112, "co_filename"),
-    (120, "co_name"),
-    (128, "co_qualname"),
-    (136, "co_linetable"),
-];
-
-/// globals, builtins, name, qualname, code, defaults, kwdefaults, closure, doc, dict, module,
-/// annotations (3.10, 3.11).
-const FUNC_FIELDS_3_11: &[(u64, &str)] = &[
-    (16, "__globals__"),
-    (24, "__builtins__"),
-    (32, "__name__"),
-    (40, "__qualname__"),
-    (48, "__code__"),
-    (56, "__defaults__"),
-    (64, "__kwdefaults__"),
-    (72, "__closure__"),
-    (80, "__doc__"),
-    (88, "__dict__"),
-    (104, "__module__"),
-    (112, "__annotations__"),
-];
-/// ... plus typeparams (3.12, 3.13).
-const FUNC_FIELDS_3_12: &[(u64, &str)] = &[
-    (16, "__globals__"),
-    (24, "__builtins__"),
-    (32, "__name__"),
-    (40, "__qualname__"),
-    (48, "__code__"),
-    (56, "__defaults__"),
-    (64, "__kwdefaults__"),
-    (72, "__closure__"),
-    (80, "__doc__"),
-    (88, "__dict__"),
-    (104, "__module__"),
-    (112, "__annotations__"),
-    (120, "__type_params__"),
-];
-
-pub static V3_11: Layout = Layout {
-    minor: (3, 11),
-    debug_offsets: None,
-    runtime: RuntimeLayout {
-        interpreters_head: 40,
-        interp_next: 0,
-        interp_threads_head: 16,
-        interp_gc: 648,
-        interp_modules: 888,
-        interp_sysdict: 904,
-        interp_builtins: 912,
-        interp_interned: None,
-        tstate_next: 8,
-        tstate_native_thread_id: 160,
-        current_frame: CurrentFrame::ViaCFrame {
-            cframe: 56,
-            current_frame: 8,
-        },
-    },
-    gc: GC_3_8_PLUS,
-    tuple_items: 24,
-    managed_dict: ManagedDict::ValuesAndDict,
-    dict_values: DictValues::Plain,
-    header: HeaderRule::V311,
-    str_: STR_3_11,
-    long: LongLayout::ObSize,
-    heap_type: HeapTypeLayout {
-        sizeof_type: 408,
-        sizeof_heap_type: 904,
-        ht_name: 848,
-        ht_slots: 856,
-        ht_qualname: 864,
-        ht_cached_keys: 872,
-        ht_module: 880,
-    },
-    function_fields: FUNC_FIELDS_3_11,
-    code: CodeLayout {
-        object_fields: CODE_FIELDS_3_11,
-        localsplusnames: 96,
-        qualname: 128,
-        nlocalsplus: 76,
-        stacksize: 68,
-        framesize: None,
-        co_extra: 176,
-    },
-    frame: FrameLayout {
-        f_frame: 24,
-        visited: &[(16, "f_back"), (32, "f_trace")],
-        frame_data: 48,
-    },
-    iframe: InterpFrameLayout {
-        func: 0,
-        globals: 8,
-        builtins: 16,
-        locals: 24,
-        code: 32,
-        frame_obj: 40,
-        previous: 48,
-        stack_depth: StackDepth::Count(64),
-        owner: 69,
-        localsplus: 72,
-        owner_shim_min: None,
-        stack_refs: false,
-        specials_words: 9,
-    },
-    gen: GenLayout {
-        visited: &[
-            (16, "gi_code"),
-            (32, "__name__"),
-            (40, "__qualname__"),
-            (48, "exception"),
-        ],
-        code: Some(16),
-        origin_or_finalizer: 64,
-        frame_state: 75,
-        iframe: 80,
-        frame_cleared: 4,
-        visits_code_when_cleared: false,
-    },
-    module: MODULE_3_11,
-    refcount: RefcountRule::Plain,
-    bytearray: ByteArrayRule::Inline,
-    dict_first_since_micro: None,
-    dict_first: false,
-};
-
-pub static V3_12: Layout = Layout {
-    minor: (3, 12),
-    debug_offsets: None,
-    runtime: RuntimeLayout {
-        interpreters_head: 40,
-        interp_next: 0,
-        interp_threads_head: 72,
-        interp_gc: 112,
-        interp_modules: 944,
-        interp_sysdict: 352,
-        interp_builtins: 360,
-        interp_interned: Some(382_936),
-        tstate_next: 8,
-        tstate_native_thread_id: 144,
-        current_frame: CurrentFrame::ViaCFrame {
-            cframe: 56,
-            current_frame: 0,
-        },
-    },
-    gc: GC_3_8_PLUS,
-    tuple_items: 24,
-    managed_dict: ManagedDict::Tagged,
-    dict_values: DictValues::Plain,
-    header: HeaderRule::V312,
-    str_: STR_3_12,
-    long: LongLayout::LvTag,
-    heap_type: HeapTypeLayout {
-        sizeof_type: 416,
-        sizeof_heap_type: 920,
-        ht_name: 856,
-        ht_slots: 864,
-        ht_qualname: 872,
-        ht_cached_keys: 880,
-        ht_module: 888,
-    },
-    function_fields: FUNC_FIELDS_3_12,
-    code: CodeLayout {
-        object_fields: CODE_FIELDS_3_11,
-        localsplusnames: 96,
-        qualname: 128,
-        nlocalsplus: 72,
-        stacksize: 64,
-        framesize: Some(76),
-        co_extra: 184,
-    },
-    frame: FrameLayout {
-        f_frame: 24,
-        visited: &[(16, "f_back"), (32, "f_trace")],
-        frame_data: 48,
-    },
-    iframe: InterpFrameLayout {
-        code: 0,
-        previous: 8,
-        func: 16,
-        globals: 24,
-        builtins: 32,
-        locals: 40,
-        frame_obj: 48,
-        stack_depth: StackDepth::Count(64),
-        owner: 70,
-        localsplus: 72,
-        owner_shim_min: Some(3),
-        stack_refs: false,
-        specials_words: 9,
-    },
-    gen: GenLayout {
-        visited: &[(24, "__name__"), (32, "__qualname__"), (40, "exception")],
-        code: None,
-        origin_or_finalizer: 56,
-        frame_state: 67,
-        iframe: 72,
-        frame_cleared: 4,
-        visits_code_when_cleared: false,
-    },
-    module: MODULE_3_11,
-    refcount: RefcountRule::Plain,
-    bytearray: ByteArrayRule::Inline,
-    dict_first_since_micro: None,
-    dict_first: false,
-};
-
-pub static V3_13: Layout = Layout {
-    minor: (3, 13),
-    debug_offsets: Some(DebugOffsetIndices {
-        interpreters_head: 5,
-        interp_next: 8,
-        interp_threads_head: 9,
-        interp_gc: 10,
-        interp_modules: 11,
-        interp_sysdict: 12,
-        interp_builtins: 13,
-    }),
-    runtime: RuntimeLayout {
-        interpreters_head: 632,
-        interp_next: 7264,
-        interp_threads_head: 7344,
-        interp_gc: 7400,
-        interp_modules: 7656,
-        interp_sysdict: 7640,
-        interp_builtins: 7648,
-        interp_interned: Some(194_328),
-        tstate_next: 8,
-        tstate_native_thread_id: 160,
-        current_frame: CurrentFrame::Direct(72),
-    },
-    gc: GcLayout {
-        head_size: 16,
-        generations: [24, 48, 72],
-        generations_alt: Some([20, 44, 68]),
-        permanent: 104,
-    },
-    tuple_items: 24,
-    managed_dict: ManagedDict::InlineValues,
-    dict_values: DictValues::Prefixed,
-    header: HeaderRule::V313,
-    str_: STR_3_12,
-    long: LongLayout::LvTag,
-    heap_type: HeapTypeLayout {
-        sizeof_type: 416,
-        sizeof_heap_type: 928,
-        ht_name: 856,
-        ht_slots: 864,
-        ht_qualname: 872,
-        ht_cached_keys: 880,
-        ht_module: 888,
-    },
-    function_fields: FUNC_FIELDS_3_12,
-    code: CodeLayout {
-        object_fields: CODE_FIELDS_3_11,
-        localsplusnames: 96,
-        qualname: 128,
-        nlocalsplus: 72,
-        stacksize: 64,
-        framesize: Some(76),
-        co_extra: 192,
-    },
-    frame: FrameLayout {
-        f_frame: 24,
-        visited: &[
-            (16, "f_back"),
-            (32, "f_trace"),
-            (48, "f_extra_locals"),
-            (56, "f_locals_cache"),
-        ],
-        frame_data: 64,
-    },
-    iframe: InterpFrameLayout {
-        code: 0,
-        previous: 8,
-        func: 16,
-        globals: 24,
-        builtins: 32,
-        locals: 40,
-        frame_obj: 48,
-        stack_depth: StackDepth::Count(64),
-        owner: 70,
-        localsplus: 72,
-        owner_shim_min: Some(3),
-        stack_refs: false,
-        specials_words: 9,
-    },
-    gen: GenLayout {
-        visited: &[(24, "__name__"), (32, "__qualname__"), (40, "exception")],
-        code: None,
-        origin_or_finalizer: 56,
-        frame_state: 67,
-        iframe: 72,
-        frame_cleared: 4,
-        visits_code_when_cleared: false,
-    },
-    module: MODULE_3_11,
-    refcount: RefcountRule::Plain,
-    bytearray: ByteArrayRule::Inline,
-    // gh-130327 was backported to 3.13 in March 2026: 3.13.13 is the first release that can
-    // have it (3.13.0 measured old, sid's 3.13.18 measured new).
-    dict_first_since_micro: Some(13),
-    dict_first: false,
-};
-
-/// globals, builtins, name, qualname, code, defaults, kwdefaults, closure, doc, dict, module,
-/// annotations, annotate, typeparams (3.14+).
-const FUNC_FIELDS_3_14: &[(u64, &str)] = &[
-    (16, "__globals__"),
-    (24, "__builtins__"),
-    (32, "__name__"),
-    (40, "__qualname__"),
-    (48, "__code__"),
-    (56, "__defaults__"),
-    (64, "__kwdefaults__"),
-    (72, "__closure__"),
-    (80, "__doc__"),
-    (88, "__dict__"),
-    (104, "__module__"),
-    (112, "__annotations__"),
-    (120, "__annotate__"),
-    (128, "__type_params__"),
-];
-
-const FRAME_3_14: FrameLayout = FrameLayout {
-    f_frame: 24,
-    visited: &[
-        (16, "f_back"),
-        (32, "f_trace"),
-        (48, "f_extra_locals"),
-        (56, "f_locals_cache"),
-        (64, "f_overwritten_fast_locals"),
-    ],
-    frame_data: 72,
-};
-
-const IFRAME_3_14: InterpFrameLayout = InterpFrameLayout {
-    code: 0,
-    previous: 8,
-    func: 16,
-    globals: 24,
-    builtins: 32,
-    locals: 40,
-    frame_obj: 48,
-    stack_depth: StackDepth::Pointer(64),
-    owner: 74,
-    localsplus: 80,
-    owner_shim_min: Some(3),
-    stack_refs: true,
-    specials_words: 10,
-};
-
-const CODE_3_14: CodeLayout = CodeLayout {
-    object_fields: CODE_FIELDS_3_11,
-    localsplusnames: 96,
-    qualname: 128,
-    nlocalsplus: 72,
-    stacksize: 64,
-    framesize: Some(76),
-    co_extra: 200,
-};
-
-/// Measured on Debian sid's 3.14.10 (headers and the live process); the GC-head offsets are
-/// the same in 3.14.0–3.14.4 (incremental collector) per the shared reference, unverified.
-pub static V3_14: Layout = Layout {
-    minor: (3, 14),
-    debug_offsets: Some(DebugOffsetIndices {
-        interpreters_head: 5,
-        interp_next: 8,
-        interp_threads_head: 9,
-        interp_gc: 11,
-        interp_modules: 12,
-        interp_sysdict: 13,
-        interp_builtins: 14,
-    }),
-    runtime: RuntimeLayout {
-        interpreters_head: 808,
-        interp_next: 7272,
-        interp_threads_head: 7344,
-        interp_gc: 7408,
-        interp_modules: 7688,
-        interp_sysdict: 7672,
-        interp_builtins: 7680,
-        interp_interned: Some(224_624),
-        tstate_next: 8,
-        tstate_native_thread_id: 160,
-        current_frame: CurrentFrame::Direct(72),
-    },
-    gc: GcLayout {
-        head_size: 16,
-        generations: [24, 48, 72],
-        generations_alt: None,
-        permanent: 96,
-    },
-    tuple_items: 32,
-    managed_dict: ManagedDict::InlineValues,
-    dict_values: DictValues::Prefixed,
-    header: HeaderRule::V313,
-    str_: STR_3_12,
-    long: LongLayout::LvTag,
-    heap_type: HeapTypeLayout {
-        sizeof_type: 416,
-        sizeof_heap_type: 936,
-        ht_name: 856,
-        ht_slots: 864,
-        ht_qualname: 872,
-        ht_cached_keys: 880,
-        ht_module: 888,
-    },
-    function_fields: FUNC_FIELDS_3_14,
-    code: CODE_3_14,
-    frame: FRAME_3_14,
-    iframe: IFRAME_3_14,
-    gen: GenLayout {
-        visited: &[(24, "__name__"), (32, "__qualname__"), (40, "exception")],
-        code: None,
-        origin_or_finalizer: 56,
-        frame_state: 67,
-        iframe: 72,
-        frame_cleared: 4,
-        visits_code_when_cleared: true,
-    },
-    module: MODULE_3_11,
-    refcount: RefcountRule::SplitWithFlags,
-    bytearray: ByteArrayRule::Inline,
-    // gh-130327 was merged in March 2026; 3.14.4 is the first 3.14 release after it (3.14.10
-    // measured new; earlier ones unverified).
-    dict_first_since_micro: Some(4),
-    dict_first: false,
-};
-
-/// Measured on Debian sid's 3.15.2 (headers and the live process).
-pub static V3_15: Layout = Layout {
-    minor: (3, 15),
-    debug_offsets: V3_14.debug_offsets,
-    runtime: RuntimeLayout {
-        interpreters_head: 936,
-        interp_next: 7264,
-        interp_threads_head: 7336,
-        interp_gc: 7400,
-        interp_modules: 7592,
-        interp_sysdict: 7576,
-        interp_builtins: 7584,
-        interp_interned: Some(224_896),
-        tstate_next: 8,
-        tstate_native_thread_id: 160,
-        current_frame: CurrentFrame::Direct(72),
-    },
-    gc: GcLayout {
-        head_size: 16,
-        generations: [8, 32, 56],
-        generations_alt: None,
-        permanent: 80,
-    },
-    tuple_items: 32,
-    managed_dict: ManagedDict::InlineValues,
-    dict_values: DictValues::Prefixed,
-    header: HeaderRule::V313,
-    str_: STR_3_12,
-    long: LongLayout::LvTag,
-    heap_type: HeapTypeLayout {
-        sizeof_type: 424,
-        sizeof_heap_type: 944,
-        ht_name: 864,
-        ht_slots: 872,
-        ht_qualname: 880,
-        ht_cached_keys: 888,
-        ht_module: 896,
-    },
-    function_fields: FUNC_FIELDS_3_14,
-    code: CODE_3_14,
-    frame: FRAME_3_14,
-    iframe: IFRAME_3_14,
-    gen: GenLayout {
-        visited: &[(24, "__name__"), (32, "__qualname__"), (40, "exception")],
-        code: None,
-        origin_or_finalizer: 56,
-        frame_state: 67,
-        iframe: 72,
-        frame_cleared: 5,
-        visits_code_when_cleared: true,
-    },
-    module: ModuleLayout::Direct {
-        state: 24,
-        size: 56,
-        traverse: 64,
-    },
-    refcount: RefcountRule::SplitWithFlags,
-    bytearray: ByteArrayRule::BytesObject,
-    dict_first_since_micro: Some(0),
-    dict_first: false,
-};

@@ -8,6 +8,7 @@
 
 pub mod elf;
 pub mod layout;
+pub mod tables;
 pub mod version;
 
 use std::collections::HashMap;
@@ -96,6 +97,8 @@ pub struct Interpreter {
     pub subtype_traverse: Option<u64>,
     /// Address of the C static `interned` (≤3.11) holding the interned-strings dict.
     pub interned_static: Option<u64>,
+    /// `lookdict`, the general dict lookup (3.6–3.10), when `.symtab` has it.
+    pub lookdict: Option<u64>,
 }
 
 impl Interpreter {
@@ -129,7 +132,7 @@ impl Interpreter {
                     return Err(FindError::FreeThreaded(version.to_string()));
                 }
             }
-            let Some(table) = layout::layout_for(version.major, version.minor) else {
+            let Some(table) = tables::layout_for(version.major, version.minor) else {
                 return Err(unsupported(Some(version)));
             };
             let mut layout = *table;
@@ -153,6 +156,7 @@ impl Interpreter {
                     .symbol("subtype_traverse")
                     .map(|a| a.wrapping_add(bias)),
                 interned_static: image.symbol("interned").map(|a| a.wrapping_add(bias)),
+                lookdict: image.symbol("lookdict").map(|a| a.wrapping_add(bias)),
             });
         }
         Err(FindError::NotPython { pid, exe })
@@ -168,7 +172,7 @@ fn unsupported(version: Option<Version>) -> FindError {
         version: version
             .map(|v| v.to_string())
             .unwrap_or_else(|| "(unknown version)".into()),
-        supported: layout::SUPPORTED,
+        supported: tables::SUPPORTED,
     }
 }
 
@@ -256,7 +260,7 @@ fn apply_debug_offsets(
     rt.interpreters_head = field(ix.interpreters_head)?;
     rt.interp_next = field(ix.interp_next)?;
     rt.interp_threads_head = field(ix.interp_threads_head)?;
-    rt.interp_gc = field(ix.interp_gc)?;
+    rt.gc_state = layout::GcState::Interpreter(field(ix.interp_gc)?);
     rt.interp_modules = field(ix.interp_modules)?;
     rt.interp_sysdict = field(ix.interp_sysdict)?;
     rt.interp_builtins = field(ix.interp_builtins)?;

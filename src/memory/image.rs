@@ -38,11 +38,20 @@ pub fn wants_copy(m: &Mapping) -> bool {
 }
 
 impl Image {
-    /// Copy every writable mapping of a live process. Unreadable holes are skipped.
+    /// Copy every writable mapping of a live process. Adjacent mappings become one region (a
+    /// static object may straddle the end of `.data` and the start of `.bss`); unreadable holes
+    /// are skipped.
     pub fn copy_process(source: &ProcessMemory, maps: &[Mapping]) -> Result<Image, MemoryError> {
-        let mut regions = Vec::new();
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
         for m in maps.iter().filter(|m| wants_copy(m)) {
-            copy_mapping(source, m, &mut regions)?;
+            match ranges.last_mut() {
+                Some(last) if last.1 == m.start => last.1 = m.end,
+                _ => ranges.push((m.start, m.end)),
+            }
+        }
+        let mut regions = Vec::new();
+        for (start, end) in ranges {
+            copy_range(source, start, end, &mut regions)?;
         }
         regions.sort_by_key(|r| r.start);
         Ok(Image {
@@ -142,16 +151,17 @@ impl Memory for Image {
     }
 }
 
-/// Copy one mapping in large reads, splitting it where pages cannot be read.
-fn copy_mapping(
+/// Copy `[start, end)` in large reads, splitting it where pages cannot be read.
+fn copy_range(
     source: &ProcessMemory,
-    m: &Mapping,
+    start: u64,
+    end: u64,
     out: &mut Vec<Region>,
 ) -> Result<(), MemoryError> {
     const PAGE: u64 = 4096;
-    let mut at = m.start;
-    while at < m.end {
-        let mut data = vec![0u8; (m.end - at) as usize];
+    let mut at = start;
+    while at < end {
+        let mut data = vec![0u8; (end - at) as usize];
         let n = source.read_partial(at, &mut data)?;
         if n > 0 {
             data.truncate(n);

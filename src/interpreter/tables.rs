@@ -1,0 +1,700 @@
+//! One offset table per CPython minor version (x86-64, default GIL build), in the shape of
+//! [`super::layout::Layout`]. Sources: each version's headers (offsetof/sizeof probes compiled
+//! against them), the live `_Py_DebugOffsets` on 3.13+, and object-by-object comparison with the
+//! in-process ground truth (tests/ground_truth.rs). See docs/notes.md for what was measured how.
+
+use super::layout::*;
+
+/// The offset table for a Python version, if heapsnap supports it.
+pub fn layout_for(major: u8, minor: u8) -> Option<&'static Layout> {
+    match (major, minor) {
+        (3, 8) => Some(&V3_8),
+        (3, 9) => Some(&V3_9),
+        (3, 10) => Some(&V3_10),
+        (3, 11) => Some(&V3_11),
+        (3, 12) => Some(&V3_12),
+        (3, 13) => Some(&V3_13),
+        (3, 14) => Some(&V3_14),
+        (3, 15) => Some(&V3_15),
+        _ => None,
+    }
+}
+
+/// The versions that have a table, for error messages.
+pub const SUPPORTED: &str = "3.8 to 3.15";
+
+const MODULE_VIA_DEF: ModuleLayout = ModuleLayout::ViaDef { def: 24, state: 32 };
+
+const GC_3_8: GcLayout = GcLayout {
+    head_size: 16,
+    generations: [24, 48, 72],
+    generations_alt: None,
+    permanent: 104,
+};
+
+const STR_3_8: StrLayout = StrLayout {
+    ascii_size: 48,
+    compact_size: 72,
+    legacy_size: 80,
+    utf8_length: 48,
+    utf8: 56,
+    legacy_data: 72,
+    wstr: Some((40, 64)),
+};
+
+const STR_3_12: StrLayout = StrLayout {
+    ascii_size: 40,
+    compact_size: 56,
+    legacy_size: 64,
+    utf8_length: 40,
+    utf8: 48,
+    legacy_data: 56,
+    wstr: None,
+};
+
+// ---------------------------------------------------------------------------------------------
+// 3.8 – 3.10: frames are objects, dict keys carry a lookup function.
+
+/// code, globals, defaults, kwdefaults, closure, doc, name, dict, module, annotations, qualname.
+const FUNC_FIELDS_3_8: &[(u64, &str)] = &[
+    (16, "__code__"),
+    (24, "__globals__"),
+    (32, "__defaults__"),
+    (40, "__kwdefaults__"),
+    (48, "__closure__"),
+    (56, "__doc__"),
+    (64, "__name__"),
+    (72, "__dict__"),
+    (88, "__module__"),
+    (96, "__annotations__"),
+    (104, "__qualname__"),
+];
+
+/// globals, builtins, name, qualname, code, defaults, kwdefaults, closure, doc, dict, module,
+/// annotations (3.10, 3.11).
+const FUNC_FIELDS_3_10: &[(u64, &str)] = &[
+    (16, "__globals__"),
+    (24, "__builtins__"),
+    (32, "__name__"),
+    (40, "__qualname__"),
+    (48, "__code__"),
+    (56, "__defaults__"),
+    (64, "__kwdefaults__"),
+    (72, "__closure__"),
+    (80, "__doc__"),
+    (88, "__dict__"),
+    (104, "__module__"),
+    (112, "__annotations__"),
+];
+
+const CODE_FIELDS_3_8: &[(u64, &str)] = &[
+    (48, "co_code"),
+    (56, "co_consts"),
+    (64, "co_names"),
+    (72, "co_varnames"),
+    (80, "co_freevars"),
+    (88, "co_cellvars"),
+    (104, "co_filename"),
+    (112, "co_name"),
+    (120, "co_lnotab"),
+];
+
+const CODE_3_8: CodeLayout = CodeLayout {
+    object_fields: CODE_FIELDS_3_8,
+    localsplusnames: 72,
+    qualname: 112,
+    nlocalsplus: 28,
+    stacksize: 32,
+    framesize: None,
+    co_extra: 144,
+    size: CodeSize::Separate {
+        cell2arg: 96,
+        cellvars: 88,
+        code: 48,
+        opcache: 160,
+        opcache_size: 172,
+    },
+};
+
+const FRAME_VISITED_3_8: &[(u64, &str)] = &[
+    (24, "f_back"),
+    (32, "f_code"),
+    (40, "f_builtins"),
+    (48, "f_globals"),
+    (56, "f_locals"),
+    (80, "f_trace"),
+];
+
+const FRAMES_3_8: Frames = Frames::Objects {
+    frame: FrameObjectLayout {
+        code: 32,
+        visited: FRAME_VISITED_3_8,
+        globals: 48,
+        builtins: 40,
+        back: 24,
+        valuestack: 64,
+        stack: ValueStack::Top(72),
+        localsplus: 360,
+        sizeof: 368,
+        code_cellvars: 88,
+        code_freevars: 80,
+    },
+    gen: GenObjectLayout {
+        visited: &[
+            (16, "gi_frame"),
+            (32, "gi_code"),
+            (48, "__name__"),
+            (56, "__qualname__"),
+            (64, "exception type"),
+            (72, "exception"),
+            (80, "exception traceback"),
+        ],
+        finalizer: 96,
+    },
+};
+
+pub static V3_8: Layout = Layout {
+    minor: (3, 8),
+    debug_offsets: None,
+    runtime: RuntimeLayout {
+        interpreters_head: 32,
+        interp_next: 0,
+        interp_threads_head: 8,
+        gc_state: GcState::Runtime(344),
+        interp_modules: 56,
+        interp_sysdict: 72,
+        interp_builtins: 80,
+        interp_interned: None,
+        tstate_next: 8,
+        tstate_native_thread_id: None,
+        current_frame: CurrentFrame::FrameObject(24),
+    },
+    gc: GC_3_8,
+    tuple_items: 24,
+    managed_dict: ManagedDict::None,
+    dict_keys: DictKeysLayout::V36,
+    dict_values: DictValues::Plain,
+    header: HeaderRule::GcObject,
+    str_: STR_3_8,
+    long: LongLayout::ObSize {
+        min_one_digit: false,
+    },
+    heap_type: HeapTypeLayout {
+        sizeof_type: 416,
+        sizeof_heap_type: 880,
+        ht_name: 848,
+        ht_slots: 856,
+        ht_qualname: 864,
+        ht_cached_keys: 872,
+        ht_module: None,
+    },
+    function_fields: FUNC_FIELDS_3_8,
+    code: CODE_3_8,
+    frames: FRAMES_3_8,
+    module: MODULE_VIA_DEF,
+    refcount: RefcountRule::Plain,
+    bytearray: ByteArrayRule::Inline,
+    dict_first_since_micro: None,
+    dict_first: false,
+};
+
+pub static V3_9: Layout = Layout {
+    minor: (3, 9),
+    runtime: RuntimeLayout {
+        gc_state: GcState::Interpreter(616),
+        interp_modules: 856,
+        interp_sysdict: 872,
+        interp_builtins: 880,
+        ..V3_8.runtime
+    },
+    heap_type: HeapTypeLayout {
+        sizeof_type: 408,
+        sizeof_heap_type: 880,
+        ht_name: 840,
+        ht_slots: 848,
+        ht_qualname: 856,
+        ht_cached_keys: 864,
+        ht_module: Some(872),
+    },
+    ..V3_8
+};
+
+const CODE_FIELDS_3_10: &[(u64, &str)] = &[
+    (48, "co_code"),
+    (56, "co_consts"),
+    (64, "co_names"),
+    (72, "co_varnames"),
+    (80, "co_freevars"),
+    (88, "co_cellvars"),
+    (104, "co_filename"),
+    (112, "co_name"),
+    (120, "co_linetable"),
+];
+
+pub static V3_10: Layout = Layout {
+    minor: (3, 10),
+    heap_type: HeapTypeLayout {
+        sizeof_type: 408,
+        sizeof_heap_type: 888,
+        ht_name: 848,
+        ht_slots: 856,
+        ht_qualname: 864,
+        ht_cached_keys: 872,
+        ht_module: Some(880),
+    },
+    function_fields: FUNC_FIELDS_3_10,
+    code: CodeLayout {
+        object_fields: CODE_FIELDS_3_10,
+        ..CODE_3_8
+    },
+    frames: Frames::Objects {
+        frame: FrameObjectLayout {
+            code: 32,
+            visited: &[
+                (24, "f_back"),
+                (32, "f_code"),
+                (40, "f_builtins"),
+                (48, "f_globals"),
+                (56, "f_locals"),
+                (72, "f_trace"),
+            ],
+            globals: 48,
+            builtins: 40,
+            back: 24,
+            valuestack: 64,
+            stack: ValueStack::Depth(80),
+            localsplus: 352,
+            sizeof: 360,
+            code_cellvars: 88,
+            code_freevars: 80,
+        },
+        gen: GenObjectLayout {
+            visited: &[
+                (16, "gi_frame"),
+                (24, "gi_code"),
+                (40, "__name__"),
+                (48, "__qualname__"),
+                (56, "exception type"),
+                (64, "exception"),
+                (72, "exception traceback"),
+            ],
+            finalizer: 88,
+        },
+    },
+    ..V3_9
+};
+
+// ---------------------------------------------------------------------------------------------
+// 3.11+: interpreter frames, managed dicts.
+
+/// consts, names, exceptiontable, localsplus names/kinds, filename, name, qualname, linetable.
+const CODE_FIELDS_3_11: &[(u64, &str)] = &[
+    (24, "co_consts"),
+    (32, "co_names"),
+    (40, "co_exceptiontable"),
+    (96, "co_localsplusnames"),
+    (104, "co_localspluskinds"),
+    (112, "co_filename"),
+    (120, "co_name"),
+    (128, "co_qualname"),
+    (136, "co_linetable"),
+];
+
+/// 3.10's fields plus typeparams (3.12, 3.13).
+const FUNC_FIELDS_3_12: &[(u64, &str)] = &[
+    (16, "__globals__"),
+    (24, "__builtins__"),
+    (32, "__name__"),
+    (40, "__qualname__"),
+    (48, "__code__"),
+    (56, "__defaults__"),
+    (64, "__kwdefaults__"),
+    (72, "__closure__"),
+    (80, "__doc__"),
+    (88, "__dict__"),
+    (104, "__module__"),
+    (112, "__annotations__"),
+    (120, "__type_params__"),
+];
+
+const GEN_VISITED_3_12: &[(u64, &str)] =
+    &[(24, "__name__"), (32, "__qualname__"), (40, "exception")];
+
+pub static V3_11: Layout = Layout {
+    minor: (3, 11),
+    debug_offsets: None,
+    runtime: RuntimeLayout {
+        interpreters_head: 40,
+        interp_next: 0,
+        interp_threads_head: 16,
+        gc_state: GcState::Interpreter(648),
+        interp_modules: 888,
+        interp_sysdict: 904,
+        interp_builtins: 912,
+        interp_interned: None,
+        tstate_next: 8,
+        tstate_native_thread_id: Some(160),
+        current_frame: CurrentFrame::ViaCFrame {
+            cframe: 56,
+            current_frame: 8,
+        },
+    },
+    gc: GC_3_8,
+    tuple_items: 24,
+    managed_dict: ManagedDict::ValuesAndDict,
+    dict_keys: DictKeysLayout::V311,
+    dict_values: DictValues::Plain,
+    header: HeaderRule::V311,
+    str_: STR_3_8,
+    long: LongLayout::ObSize {
+        min_one_digit: true,
+    },
+    heap_type: HeapTypeLayout {
+        sizeof_type: 408,
+        sizeof_heap_type: 904,
+        ht_name: 848,
+        ht_slots: 856,
+        ht_qualname: 864,
+        ht_cached_keys: 872,
+        ht_module: Some(880),
+    },
+    function_fields: FUNC_FIELDS_3_10,
+    code: CodeLayout {
+        object_fields: CODE_FIELDS_3_11,
+        localsplusnames: 96,
+        qualname: 128,
+        nlocalsplus: 76,
+        stacksize: 68,
+        framesize: None,
+        co_extra: 176,
+        size: CodeSize::Inline,
+    },
+    frames: Frames::Interpreter {
+        frame: FrameLayout {
+            f_frame: 24,
+            visited: &[(16, "f_back"), (32, "f_trace")],
+            frame_data: 48,
+        },
+        iframe: InterpFrameLayout {
+            func: 0,
+            globals: 8,
+            builtins: 16,
+            locals: 24,
+            code: 32,
+            frame_obj: 40,
+            previous: 48,
+            stack_depth: StackDepth::Count(64),
+            owner: 69,
+            localsplus: 72,
+            owner_shim_min: None,
+            stack_refs: false,
+            specials_words: 9,
+        },
+        gen: GenLayout {
+            visited: &[
+                (16, "gi_code"),
+                (32, "__name__"),
+                (40, "__qualname__"),
+                (48, "exception"),
+            ],
+            code: Some(16),
+            origin_or_finalizer: 64,
+            frame_state: 75,
+            iframe: 80,
+            frame_cleared: 4,
+            visits_code_when_cleared: false,
+        },
+    },
+    module: MODULE_VIA_DEF,
+    refcount: RefcountRule::Plain,
+    bytearray: ByteArrayRule::Inline,
+    dict_first_since_micro: None,
+    dict_first: false,
+};
+
+const IFRAME_3_12: InterpFrameLayout = InterpFrameLayout {
+    code: 0,
+    previous: 8,
+    func: 16,
+    globals: 24,
+    builtins: 32,
+    locals: 40,
+    frame_obj: 48,
+    stack_depth: StackDepth::Count(64),
+    owner: 70,
+    localsplus: 72,
+    owner_shim_min: Some(3),
+    stack_refs: false,
+    specials_words: 9,
+};
+
+const GEN_3_12: GenLayout = GenLayout {
+    visited: GEN_VISITED_3_12,
+    code: None,
+    origin_or_finalizer: 56,
+    frame_state: 67,
+    iframe: 72,
+    frame_cleared: 4,
+    visits_code_when_cleared: false,
+};
+
+const CODE_3_12: CodeLayout = CodeLayout {
+    object_fields: CODE_FIELDS_3_11,
+    localsplusnames: 96,
+    qualname: 128,
+    nlocalsplus: 72,
+    stacksize: 64,
+    framesize: Some(76),
+    co_extra: 184,
+    size: CodeSize::Inline,
+};
+
+pub static V3_12: Layout = Layout {
+    minor: (3, 12),
+    runtime: RuntimeLayout {
+        interpreters_head: 40,
+        interp_next: 0,
+        interp_threads_head: 72,
+        gc_state: GcState::Interpreter(112),
+        interp_modules: 944,
+        interp_sysdict: 352,
+        interp_builtins: 360,
+        interp_interned: Some(382_936),
+        tstate_next: 8,
+        tstate_native_thread_id: Some(144),
+        current_frame: CurrentFrame::ViaCFrame {
+            cframe: 56,
+            current_frame: 0,
+        },
+    },
+    managed_dict: ManagedDict::Tagged,
+    header: HeaderRule::V312,
+    str_: STR_3_12,
+    long: LongLayout::LvTag,
+    heap_type: HeapTypeLayout {
+        sizeof_type: 416,
+        sizeof_heap_type: 920,
+        ht_name: 856,
+        ht_slots: 864,
+        ht_qualname: 872,
+        ht_cached_keys: 880,
+        ht_module: Some(888),
+    },
+    function_fields: FUNC_FIELDS_3_12,
+    code: CODE_3_12,
+    frames: Frames::Interpreter {
+        frame: FrameLayout {
+            f_frame: 24,
+            visited: &[(16, "f_back"), (32, "f_trace")],
+            frame_data: 48,
+        },
+        iframe: IFRAME_3_12,
+        gen: GEN_3_12,
+    },
+    ..V3_11
+};
+
+pub static V3_13: Layout = Layout {
+    minor: (3, 13),
+    debug_offsets: Some(DebugOffsetIndices {
+        interpreters_head: 5,
+        interp_next: 8,
+        interp_threads_head: 9,
+        interp_gc: 10,
+        interp_modules: 11,
+        interp_sysdict: 12,
+        interp_builtins: 13,
+    }),
+    runtime: RuntimeLayout {
+        interpreters_head: 632,
+        interp_next: 7264,
+        interp_threads_head: 7344,
+        gc_state: GcState::Interpreter(7400),
+        interp_modules: 7656,
+        interp_sysdict: 7640,
+        interp_builtins: 7648,
+        interp_interned: Some(194_328),
+        tstate_next: 8,
+        tstate_native_thread_id: Some(160),
+        current_frame: CurrentFrame::Direct(72),
+    },
+    gc: GcLayout {
+        head_size: 16,
+        generations: [24, 48, 72],
+        generations_alt: Some([20, 44, 68]),
+        permanent: 104,
+    },
+    managed_dict: ManagedDict::InlineValues,
+    dict_values: DictValues::Prefixed,
+    header: HeaderRule::V313,
+    heap_type: HeapTypeLayout {
+        sizeof_heap_type: 928,
+        ..V3_12.heap_type
+    },
+    code: CodeLayout {
+        co_extra: 192,
+        ..CODE_3_12
+    },
+    frames: Frames::Interpreter {
+        frame: FrameLayout {
+            f_frame: 24,
+            visited: &[
+                (16, "f_back"),
+                (32, "f_trace"),
+                (48, "f_extra_locals"),
+                (56, "f_locals_cache"),
+            ],
+            frame_data: 64,
+        },
+        iframe: IFRAME_3_12,
+        gen: GEN_3_12,
+    },
+    // gh-130327 was backported to 3.13 in March 2026: 3.13.13 is the first release that can
+    // have it (3.13.0 measured old, sid's 3.13.18 measured new).
+    dict_first_since_micro: Some(13),
+    ..V3_12
+};
+
+/// 3.12's fields plus annotate; typeparams moves (3.14+).
+const FUNC_FIELDS_3_14: &[(u64, &str)] = &[
+    (16, "__globals__"),
+    (24, "__builtins__"),
+    (32, "__name__"),
+    (40, "__qualname__"),
+    (48, "__code__"),
+    (56, "__defaults__"),
+    (64, "__kwdefaults__"),
+    (72, "__closure__"),
+    (80, "__doc__"),
+    (88, "__dict__"),
+    (104, "__module__"),
+    (112, "__annotations__"),
+    (120, "__annotate__"),
+    (128, "__type_params__"),
+];
+
+const FRAMES_3_14: Frames = Frames::Interpreter {
+    frame: FrameLayout {
+        f_frame: 24,
+        visited: &[
+            (16, "f_back"),
+            (32, "f_trace"),
+            (48, "f_extra_locals"),
+            (56, "f_locals_cache"),
+            (64, "f_overwritten_fast_locals"),
+        ],
+        frame_data: 72,
+    },
+    iframe: InterpFrameLayout {
+        stack_depth: StackDepth::Pointer(64),
+        owner: 74,
+        localsplus: 80,
+        stack_refs: true,
+        specials_words: 10,
+        ..IFRAME_3_12
+    },
+    gen: GenLayout {
+        visits_code_when_cleared: true,
+        ..GEN_3_12
+    },
+};
+
+/// Measured on Debian sid's 3.14.10 (headers and the live process); the GC-head offsets are
+/// the same in 3.14.0–3.14.4 (incremental collector) per the shared reference, unverified.
+pub static V3_14: Layout = Layout {
+    minor: (3, 14),
+    debug_offsets: Some(DebugOffsetIndices {
+        interpreters_head: 5,
+        interp_next: 8,
+        interp_threads_head: 9,
+        interp_gc: 11,
+        interp_modules: 12,
+        interp_sysdict: 13,
+        interp_builtins: 14,
+    }),
+    runtime: RuntimeLayout {
+        interpreters_head: 808,
+        interp_next: 7272,
+        interp_threads_head: 7344,
+        gc_state: GcState::Interpreter(7408),
+        interp_modules: 7688,
+        interp_sysdict: 7672,
+        interp_builtins: 7680,
+        interp_interned: Some(224_624),
+        tstate_next: 8,
+        tstate_native_thread_id: Some(160),
+        current_frame: CurrentFrame::Direct(72),
+    },
+    gc: GcLayout {
+        head_size: 16,
+        generations: [24, 48, 72],
+        generations_alt: None,
+        permanent: 96,
+    },
+    tuple_items: 32,
+    heap_type: HeapTypeLayout {
+        sizeof_heap_type: 936,
+        ..V3_12.heap_type
+    },
+    function_fields: FUNC_FIELDS_3_14,
+    code: CodeLayout {
+        co_extra: 200,
+        ..CODE_3_12
+    },
+    frames: FRAMES_3_14,
+    refcount: RefcountRule::SplitWithFlags,
+    // gh-130327 was merged in March 2026; 3.14.4 is the first 3.14 release after it (3.14.10
+    // measured new; earlier ones unverified).
+    dict_first_since_micro: Some(4),
+    ..V3_13
+};
+
+/// Measured on Debian sid's 3.15.2 (headers and the live process).
+pub static V3_15: Layout = Layout {
+    minor: (3, 15),
+    runtime: RuntimeLayout {
+        interpreters_head: 936,
+        interp_next: 7264,
+        interp_threads_head: 7336,
+        gc_state: GcState::Interpreter(7400),
+        interp_modules: 7592,
+        interp_sysdict: 7576,
+        interp_builtins: 7584,
+        interp_interned: Some(224_896),
+        ..V3_14.runtime
+    },
+    gc: GcLayout {
+        head_size: 16,
+        generations: [8, 32, 56],
+        generations_alt: None,
+        permanent: 80,
+    },
+    heap_type: HeapTypeLayout {
+        sizeof_type: 424,
+        sizeof_heap_type: 944,
+        ht_name: 864,
+        ht_slots: 872,
+        ht_qualname: 880,
+        ht_cached_keys: 888,
+        ht_module: Some(896),
+    },
+    frames: match FRAMES_3_14 {
+        Frames::Interpreter { frame, iframe, gen } => Frames::Interpreter {
+            frame,
+            iframe,
+            gen: GenLayout {
+                frame_cleared: 5,
+                ..gen
+            },
+        },
+        other => other,
+    },
+    module: ModuleLayout::Direct {
+        state: 24,
+        size: 56,
+        traverse: 64,
+    },
+    bytearray: ByteArrayRule::BytesObject,
+    dict_first_since_micro: Some(0),
+    ..V3_14
+};
