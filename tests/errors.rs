@@ -81,7 +81,7 @@ fn unsupported_versions_are_refused_by_name() {
         assert_failure(
             &out,
             6,
-            &format!("Python {version} is not supported (supported: 3.11"),
+            &format!("Python {version} is not supported (supported: 3.8 to 3.15)"),
         );
     }
 }
