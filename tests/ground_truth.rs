@@ -166,6 +166,8 @@ macro_rules! ground_truth_tests {
 }
 
 ground_truth_tests! {
+    gc_mode_matches_ground_truth_3_6_15 => "3.6.15",
+    gc_mode_matches_ground_truth_3_7_16 => "3.7.16",
     gc_mode_matches_ground_truth_3_8_18 => "3.8.18",
     gc_mode_matches_ground_truth_3_9_18 => "3.9.18",
     gc_mode_matches_ground_truth_3_10_13 => "3.10.13",

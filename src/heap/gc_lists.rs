@@ -5,24 +5,31 @@
 
 use super::objects::View;
 use super::WalkError;
-use crate::interpreter::layout::{GcState, RuntimeLayout};
+use crate::interpreter::layout::{GcState, InterpretersHead, RuntimeLayout};
+use crate::interpreter::Interpreter;
 
 /// At most this many interpreters are followed (guards a corrupt `next` chain).
 const MAX_INTERPRETERS: usize = 256;
 
 /// Addresses of every `PyInterpreterState` of the runtime, main first.
-pub fn interpreters(view: &View, runtime: u64) -> Result<Vec<u64>, WalkError> {
+pub fn interpreters(view: &View, interp: &Interpreter) -> Result<Vec<u64>, WalkError> {
     let rt: &RuntimeLayout = &view.layout.runtime;
+    let head = match rt.interpreters {
+        InterpretersHead::Runtime(off) => interp.runtime + off,
+        InterpretersHead::Static => interp.interp_head_static.ok_or_else(|| {
+            WalkError::Corrupt("`interp_head` is not in the binary's symbols (stripped?)".into())
+        })?,
+    };
     let mut out = Vec::new();
-    let mut interp = view.word(runtime + rt.interpreters_head);
-    while interp != 0 && out.len() < MAX_INTERPRETERS {
-        if !view.image.contains(interp, 8) || out.contains(&interp) {
+    let mut state = view.word(head);
+    while state != 0 && out.len() < MAX_INTERPRETERS {
+        if !view.image.contains(state, 8) || out.contains(&state) {
             return Err(WalkError::Corrupt(format!(
-                "interpreter list broken at {interp:#x}"
+                "interpreter list broken at {state:#x}"
             )));
         }
-        out.push(interp);
-        interp = view.word(interp + rt.interp_next);
+        out.push(state);
+        state = view.word(state + rt.interp_next);
     }
     if out.is_empty() {
         return Err(WalkError::Corrupt(
@@ -39,19 +46,21 @@ fn valid_head(view: &View, head: u64) -> bool {
     next != 0 && view.word(next + 8) & !3 == head
 }
 
-/// The three generation heads and the permanent generation head of one interpreter.
+/// The three generation heads and the permanent generation head (3.7+) of one interpreter.
 pub struct GcHeads {
     pub generations: [u64; 3],
-    pub permanent: u64,
+    pub permanent: Option<u64>,
 }
 
-pub fn gc_heads(view: &View, runtime: u64, interp: u64) -> Result<GcHeads, WalkError> {
+pub fn gc_heads(view: &View, interp: &Interpreter, state: u64) -> Result<GcHeads, WalkError> {
     let gc = &view.layout.gc;
-    let state = match view.layout.runtime.gc_state {
-        GcState::Interpreter(off) => interp + off,
-        GcState::Runtime(off) => runtime + off,
+    let gc_state = match view.layout.runtime.gc_state {
+        GcState::Interpreter(off) => state + off,
+        GcState::Runtime(off) => interp.runtime + off,
+        GcState::Generation0 => interp.gc_generation0.map(|p| view.word(p)).unwrap_or(0),
     };
-    let permanent = state + gc.permanent;
+    let state = gc_state;
+    let permanent = gc.permanent.map(|p| state + p);
     for offsets in std::iter::once(gc.generations).chain(gc.generations_alt) {
         let heads = offsets.map(|o| state + o);
         if heads.iter().all(|&h| valid_head(view, h)) {
@@ -62,7 +71,7 @@ pub fn gc_heads(view: &View, runtime: u64, interp: u64) -> Result<GcHeads, WalkE
         }
     }
     Err(WalkError::Corrupt(format!(
-        "no valid GC generation lists in the interpreter at {interp:#x}"
+        "no valid GC generation lists at {state:#x}"
     )))
 }
 

@@ -23,7 +23,7 @@ fn header(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> u64 {
             let is_gc = ty.has_gc()
                 && (!ty.has_is_gc || view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0);
             if is_gc {
-                16
+                view.layout.gc.head_size
             } else {
                 0
             }
@@ -129,6 +129,16 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
             }
             Frames::Objects { .. } => default_size(view, obj, ty),
         },
+        SizeRule::OrderedDict => {
+            // The dict, the fast-node index (od_fast_nodes_size +72) and one 32-byte node per
+            // item while the node list (od_first +48) is not empty.
+            let nodes = if view.word(obj + 48) != 0 {
+                32 * view.word(obj + L::DICT_USED)
+            } else {
+                0
+            };
+            dict_size(view, obj, ty) + 8 * view.word(obj + 72) + nodes
+        }
         SizeRule::Deque => {
             let len = view.ob_size(obj).max(0) as u64;
             let left = view.word(obj + 40);
@@ -156,16 +166,17 @@ fn code_size(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
             cellvars,
             code,
             opcache,
-            opcache_size,
         } => {
             let cells = view.word(obj + cellvars);
             let mut size = ty.basicsize;
             if view.word(obj + cell2arg) != 0 && cells != 0 {
                 size += 8 * view.ob_size(cells).max(0) as u64;
             }
-            if view.word(obj + opcache) != 0 {
-                let bytecode = view.ob_size(view.word(obj + code)).max(0) as u64;
-                size += bytecode / 2 + 32 * view.u8_at(obj + opcache_size) as u64;
+            if let Some((cache, cache_size)) = opcache {
+                if view.word(obj + cache) != 0 {
+                    let bytecode = view.ob_size(view.word(obj + code)).max(0) as u64;
+                    size += bytecode / 2 + 32 * view.u8_at(obj + cache_size) as u64;
+                }
             }
             size
         }

@@ -51,6 +51,7 @@ pub enum SizeRule {
     Frame,
     Generator,
     Deque,
+    OrderedDict,
     /// A `__sizeof__` heapsnap cannot reproduce (Python-level, or a C type's own): the default
     /// formula is used and the size is marked approximate.
     Custom,
@@ -170,7 +171,7 @@ fn known_types(interp: &Interpreter) -> KnownTypes {
 fn kind_by_c_name(name: &str) -> Option<(Kind, SizeRule)> {
     match name {
         "collections.deque" => Some((Kind::Deque, SizeRule::Deque)),
-        "collections.OrderedDict" => Some((Kind::OrderedDict, SizeRule::Custom)),
+        "collections.OrderedDict" => Some((Kind::OrderedDict, SizeRule::OrderedDict)),
         _ => None,
     }
 }

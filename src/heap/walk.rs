@@ -162,15 +162,15 @@ pub fn walk(image: &Image, interp: &Interpreter, mode: Mode) -> Result<Heap, Wal
         int_type: interp.static_type("PyLong_Type").unwrap_or(0),
         lookdict: interp.lookdict.unwrap_or(0),
     };
-    let states = interpreters(&view, interp.runtime)?;
+    let states = interpreters(&view, interp)?;
     let mut seeds = Vec::new();
     for &state in &states {
-        let heads = gc_heads(&view, interp.runtime, state)?;
+        let heads = gc_heads(&view, interp, state)?;
         for head in heads.generations {
             list_objects(&view, head, &mut seeds)?;
         }
-        if mode == Mode::Full {
-            list_objects(&view, heads.permanent, &mut seeds)?;
+        if let (Mode::Full, Some(permanent)) = (mode, heads.permanent) {
+            list_objects(&view, permanent, &mut seeds)?;
         }
     }
     let mut view = view;

@@ -11,13 +11,24 @@ pub enum GcState {
     Interpreter(u64),
     /// 3.7/3.8: one for the runtime, at this offset in `_PyRuntime`.
     Runtime(u64),
+    /// 2.7/3.6: a static array in gcmodule.c; `_PyGC_generation0` (exported) points to its first
+    /// list head, and the generation offsets count from there.
+    Generation0,
+}
+
+/// Where the list of interpreters starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InterpretersHead {
+    /// 3.7+: `_PyRuntime.interpreters.head`, at this offset.
+    Runtime(u64),
+    /// 2.7/3.6: the C static `interp_head` (from `.symtab`).
+    Static,
 }
 
 /// How the interpreter-state fields are reached.
 #[derive(Debug, Clone, Copy)]
 pub struct RuntimeLayout {
-    /// `_PyRuntime.interpreters.head`.
-    pub interpreters_head: u64,
+    pub interpreters: InterpretersHead,
     pub interp_next: u64,
     pub interp_threads_head: u64,
     pub gc_state: GcState,
@@ -52,7 +63,8 @@ pub struct GcLayout {
     /// (3.13.x builds whose `PyGC_Head` alignment is 4).
     pub generations: [u64; 3],
     pub generations_alt: Option<[u64; 3]>,
-    pub permanent: u64,
+    /// The permanent generation (3.7+), which `gc.get_objects()` leaves out.
+    pub permanent: Option<u64>,
 }
 
 /// Where an instance keeps its attributes when its class uses a managed dict (3.11+).
@@ -71,7 +83,8 @@ pub enum ManagedDict {
 /// Rules of `sys.getsizeof` for the GC/pre-header part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HeaderRule {
-    /// 3.8–3.10: the GC header if the object is a GC object (`PyObject_IS_GC`).
+    /// ≤3.10: the GC header (`GcLayout::head_size`) if the object is a GC object
+    /// (`PyObject_IS_GC`).
     GcObject,
     /// 3.11: GC header if the type has HAVE_GC, +16 for MANAGED_DICT.
     V311,
@@ -139,14 +152,13 @@ pub struct HeapTypeLayout {
 pub enum CodeSize {
     /// 3.11+: `round8(tp_basicsize + 2 * ob_size)` (inline bytecode) + `co_extra`.
     Inline,
-    /// 3.8–3.10: `tp_basicsize` + 8 per cell if `co_cell2arg` + `co_extra` + the opcache
-    /// (`len(co_code)/2 + 32 * co_opcache_size` once allocated).
+    /// ≤3.10: `tp_basicsize` + 8 per cell if `co_cell2arg` + `co_extra` + the opcache (3.8+:
+    /// `(co_opcache, co_opcache_size)`; `len(co_code)/2 + 32 * co_opcache_size` once allocated).
     Separate {
         cell2arg: u64,
         cellvars: u64,
         code: u64,
-        opcache: u64,
-        opcache_size: u64,
+        opcache: Option<(u64, u64)>,
     },
 }
 

@@ -83,7 +83,7 @@ pub struct Interpreter {
     pub version: Version,
     /// The layout table, with fields covered by `_Py_DebugOffsets` taken from the live process.
     pub layout: Layout,
-    /// Address of `_PyRuntime`.
+    /// Address of `_PyRuntime` (0 for 2.7/3.6, which have none).
     pub runtime: u64,
     /// The file that holds the runtime, as the target sees it.
     pub binary: String,
@@ -99,6 +99,9 @@ pub struct Interpreter {
     pub interned_static: Option<u64>,
     /// `lookdict`, the general dict lookup (3.6–3.10), when `.symtab` has it.
     pub lookdict: Option<u64>,
+    /// 2.7/3.6: the C static `interp_head` (`.symtab`) and the exported `_PyGC_generation0`.
+    pub interp_head_static: Option<u64>,
+    pub gc_generation0: Option<u64>,
 }
 
 impl Interpreter {
@@ -117,15 +120,15 @@ impl Interpreter {
                 continue;
             };
             let runtime = image.symbol("_PyRuntime").or(image.py_runtime_section);
-            let Some(runtime) = runtime.map(|a| a.wrapping_add(bias)) else {
-                if image.symbol("_PyGC_generation0").is_some() {
-                    // Python 2.7 / 3.6: no `_PyRuntime`; report the version we find.
-                    let version = scan_version(&file, &path);
-                    return Err(unsupported(version));
+            let version = match runtime.map(|a| a.wrapping_add(bias)) {
+                Some(runtime) => detect_version(mem, runtime, &image, bias, &file, &path)?,
+                // 2.7 / 3.6: no `_PyRuntime`; the GC lists are reached through a static.
+                None if image.symbol("_PyGC_generation0").is_some() => {
+                    scan_version(&file, &path).ok_or_else(|| unsupported(None))?
                 }
-                continue;
+                None => continue,
             };
-            let version = detect_version(mem, runtime, &image, bias, &file, &path)?;
+            let runtime = runtime.map(|a| a.wrapping_add(bias)).unwrap_or(0);
             if version.major == 3 && version.minor >= 13 {
                 let free_threaded = mem.read_u64(runtime + 16)?;
                 if free_threaded != 0 {
@@ -157,6 +160,10 @@ impl Interpreter {
                     .map(|a| a.wrapping_add(bias)),
                 interned_static: image.symbol("interned").map(|a| a.wrapping_add(bias)),
                 lookdict: image.symbol("lookdict").map(|a| a.wrapping_add(bias)),
+                interp_head_static: image.symbol("interp_head").map(|a| a.wrapping_add(bias)),
+                gc_generation0: image
+                    .symbol("_PyGC_generation0")
+                    .map(|a| a.wrapping_add(bias)),
             });
         }
         Err(FindError::NotPython { pid, exe })
@@ -257,7 +264,7 @@ fn apply_debug_offsets(
     };
     let field = |index: u64| mem.read_u64(runtime + 8 * index);
     let rt = &mut layout.runtime;
-    rt.interpreters_head = field(ix.interpreters_head)?;
+    rt.interpreters = layout::InterpretersHead::Runtime(field(ix.interpreters_head)?);
     rt.interp_next = field(ix.interp_next)?;
     rt.interp_threads_head = field(ix.interp_threads_head)?;
     rt.gc_state = layout::GcState::Interpreter(field(ix.interp_gc)?);

@@ -8,6 +8,8 @@ use super::layout::*;
 /// The offset table for a Python version, if heapsnap supports it.
 pub fn layout_for(major: u8, minor: u8) -> Option<&'static Layout> {
     match (major, minor) {
+        (3, 6) => Some(&V3_6),
+        (3, 7) => Some(&V3_7),
         (3, 8) => Some(&V3_8),
         (3, 9) => Some(&V3_9),
         (3, 10) => Some(&V3_10),
@@ -21,7 +23,7 @@ pub fn layout_for(major: u8, minor: u8) -> Option<&'static Layout> {
 }
 
 /// The versions that have a table, for error messages.
-pub const SUPPORTED: &str = "3.8 to 3.15";
+pub const SUPPORTED: &str = "3.6 to 3.15";
 
 const MODULE_VIA_DEF: ModuleLayout = ModuleLayout::ViaDef { def: 24, state: 32 };
 
@@ -29,7 +31,7 @@ const GC_3_8: GcLayout = GcLayout {
     head_size: 16,
     generations: [24, 48, 72],
     generations_alt: None,
-    permanent: 104,
+    permanent: Some(104),
 };
 
 const STR_3_8: StrLayout = StrLayout {
@@ -53,7 +55,151 @@ const STR_3_12: StrLayout = StrLayout {
 };
 
 // ---------------------------------------------------------------------------------------------
-// 3.8 – 3.10: frames are objects, dict keys carry a lookup function.
+// 3.6 – 3.10: frames are objects, dict keys carry a lookup function.
+
+const CODE_FIELDS_3_6: &[(u64, &str)] = &[
+    (40, "co_code"),
+    (48, "co_consts"),
+    (56, "co_names"),
+    (64, "co_varnames"),
+    (72, "co_freevars"),
+    (80, "co_cellvars"),
+    (96, "co_filename"),
+    (104, "co_name"),
+    (112, "co_lnotab"),
+];
+
+const CODE_3_6: CodeLayout = CodeLayout {
+    object_fields: CODE_FIELDS_3_6,
+    localsplusnames: 64,
+    qualname: 104,
+    nlocalsplus: 24,
+    stacksize: 28,
+    framesize: None,
+    co_extra: 136,
+    size: CodeSize::Separate {
+        cell2arg: 88,
+        cellvars: 80,
+        code: 40,
+        opcache: None,
+    },
+};
+
+const HEAP_TYPE_3_6: HeapTypeLayout = HeapTypeLayout {
+    sizeof_type: 400,
+    sizeof_heap_type: 864,
+    ht_name: 832,
+    ht_slots: 840,
+    ht_qualname: 848,
+    ht_cached_keys: 856,
+    ht_module: None,
+};
+
+/// 3.7: runtime state in `_PyRuntime`, 32-byte GC header (24 bytes in 3.7.0–3.7.3, unverified),
+/// generations of 48 bytes.
+pub static V3_7: Layout = Layout {
+    minor: (3, 7),
+    runtime: RuntimeLayout {
+        interpreters: InterpretersHead::Runtime(24),
+        gc_state: GcState::Runtime(320),
+        interp_modules: 40,
+        interp_sysdict: 56,
+        interp_builtins: 64,
+        ..V3_8.runtime
+    },
+    gc: GcLayout {
+        head_size: 32,
+        generations: [32, 80, 128],
+        generations_alt: None,
+        permanent: Some(192),
+    },
+    heap_type: HEAP_TYPE_3_6,
+    code: CODE_3_6,
+    frames: Frames::Objects {
+        frame: FrameObjectLayout {
+            code: 32,
+            visited: FRAME_VISITED_3_8,
+            globals: 48,
+            builtins: 40,
+            back: 24,
+            valuestack: 64,
+            stack: ValueStack::Top(72),
+            localsplus: 360,
+            sizeof: 368,
+            code_cellvars: 80,
+            code_freevars: 72,
+        },
+        gen: GenObjectLayout {
+            visited: &[
+                (16, "gi_frame"),
+                (32, "gi_code"),
+                (48, "__name__"),
+                (56, "__qualname__"),
+                (64, "exception type"),
+                (72, "exception"),
+                (80, "exception traceback"),
+            ],
+            finalizer: 96,
+        },
+    },
+    ..V3_8
+};
+
+/// 3.6: no `_PyRuntime`; interpreters and GC lists are C statics.
+pub static V3_6: Layout = Layout {
+    minor: (3, 6),
+    runtime: RuntimeLayout {
+        interpreters: InterpretersHead::Static,
+        gc_state: GcState::Generation0,
+        interp_modules: 16,
+        interp_sysdict: 32,
+        interp_builtins: 40,
+        ..V3_8.runtime
+    },
+    gc: GcLayout {
+        head_size: 32,
+        generations: [0, 48, 96],
+        generations_alt: None,
+        permanent: None,
+    },
+    frames: Frames::Objects {
+        frame: FrameObjectLayout {
+            code: 32,
+            visited: &[
+                (24, "f_back"),
+                (32, "f_code"),
+                (40, "f_builtins"),
+                (48, "f_globals"),
+                (56, "f_locals"),
+                (80, "f_trace"),
+                (88, "exception type"),
+                (96, "exception"),
+                (104, "exception traceback"),
+            ],
+            globals: 48,
+            builtins: 40,
+            back: 24,
+            valuestack: 64,
+            stack: ValueStack::Top(72),
+            localsplus: 376,
+            sizeof: 384,
+            code_cellvars: 80,
+            code_freevars: 72,
+        },
+        gen: GenObjectLayout {
+            visited: &[
+                (16, "gi_frame"),
+                (32, "gi_code"),
+                (48, "__name__"),
+                (56, "__qualname__"),
+            ],
+            finalizer: 64,
+        },
+    },
+    ..V3_7
+};
+
+// 3.8 – 3.10.
 
 /// code, globals, defaults, kwdefaults, closure, doc, name, dict, module, annotations, qualname.
 const FUNC_FIELDS_3_8: &[(u64, &str)] = &[
@@ -111,8 +257,7 @@ const CODE_3_8: CodeLayout = CodeLayout {
         cell2arg: 96,
         cellvars: 88,
         code: 48,
-        opcache: 160,
-        opcache_size: 172,
+        opcache: Some((160, 172)),
     },
 };
 
@@ -157,7 +302,7 @@ pub static V3_8: Layout = Layout {
     minor: (3, 8),
     debug_offsets: None,
     runtime: RuntimeLayout {
-        interpreters_head: 32,
+        interpreters: InterpretersHead::Runtime(32),
         interp_next: 0,
         interp_threads_head: 8,
         gc_state: GcState::Runtime(344),
@@ -324,7 +469,7 @@ pub static V3_11: Layout = Layout {
     minor: (3, 11),
     debug_offsets: None,
     runtime: RuntimeLayout {
-        interpreters_head: 40,
+        interpreters: InterpretersHead::Runtime(40),
         interp_next: 0,
         interp_threads_head: 16,
         gc_state: GcState::Interpreter(648),
@@ -452,7 +597,7 @@ const CODE_3_12: CodeLayout = CodeLayout {
 pub static V3_12: Layout = Layout {
     minor: (3, 12),
     runtime: RuntimeLayout {
-        interpreters_head: 40,
+        interpreters: InterpretersHead::Runtime(40),
         interp_next: 0,
         interp_threads_head: 72,
         gc_state: GcState::Interpreter(112),
@@ -506,7 +651,7 @@ pub static V3_13: Layout = Layout {
         interp_builtins: 13,
     }),
     runtime: RuntimeLayout {
-        interpreters_head: 632,
+        interpreters: InterpretersHead::Runtime(632),
         interp_next: 7264,
         interp_threads_head: 7344,
         gc_state: GcState::Interpreter(7400),
@@ -522,7 +667,7 @@ pub static V3_13: Layout = Layout {
         head_size: 16,
         generations: [24, 48, 72],
         generations_alt: Some([20, 44, 68]),
-        permanent: 104,
+        permanent: Some(104),
     },
     managed_dict: ManagedDict::InlineValues,
     dict_values: DictValues::Prefixed,
@@ -613,7 +758,7 @@ pub static V3_14: Layout = Layout {
         interp_builtins: 14,
     }),
     runtime: RuntimeLayout {
-        interpreters_head: 808,
+        interpreters: InterpretersHead::Runtime(808),
         interp_next: 7272,
         interp_threads_head: 7344,
         gc_state: GcState::Interpreter(7408),
@@ -629,7 +774,7 @@ pub static V3_14: Layout = Layout {
         head_size: 16,
         generations: [24, 48, 72],
         generations_alt: None,
-        permanent: 96,
+        permanent: Some(96),
     },
     tuple_items: 32,
     heap_type: HeapTypeLayout {
@@ -653,7 +798,7 @@ pub static V3_14: Layout = Layout {
 pub static V3_15: Layout = Layout {
     minor: (3, 15),
     runtime: RuntimeLayout {
-        interpreters_head: 936,
+        interpreters: InterpretersHead::Runtime(936),
         interp_next: 7264,
         interp_threads_head: 7336,
         gc_state: GcState::Interpreter(7400),
@@ -667,7 +812,7 @@ pub static V3_15: Layout = Layout {
         head_size: 16,
         generations: [8, 32, 56],
         generations_alt: None,
-        permanent: 80,
+        permanent: Some(80),
     },
     heap_type: HeapTypeLayout {
         sizeof_type: 424,
