@@ -95,7 +95,7 @@ fn unsupported_versions_are_refused_by_name() {
     assert_failure(
         &dump(target.pid()),
         6,
-        "Python 3.16.0 is not supported (supported: 3.6 to 3.15)",
+        "Python 3.16.0 is not supported (supported: 2.7 and 3.6 to 3.15)",
     );
     // A free-threaded 3.14 build.
     let target = Target::start(&fake_python("0x030e0af0", 1), &[]);

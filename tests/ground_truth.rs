@@ -166,6 +166,7 @@ macro_rules! ground_truth_tests {
 }
 
 ground_truth_tests! {
+    gc_mode_matches_ground_truth_2_7_18 => "2.7.18",
     gc_mode_matches_ground_truth_3_6_15 => "3.6.15",
     gc_mode_matches_ground_truth_3_7_16 => "3.7.16",
     gc_mode_matches_ground_truth_3_8_18 => "3.8.18",

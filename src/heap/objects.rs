@@ -1,7 +1,7 @@
 //! Reading the contents of core objects out of the memory image: strings, tuples, dict entries.
 //! Used for names (type names, `__module__`, dict keys) and by the per-type referent handlers.
 
-use crate::interpreter::layout::{self as L, DictKeysLayout, DictValues, Layout};
+use crate::interpreter::layout::{self as L, DictKeysLayout, DictValues, Layout, Strings};
 use crate::memory::image::Image;
 
 /// The image seen through one interpreter's layout.
@@ -129,7 +129,18 @@ impl<'a> View<'a> {
         if self.ob_type(s) != self.str_type {
             return None;
         }
-        let sl = &self.layout.str_;
+        let sl = match &self.layout.strings {
+            Strings::Pep393(sl) => sl,
+            Strings::Py2 { .. } => {
+                // 2.7 `str`: bytes `ob_sval` at +36, `ob_size` long.
+                let len = self.i64_at(s + L::OB_SIZE);
+                if !(0..=1 << 20).contains(&len) {
+                    return None;
+                }
+                let bytes = self.image.slice(s + 36, len as usize)?;
+                return Some(String::from_utf8_lossy(bytes).into_owned());
+            }
+        };
         let len = self.i64_at(s + L::STR_LENGTH);
         if !(0..=1 << 20).contains(&len) {
             return None;
@@ -180,6 +191,10 @@ impl<'a> View<'a> {
         }
         let digits = match self.layout.long {
             crate::interpreter::layout::LongLayout::ObSize { .. } => self.i64_at(obj + L::OB_SIZE),
+            // 2.7 `int`: the value itself.
+            crate::interpreter::layout::LongLayout::Py2 => {
+                return u64::try_from(self.i64_at(obj + L::OB_SIZE)).ok();
+            }
             crate::interpreter::layout::LongLayout::LvTag => {
                 let tag = self.word(obj + 16);
                 if tag & 3 == 2 {
@@ -195,10 +210,39 @@ impl<'a> View<'a> {
         }
     }
 
-    /// Decode a dict's key table.
+    /// The entry table of a dict: its key object, or (2.7) the table inside the dict.
+    pub fn dict_table(&self, dict: u64) -> Option<DictKeys> {
+        if self.layout.dict_keys != DictKeysLayout::V27 {
+            return self.dict_keys(self.word(dict + L::DICT_KEYS));
+        }
+        let mask = self.word(dict + 32);
+        (mask < 1 << 32).then(|| DictKeys {
+            addr: self.word(dict + 40),
+            refcnt: 0,
+            size: mask + 1,
+            general: true,
+            usable: 0,
+            nentries: (mask + 1) as i64,
+            header: 0,
+            index_bytes: 0,
+            entry_size: 24,
+            key_offset: 8,
+        })
+    }
+
+    /// A split dict's values array (3.x), 0 for combined tables.
+    pub fn dict_split_values(&self, dict: u64) -> u64 {
+        match self.layout.dict_keys {
+            DictKeysLayout::V27 => 0,
+            _ => self.word(dict + L::DICT_VALUES),
+        }
+    }
+
+    /// Decode a key object (3.x; 2.7 has none).
     pub fn dict_keys(&self, keys: u64) -> Option<DictKeys> {
         self.image.slice(keys, 40)?;
         let k = match self.layout.dict_keys {
+            DictKeysLayout::V27 => return None,
             DictKeysLayout::V311 => {
                 let (log2_size, log2_index_bytes) = (self.u8_at(keys + 8), self.u8_at(keys + 9));
                 let general = self.u8_at(keys + 10) == 0;
@@ -257,10 +301,10 @@ impl<'a> View<'a> {
     /// Live (key, value) pairs of a dict, in entry order. For split tables the keys come from
     /// the shared keys.
     pub fn dict_entries(&self, dict: u64, out: &mut Vec<DictEntry>) {
-        let Some(keys) = self.dict_keys(self.word(dict + L::DICT_KEYS)) else {
+        let Some(keys) = self.dict_table(dict) else {
             return;
         };
-        let values = self.word(dict + L::DICT_VALUES);
+        let values = self.dict_split_values(dict);
         let start = keys.entries_start();
         let esize = keys.entry_size;
         let key_at = keys.key_offset;
@@ -284,12 +328,16 @@ impl<'a> View<'a> {
 
     /// The key of entry `index` of a dict (split tables: of its shared keys).
     pub fn dict_key_at(&self, dict: u64, index: u32) -> Option<u64> {
-        self.keys_entry_key(self.word(dict + L::DICT_KEYS), index)
+        let keys = self.dict_table(dict)?;
+        self.entry_key(&keys, index)
     }
 
-    /// The key of entry `index` of a key table.
+    /// The key of entry `index` of a key object (shared keys of instances).
     pub fn keys_entry_key(&self, keys: u64, index: u32) -> Option<u64> {
-        let keys = self.dict_keys(keys)?;
+        self.entry_key(&self.dict_keys(keys)?, index)
+    }
+
+    fn entry_key(&self, keys: &DictKeys, index: u32) -> Option<u64> {
         if index as i64 >= keys.nentries {
             return None;
         }

@@ -17,8 +17,6 @@ pub type Refs = Vec<(u64, Edge)>;
 
 /// `FRAME_OWNED_BY_FRAME_OBJECT`: the interpreter frame lives inside a frame object.
 const FRAME_OWNED_BY_FRAME_OBJECT: u8 = 2;
-/// Items per deque block.
-const DEQUE_BLOCKLEN: u64 = 64;
 
 /// Push the referents of `obj` (of type `ty`) that `tp_traverse` visits.
 pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
@@ -39,7 +37,7 @@ pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
         // (required since 3.9).
         out.push((ty.address, Edge::Field("__class__")));
     }
-    if ty.flags & L::TPFLAGS_MANAGED_DICT != 0 {
+    if view.layout.has_managed_dict(ty.flags) {
         // Python classes and C types alike (e.g. 3.12's typing.TypeVar) visit their managed
         // dict or values.
         managed_dict_referents(view, obj, ty, out);
@@ -157,11 +155,20 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
             let table = view.word(obj + L::SET_TABLE);
             if mask < 1 << 32 {
                 if let Some(bytes) = view.image.slice(table, 16 * (mask as usize + 1)) {
+                    let set = &lay.set;
+                    let word = |e: &[u8], at: u64| {
+                        u64::from_le_bytes(e[at as usize..at as usize + 8].try_into().unwrap())
+                    };
                     for e in bytes.chunks_exact(16) {
-                        let key = u64::from_le_bytes(e[..8].try_into().unwrap());
-                        let hash = i64::from_le_bytes(e[8..].try_into().unwrap());
-                        // Deleted entries hold the dummy key with hash -1 (no real hash is -1).
-                        if key != 0 && hash != -1 {
+                        let (key, hash) = (word(e, set.key), word(e, set.hash) as i64);
+                        // Deleted entries hold the dummy key: 3.x with hash -1 (no real hash
+                        // is -1), 2.7 recognised by the dummy's text.
+                        let dummy = if set.dummy_hash {
+                            hash == -1
+                        } else {
+                            view.str_value(key).as_deref() == Some("<dummy key>")
+                        };
+                        if key != 0 && !dummy {
                             out.push((key, Edge::Element));
                         }
                     }
@@ -185,6 +192,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
             field(view, out, obj, L::MODULE_DICT, "__dict__");
             // m_traverse / md_state_traverse visits the objects the module keeps in its state.
             let (state, size, traverse) = match lay.module {
+                ModuleLayout::DictOnly => (0, 0, 0),
                 ModuleLayout::ViaDef { def, state } => {
                     let def = view.word(obj + def);
                     if def == 0 {
@@ -223,9 +231,27 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
             }
         }
         Kind::Cell => field(view, out, obj, L::CELL_REF, "cell_contents"),
+        // 2.7 old-style classes and their instances (`in_weakreflist` is not visited).
+        Kind::OldClass => {
+            for (off, name) in [
+                (16, "__bases__"),
+                (24, "__dict__"),
+                (32, "__name__"),
+                (40, "__getattr__"),
+                (48, "__setattr__"),
+                (56, "__delattr__"),
+            ] {
+                field(view, out, obj, off, name);
+            }
+        }
+        Kind::OldInstance => {
+            field(view, out, obj, 16, "__class__");
+            field(view, out, obj, 24, "__dict__");
+        }
         Kind::Method => {
-            field(view, out, obj, L::METHOD_FUNC, "__func__");
-            field(view, out, obj, L::METHOD_SELF, "__self__");
+            for &(off, name) in lay.method_fields {
+                field(view, out, obj, off, name);
+            }
         }
         Kind::CFunction => {
             field(view, out, obj, L::CFUNC_SELF, "__self__");
@@ -274,22 +300,28 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
             }
         },
         Kind::Deque => {
-            // leftblock +24, leftindex +40; blocks are {leftlink, data[64], rightlink}.
-            let len = view.ob_size(obj).max(0) as u64;
-            let mut block = view.word(obj + 24);
-            let mut index = view.word(obj + 40);
+            let d = &lay.deque;
+            let len = view.i64_at(obj + d.len).max(0) as u64;
+            let mut block = view.word(obj + d.leftblock);
+            let mut index = view.word(obj + d.leftindex);
             let mut left = len;
             while left > 0 && block != 0 {
-                let take = (DEQUE_BLOCKLEN - index.min(DEQUE_BLOCKLEN)).min(left);
+                let take = (d.block_items - index.min(d.block_items)).min(left);
                 let first = out.len();
-                push_array(view, block + 8 + 8 * index, take, Edge::Index, out);
+                push_array(
+                    view,
+                    block + d.block_data + 8 * index,
+                    take,
+                    Edge::Index,
+                    out,
+                );
                 let done = (len - left) as u32;
                 for (i, item) in out[first..].iter_mut().enumerate() {
                     item.1 = Edge::Index(done + i as u32);
                 }
                 left -= take;
                 index = 0;
-                block = view.word(block + 8 + 8 * DEQUE_BLOCKLEN);
+                block = view.word(block + d.block_next);
             }
         }
     }
@@ -297,10 +329,10 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
 
 /// `dict_traverse`: values only for str-keyed and split tables, keys and values otherwise.
 fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
-    let Some(keys) = view.dict_keys(view.word(dict + L::DICT_KEYS)) else {
+    let Some(keys) = view.dict_table(dict) else {
         return;
     };
-    let values = view.word(dict + L::DICT_VALUES);
+    let values = view.dict_split_values(dict);
     let n = keys.nentries.max(0) as u64;
     if keys.general {
         let start = keys.entries_start();
@@ -423,7 +455,9 @@ pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs
             let ht = &lay.heap_type;
             if view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0 {
                 field(view, out, obj, ht.ht_name, "__name__");
-                field(view, out, obj, ht.ht_qualname, "__qualname__");
+                if let Some(off) = ht.ht_qualname {
+                    field(view, out, obj, off, "__qualname__");
+                }
                 field(view, out, obj, ht.ht_slots, "__slots__");
                 field(view, out, obj, L::TP_SUBCLASSES, "__subclasses__");
             } else {

@@ -5,7 +5,7 @@ use super::objects::View;
 use super::referents::frame_object_slots;
 use super::types::{SizeRule, TypeInfo};
 use crate::interpreter::layout::{
-    self as L, ByteArrayRule, CodeSize, Frames, HeaderRule, LongLayout,
+    self as L, ByteArrayRule, CodeSize, DictKeysLayout, Frames, HeaderRule, LongLayout, Strings,
 };
 
 /// The size of `obj` and whether it is exact (false for `__sizeof__` we cannot reproduce).
@@ -66,7 +66,7 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
         SizeRule::Dict => dict_size(view, obj, ty),
         SizeRule::Set => {
             let table = view.word(obj + L::SET_TABLE);
-            let extra = if table != obj + L::SET_SMALLTABLE {
+            let extra = if table != obj + lay.set.smalltable {
                 16 * (view.word(obj + L::SET_MASK) + 1)
             } else {
                 0
@@ -75,6 +75,8 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
         }
         SizeRule::Str => str_size(view, obj),
         SizeRule::Long => match lay.long {
+            // 2.7 `long` (itemsize 4; `ob_size` is negative for negative numbers), `int`/`bool`.
+            LongLayout::Py2 => ty.basicsize + view.ob_size(obj).unsigned_abs() * ty.itemsize,
             LongLayout::ObSize { min_one_digit } => {
                 let digits = view.ob_size(obj).unsigned_abs();
                 24 + 4 * if min_one_digit { digits.max(1) } else { digits }
@@ -82,27 +84,34 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
             LongLayout::LvTag => 24 + 4 * (view.word(obj + 16) >> 3).max(1),
         },
         SizeRule::ByteArray => {
-            let alloc = view.word(obj + L::BYTEARRAY_ALLOC);
             match lay.bytearray {
-                ByteArrayRule::Inline => ty.basicsize + alloc,
+                ByteArrayRule::Inline { alloc } => ty.basicsize + view.word(obj + alloc),
                 // 3.15: the buffer is a bytes object (header 33 bytes) unless empty.
-                ByteArrayRule::BytesObject => ty.basicsize + if alloc > 0 { 33 + alloc } else { 0 },
+                ByteArrayRule::BytesObject => {
+                    let alloc = view.word(obj + 24);
+                    ty.basicsize + if alloc > 0 { 33 + alloc } else { 0 }
+                }
             }
         }
         SizeRule::Type => {
             let ht = &lay.heap_type;
-            if view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0 {
-                let keys = view.word(obj + ht.ht_cached_keys);
-                ht.sizeof_heap_type
-                    + if keys != 0 {
+            match ht.ht_cached_keys {
+                // 2.7: `object.__sizeof__` (basic size + one member per slot).
+                None => default_size(view, obj, ty),
+                Some(_) if view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE == 0 => {
+                    ht.sizeof_type
+                }
+                Some(cached) => {
+                    let keys = view.word(obj + cached);
+                    let keys_size = if keys != 0 {
                         view.dict_keys(keys)
                             .map(|k| k.allocated_size())
                             .unwrap_or(0)
                     } else {
                         0
-                    }
-            } else {
-                ht.sizeof_type
+                    };
+                    ht.sizeof_heap_type + keys_size
+                }
             }
         }
         SizeRule::Code => code_size(view, obj, ty),
@@ -140,10 +149,18 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
             dict_size(view, obj, ty) + 8 * view.word(obj + 72) + nodes
         }
         SizeRule::Deque => {
-            let len = view.ob_size(obj).max(0) as u64;
-            let left = view.word(obj + 40);
-            ty.basicsize + 528 * ((left + len + 64) / 64)
+            let d = &lay.deque;
+            let len = view.i64_at(obj + d.len).max(0) as u64;
+            let left = view.word(obj + d.leftindex);
+            // 3.x counts (leftindex + len + BLOCKLEN) / BLOCKLEN blocks, 2.7 rounds up.
+            let blocks = if d.block_items == 64 {
+                (left + len + d.block_items) / d.block_items
+            } else {
+                (left + len).div_ceil(d.block_items)
+            };
+            ty.basicsize + d.block_size * blocks
         }
+        SizeRule::Py2Str => 37 + view.ob_size(obj).max(0) as u64,
     };
     (size, true)
 }
@@ -151,7 +168,7 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
 /// `code.__sizeof__`.
 fn code_size(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
     let c = &view.layout.code;
-    let extra = view.word(obj + c.co_extra);
+    let extra = c.co_extra.map(|off| view.word(obj + off)).unwrap_or(0);
     let extra_size = if extra != 0 {
         // `_PyCodeObjectExtra`: ce_size, then that many pointers (one counted in the header).
         let n = view.i64_at(extra).clamp(1, 1 << 16) as u64;
@@ -160,6 +177,7 @@ fn code_size(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
         0
     };
     let body = match c.size {
+        CodeSize::Basic => ty.basicsize,
         CodeSize::Inline => (ty.basicsize + 2 * view.ob_size(obj).max(0) as u64 + 7) & !7,
         CodeSize::Separate {
             cell2arg,
@@ -196,12 +214,18 @@ fn frame_slots(view: &View, code: u64) -> u64 {
 
 fn dict_size(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
     let mut size = ty.basicsize;
-    let Some(keys) = view.dict_keys(view.word(obj + L::DICT_KEYS)) else {
+    if view.layout.dict_keys == DictKeysLayout::V27 {
+        // 2.7: the table is counted unless it is the dict's own small table (+56).
+        let table = view.word(obj + 40);
+        let slots = view.word(obj + 32) + 1;
+        return size + if table != obj + 56 { 24 * slots } else { 0 };
+    }
+    let Some(keys) = view.dict_table(obj) else {
         return size;
     };
     // Split tables count their values array, also when it is embedded in the instance
     // (measured on 3.13.0, contrary to the shared reference's note).
-    if view.word(obj + L::DICT_VALUES) != 0 {
+    if view.dict_split_values(obj) != 0 {
         size += keys.split_values_size();
     }
     if keys.refcnt == 1 {
@@ -211,7 +235,14 @@ fn dict_size(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
 }
 
 fn str_size(view: &View, s: u64) -> u64 {
-    let sl = &view.layout.str_;
+    let sl = match &view.layout.strings {
+        Strings::Pep393(sl) => sl,
+        // 2.7 `unicode`: the object, then `length + 1` code units.
+        Strings::Py2 { unicode_unit } => {
+            let len = view.i64_at(s + L::STR_LENGTH).max(0) as u64;
+            return 48 + unicode_unit * (len + 1);
+        }
+    };
     let len = view.i64_at(s + L::STR_LENGTH).max(0) as u64;
     let state = view.u32_at(s + L::STR_STATE);
     let kind = ((state >> 2) & 7) as u64;

@@ -24,6 +24,9 @@ pub enum Kind {
     Module,
     Function,
     Cell,
+    /// 2.7 `classobj` and `instance` (old-style classes).
+    OldClass,
+    OldInstance,
     Method,
     CFunction,
     WeakRef,
@@ -52,6 +55,8 @@ pub enum SizeRule {
     Generator,
     Deque,
     OrderedDict,
+    /// 2.7 `str`: `offsetof(ob_sval) + 1 + ob_size`, whatever the subclass adds.
+    Py2Str,
     /// A `__sizeof__` heapsnap cannot reproduce (Python-level, or a C type's own): the default
     /// formula is used and the size is marked approximate.
     Custom,
@@ -122,6 +127,10 @@ fn known_types(interp: &Interpreter) -> KnownTypes {
     use SizeRule as S;
     let table: &[(&str, Kind, SizeRule)] = &[
         ("PyBaseObject_Type", Atomic, S::Default),
+        ("PyString_Type", Atomic, S::Py2Str),
+        ("PyInt_Type", Atomic, S::Long),
+        ("PyClass_Type", OldClass, S::Default),
+        ("PyInstance_Type", OldInstance, S::Default),
         ("PyType_Type", Type, S::Type),
         ("PyTuple_Type", Tuple, S::Default),
         ("PyList_Type", List, S::List),
@@ -354,7 +363,11 @@ impl TypeTable {
             size_rule,
             is_metatype,
             cached_keys: if is_heap {
-                view.word(t + view.layout.heap_type.ht_cached_keys)
+                view.layout
+                    .heap_type
+                    .ht_cached_keys
+                    .map(|off| view.word(t + off))
+                    .unwrap_or(0)
             } else {
                 0
             },
@@ -364,7 +377,7 @@ impl TypeTable {
     /// `module.QualName` of a heap type (`builtins.` omitted).
     fn heap_type_name(&self, view: &View, t: u64) -> Option<String> {
         let ht = &view.layout.heap_type;
-        let qualname = view.str_value(view.word(t + ht.ht_qualname))?;
+        let qualname = view.str_value(view.word(t + ht.ht_qualname.unwrap_or(ht.ht_name)))?;
         let dict = view.word(t + L::TP_DICT);
         let module = view
             .dict_get_str(dict, "__module__")
@@ -417,7 +430,7 @@ impl TypeTable {
             }
         }
         let base = self.get(c_base);
-        let managed_dict = flags & L::TPFLAGS_MANAGED_DICT != 0;
+        let managed_dict = view.layout.has_managed_dict(flags);
         let dictoffset = view.i64_at(t + L::TP_DICTOFFSET);
         let base_dictoffset = view.i64_at(base.address + L::TP_DICTOFFSET);
         let dict_offset = (!managed_dict && dictoffset != base_dictoffset && dictoffset != 0)
@@ -443,12 +456,17 @@ impl TypeTable {
             (dict != 0 && view.dict_get_str(dict, "__sizeof__").is_some())
                 .then_some(SizeRule::Custom)
         };
-        if let Some(rule) = rule_of(t, Some(name)) {
+        let heap = |cls: u64| view.word(cls + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0;
+        if let Some(rule) = rule_of(t, (!heap(t)).then_some(name)) {
             return rule;
         }
         let mro = view.word(t + L::TP_MRO);
         for cls in view.tuple_items(mro).skip(1) {
-            let cls_name = self.ids.get(&cls).map(|&id| self.get(id).name.as_str());
+            let cls_name = self
+                .ids
+                .get(&cls)
+                .filter(|_| !heap(cls))
+                .map(|&id| self.get(id).name.as_str());
             if let Some(rule) = rule_of(cls, cls_name) {
                 return rule;
             }

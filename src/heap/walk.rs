@@ -158,8 +158,15 @@ pub fn walk(image: &Image, interp: &Interpreter, mode: Mode) -> Result<Heap, Wal
     let view = View {
         image,
         layout: &interp.layout,
-        str_type: interp.static_type("PyUnicode_Type").unwrap_or(0),
-        int_type: interp.static_type("PyLong_Type").unwrap_or(0),
+        // 2.7 names are bytes `str` and small numbers `int`.
+        str_type: interp
+            .static_type("PyString_Type")
+            .or(interp.static_type("PyUnicode_Type"))
+            .unwrap_or(0),
+        int_type: interp
+            .static_type("PyInt_Type")
+            .or(interp.static_type("PyLong_Type"))
+            .unwrap_or(0),
         lookdict: interp.lookdict.unwrap_or(0),
     };
     let states = interpreters(&view, interp)?;

@@ -94,9 +94,39 @@ pub enum HeaderRule {
     V313,
 }
 
+/// `PySetObject`: where the small table is and how an entry is laid out.
+#[derive(Debug, Clone, Copy)]
+pub struct SetLayout {
+    pub smalltable: u64,
+    /// Offsets of key and hash in a 16-byte entry (3.x `{key, hash}`, 2.7 `{hash, key}`).
+    pub key: u64,
+    pub hash: u64,
+    /// 3.x marks deleted entries with hash -1; 2.7 only by the dummy key (a `str`
+    /// `"<dummy key>"`).
+    pub dummy_hash: bool,
+}
+
+/// `collections.deque`: where its length and first block are, and the block layout.
+#[derive(Debug, Clone, Copy)]
+pub struct DequeLayout {
+    /// `ob_size` (3.x) or `len` (2.7).
+    pub len: u64,
+    pub leftblock: u64,
+    pub leftindex: u64,
+    /// Items per block, where they start in a block, where the next block's pointer is, and
+    /// `sizeof(block)`.
+    pub block_items: u64,
+    pub block_data: u64,
+    pub block_next: u64,
+    pub block_size: u64,
+}
+
 /// How a dict's key table is laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DictKeysLayout {
+    /// 2.7: no key object; `ma_mask` +32, `ma_table` +40 (`{hash, key, value}` slots, live when
+    /// the value is set), `ma_smalltable` +56; keys and values are always visited.
+    V27,
     /// 3.6–3.10: `dk_size` +8, `dk_lookup` +16 (the general `lookdict` visits keys), `dk_usable`
     /// +24, `dk_nentries` +32, indices +40; entries are `{hash, key, value}`.
     V36,
@@ -114,6 +144,16 @@ pub enum DictValues {
     Prefixed,
 }
 
+/// How text objects are laid out.
+#[derive(Debug, Clone, Copy)]
+pub enum Strings {
+    /// 3.x: PEP 393 `str` (compact ASCII / compact / legacy).
+    Pep393(StrLayout),
+    /// 2.7: identifiers are `str` (bytes: `ob_size` chars at +36); `unicode` is
+    /// `{length +16, str +24}` with `unit`-byte code units.
+    Py2 { unicode_unit: u64 },
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct StrLayout {
     pub ascii_size: u64,
@@ -128,6 +168,8 @@ pub struct StrLayout {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LongLayout {
+    /// 2.7: `int` is a machine word (`ob_ival` +16), `long` uses the default size rule.
+    Py2,
     /// ≤3.11: signed `ob_size` is the digit count; `__sizeof__` counts at least one digit
     /// from 3.11 on.
     ObSize { min_one_digit: bool },
@@ -141,8 +183,10 @@ pub struct HeapTypeLayout {
     pub sizeof_heap_type: u64,
     pub ht_name: u64,
     pub ht_slots: u64,
-    pub ht_qualname: u64,
-    pub ht_cached_keys: u64,
+    /// 3.x (2.7 classes have only `ht_name`).
+    pub ht_qualname: Option<u64>,
+    /// 3.x: shared keys of split instance dicts, counted by `type.__sizeof__`.
+    pub ht_cached_keys: Option<u64>,
     /// 3.9+.
     pub ht_module: Option<u64>,
 }
@@ -150,6 +194,8 @@ pub struct HeapTypeLayout {
 /// How `code.__sizeof__` is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodeSize {
+    /// 2.7: `tp_basicsize`.
+    Basic,
     /// 3.11+: `round8(tp_basicsize + 2 * ob_size)` (inline bytecode) + `co_extra`.
     Inline,
     /// ≤3.10: `tp_basicsize` + 8 per cell if `co_cell2arg` + `co_extra` + the opcache (3.8+:
@@ -175,7 +221,8 @@ pub struct CodeLayout {
     pub stacksize: u64,
     /// `co_framesize` (3.12+).
     pub framesize: Option<u64>,
-    pub co_extra: u64,
+    /// `co_extra` (3.6+).
+    pub co_extra: Option<u64>,
     pub size: CodeSize,
 }
 
@@ -293,6 +340,8 @@ pub enum Frames {
 /// Where a module keeps its C state and how it is traversed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ModuleLayout {
+    /// 2.7: only `md_dict`.
+    DictOnly,
     /// ≤3.14: `md_def` (→ `m_size` +56, `m_traverse` +80) and `md_state`.
     ViaDef { def: u64, state: u64 },
     /// 3.15+: `md_state`, `md_state_size` and `md_state_traverse` in the module itself.
@@ -315,8 +364,8 @@ pub enum RefcountRule {
 /// How `bytearray.__sizeof__` counts the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ByteArrayRule {
-    /// ≤3.14: `tp_basicsize + ob_alloc`.
-    Inline,
+    /// ≤3.14: `tp_basicsize + ob_alloc` (`ob_alloc` at this offset).
+    Inline { alloc: u64 },
     /// 3.15+: the buffer is a `bytes` object: `tp_basicsize + (ob_alloc ? 33 + ob_alloc : 0)`.
     BytesObject,
 }
@@ -347,7 +396,11 @@ pub struct Layout {
     pub dict_keys: DictKeysLayout,
     pub dict_values: DictValues,
     pub header: HeaderRule,
-    pub str_: StrLayout,
+    pub strings: Strings,
+    pub set: SetLayout,
+    pub deque: DequeLayout,
+    /// Object fields of a bound method (`im_func`, `im_self`, 2.7 `im_class`).
+    pub method_fields: &'static [(u64, &'static str)],
     pub long: LongLayout,
     pub heap_type: HeapTypeLayout,
     /// Object fields of `PyFunctionObject` visited by `func_traverse`.
@@ -366,6 +419,11 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Whether `flags` mark a managed dict (3.11+; bit 4 means something else before).
+    pub fn has_managed_dict(&self, flags: u64) -> bool {
+        self.managed_dict != ManagedDict::None && flags & TPFLAGS_MANAGED_DICT != 0
+    }
+
     /// The interpreter-frame layout (3.11+).
     pub fn iframe(&self) -> Option<&InterpFrameLayout> {
         match &self.frames {
@@ -399,16 +457,12 @@ pub const DICT_KEYS: u64 = 32;
 pub const DICT_VALUES: u64 = 40;
 pub const SET_MASK: u64 = 32;
 pub const SET_TABLE: u64 = 40;
-pub const SET_SMALLTABLE: u64 = 64;
 pub const STR_LENGTH: u64 = 16;
 pub const STR_STATE: u64 = 32;
-pub const BYTEARRAY_ALLOC: u64 = 24;
 pub const MODULE_DICT: u64 = 16;
 pub const MODULEDEF_SIZE: u64 = 56;
 pub const MODULEDEF_TRAVERSE: u64 = 80;
 pub const CELL_REF: u64 = 16;
-pub const METHOD_FUNC: u64 = 16;
-pub const METHOD_SELF: u64 = 24;
 pub const CFUNC_ML: u64 = 16;
 pub const CFUNC_SELF: u64 = 24;
 pub const CFUNC_MODULE: u64 = 32;

@@ -76,6 +76,10 @@ pub const STATIC_TYPE_SYMBOLS: &[&str] = &[
     "PyBytes_Type",
     "PyByteArray_Type",
     "PyFrozenDict_Type",
+    "PyString_Type",
+    "PyInt_Type",
+    "PyClass_Type",
+    "PyInstance_Type",
 ];
 
 /// A located interpreter.

@@ -8,6 +8,7 @@ use super::layout::*;
 /// The offset table for a Python version, if heapsnap supports it.
 pub fn layout_for(major: u8, minor: u8) -> Option<&'static Layout> {
     match (major, minor) {
+        (2, 7) => Some(&V2_7),
         (3, 6) => Some(&V3_6),
         (3, 7) => Some(&V3_7),
         (3, 8) => Some(&V3_8),
@@ -23,7 +24,26 @@ pub fn layout_for(major: u8, minor: u8) -> Option<&'static Layout> {
 }
 
 /// The versions that have a table, for error messages.
-pub const SUPPORTED: &str = "3.6 to 3.15";
+pub const SUPPORTED: &str = "2.7 and 3.6 to 3.15";
+
+const SET_3: SetLayout = SetLayout {
+    smalltable: 64,
+    key: 0,
+    hash: 8,
+    dummy_hash: true,
+};
+
+const DEQUE_3: DequeLayout = DequeLayout {
+    len: 16,
+    leftblock: 24,
+    leftindex: 40,
+    block_items: 64,
+    block_data: 8,
+    block_next: 520,
+    block_size: 528,
+};
+
+const METHOD_FIELDS_3: &[(u64, &str)] = &[(16, "__func__"), (24, "__self__")];
 
 const MODULE_VIA_DEF: ModuleLayout = ModuleLayout::ViaDef { def: 24, state: 32 };
 
@@ -55,6 +75,131 @@ const STR_3_12: StrLayout = StrLayout {
 };
 
 // ---------------------------------------------------------------------------------------------
+// 2.7: bytes `str`, `int`/`long`, old-style classes, dict tables inside the dict.
+
+/// 2.7 (UCS-4 `unicode`, the Linux default): statics instead of `_PyRuntime`, a 32-byte GC
+/// header, generations 40 bytes apart.
+pub static V2_7: Layout = Layout {
+    minor: (2, 7),
+    debug_offsets: None,
+    runtime: RuntimeLayout {
+        interpreters: InterpretersHead::Static,
+        interp_next: 0,
+        interp_threads_head: 8,
+        gc_state: GcState::Generation0,
+        interp_modules: 16,
+        interp_sysdict: 24,
+        interp_builtins: 32,
+        interp_interned: None,
+        tstate_next: 0,
+        tstate_native_thread_id: None,
+        current_frame: CurrentFrame::FrameObject(16),
+    },
+    gc: GcLayout {
+        head_size: 32,
+        generations: [0, 40, 80],
+        generations_alt: None,
+        permanent: None,
+    },
+    tuple_items: 24,
+    managed_dict: ManagedDict::None,
+    dict_keys: DictKeysLayout::V27,
+    dict_values: DictValues::Plain,
+    header: HeaderRule::GcObject,
+    strings: Strings::Py2 { unicode_unit: 4 },
+    set: SetLayout {
+        smalltable: 56,
+        key: 8,
+        hash: 0,
+        dummy_hash: false,
+    },
+    deque: DequeLayout {
+        len: 48,
+        leftblock: 16,
+        leftindex: 32,
+        block_items: 62,
+        block_data: 0,
+        block_next: 496,
+        block_size: 512,
+    },
+    method_fields: &[(16, "__func__"), (24, "__self__"), (32, "im_class")],
+    long: LongLayout::Py2,
+    heap_type: HeapTypeLayout {
+        sizeof_type: 392,
+        sizeof_heap_type: 872,
+        ht_name: 856,
+        ht_slots: 864,
+        ht_qualname: None,
+        ht_cached_keys: None,
+        ht_module: None,
+    },
+    function_fields: &[
+        (16, "__code__"),
+        (24, "__globals__"),
+        (32, "__defaults__"),
+        (40, "__closure__"),
+        (48, "__doc__"),
+        (56, "__name__"),
+        (64, "__dict__"),
+        (80, "__module__"),
+    ],
+    code: CodeLayout {
+        object_fields: &[
+            (32, "co_code"),
+            (40, "co_consts"),
+            (48, "co_names"),
+            (56, "co_varnames"),
+            (64, "co_freevars"),
+            (72, "co_cellvars"),
+            (80, "co_filename"),
+            (88, "co_name"),
+            (104, "co_lnotab"),
+        ],
+        localsplusnames: 56,
+        qualname: 88,
+        nlocalsplus: 20,
+        stacksize: 24,
+        framesize: None,
+        co_extra: None,
+        size: CodeSize::Basic,
+    },
+    frames: Frames::Objects {
+        frame: FrameObjectLayout {
+            code: 32,
+            visited: &[
+                (24, "f_back"),
+                (32, "f_code"),
+                (40, "f_builtins"),
+                (48, "f_globals"),
+                (56, "f_locals"),
+                (80, "f_trace"),
+                (88, "f_exc_type"),
+                (96, "f_exc_value"),
+                (104, "f_exc_traceback"),
+            ],
+            globals: 48,
+            builtins: 40,
+            back: 24,
+            valuestack: 64,
+            stack: ValueStack::Top(72),
+            localsplus: 376,
+            sizeof: 384,
+            code_cellvars: 72,
+            code_freevars: 64,
+        },
+        gen: GenObjectLayout {
+            visited: &[(16, "gi_frame"), (32, "gi_code")],
+            finalizer: 0,
+        },
+    },
+    module: ModuleLayout::DictOnly,
+    refcount: RefcountRule::Plain,
+    bytearray: ByteArrayRule::Inline { alloc: 32 },
+    dict_first_since_micro: None,
+    dict_first: false,
+};
+
+// ---------------------------------------------------------------------------------------------
 // 3.6 – 3.10: frames are objects, dict keys carry a lookup function.
 
 const CODE_FIELDS_3_6: &[(u64, &str)] = &[
@@ -76,7 +221,7 @@ const CODE_3_6: CodeLayout = CodeLayout {
     nlocalsplus: 24,
     stacksize: 28,
     framesize: None,
-    co_extra: 136,
+    co_extra: Some(136),
     size: CodeSize::Separate {
         cell2arg: 88,
         cellvars: 80,
@@ -90,8 +235,8 @@ const HEAP_TYPE_3_6: HeapTypeLayout = HeapTypeLayout {
     sizeof_heap_type: 864,
     ht_name: 832,
     ht_slots: 840,
-    ht_qualname: 848,
-    ht_cached_keys: 856,
+    ht_qualname: Some(848),
+    ht_cached_keys: Some(856),
     ht_module: None,
 };
 
@@ -252,7 +397,7 @@ const CODE_3_8: CodeLayout = CodeLayout {
     nlocalsplus: 28,
     stacksize: 32,
     framesize: None,
-    co_extra: 144,
+    co_extra: Some(144),
     size: CodeSize::Separate {
         cell2arg: 96,
         cellvars: 88,
@@ -320,7 +465,10 @@ pub static V3_8: Layout = Layout {
     dict_keys: DictKeysLayout::V36,
     dict_values: DictValues::Plain,
     header: HeaderRule::GcObject,
-    str_: STR_3_8,
+    strings: Strings::Pep393(STR_3_8),
+    set: SET_3,
+    deque: DEQUE_3,
+    method_fields: METHOD_FIELDS_3,
     long: LongLayout::ObSize {
         min_one_digit: false,
     },
@@ -329,8 +477,8 @@ pub static V3_8: Layout = Layout {
         sizeof_heap_type: 880,
         ht_name: 848,
         ht_slots: 856,
-        ht_qualname: 864,
-        ht_cached_keys: 872,
+        ht_qualname: Some(864),
+        ht_cached_keys: Some(872),
         ht_module: None,
     },
     function_fields: FUNC_FIELDS_3_8,
@@ -338,7 +486,7 @@ pub static V3_8: Layout = Layout {
     frames: FRAMES_3_8,
     module: MODULE_VIA_DEF,
     refcount: RefcountRule::Plain,
-    bytearray: ByteArrayRule::Inline,
+    bytearray: ByteArrayRule::Inline { alloc: 24 },
     dict_first_since_micro: None,
     dict_first: false,
 };
@@ -357,8 +505,8 @@ pub static V3_9: Layout = Layout {
         sizeof_heap_type: 880,
         ht_name: 840,
         ht_slots: 848,
-        ht_qualname: 856,
-        ht_cached_keys: 864,
+        ht_qualname: Some(856),
+        ht_cached_keys: Some(864),
         ht_module: Some(872),
     },
     ..V3_8
@@ -383,8 +531,8 @@ pub static V3_10: Layout = Layout {
         sizeof_heap_type: 888,
         ht_name: 848,
         ht_slots: 856,
-        ht_qualname: 864,
-        ht_cached_keys: 872,
+        ht_qualname: Some(864),
+        ht_cached_keys: Some(872),
         ht_module: Some(880),
     },
     function_fields: FUNC_FIELDS_3_10,
@@ -490,7 +638,10 @@ pub static V3_11: Layout = Layout {
     dict_keys: DictKeysLayout::V311,
     dict_values: DictValues::Plain,
     header: HeaderRule::V311,
-    str_: STR_3_8,
+    strings: Strings::Pep393(STR_3_8),
+    set: SET_3,
+    deque: DEQUE_3,
+    method_fields: METHOD_FIELDS_3,
     long: LongLayout::ObSize {
         min_one_digit: true,
     },
@@ -499,8 +650,8 @@ pub static V3_11: Layout = Layout {
         sizeof_heap_type: 904,
         ht_name: 848,
         ht_slots: 856,
-        ht_qualname: 864,
-        ht_cached_keys: 872,
+        ht_qualname: Some(864),
+        ht_cached_keys: Some(872),
         ht_module: Some(880),
     },
     function_fields: FUNC_FIELDS_3_10,
@@ -511,7 +662,7 @@ pub static V3_11: Layout = Layout {
         nlocalsplus: 76,
         stacksize: 68,
         framesize: None,
-        co_extra: 176,
+        co_extra: Some(176),
         size: CodeSize::Inline,
     },
     frames: Frames::Interpreter {
@@ -552,7 +703,7 @@ pub static V3_11: Layout = Layout {
     },
     module: MODULE_VIA_DEF,
     refcount: RefcountRule::Plain,
-    bytearray: ByteArrayRule::Inline,
+    bytearray: ByteArrayRule::Inline { alloc: 24 },
     dict_first_since_micro: None,
     dict_first: false,
 };
@@ -590,7 +741,7 @@ const CODE_3_12: CodeLayout = CodeLayout {
     nlocalsplus: 72,
     stacksize: 64,
     framesize: Some(76),
-    co_extra: 184,
+    co_extra: Some(184),
     size: CodeSize::Inline,
 };
 
@@ -614,15 +765,15 @@ pub static V3_12: Layout = Layout {
     },
     managed_dict: ManagedDict::Tagged,
     header: HeaderRule::V312,
-    str_: STR_3_12,
+    strings: Strings::Pep393(STR_3_12),
     long: LongLayout::LvTag,
     heap_type: HeapTypeLayout {
         sizeof_type: 416,
         sizeof_heap_type: 920,
         ht_name: 856,
         ht_slots: 864,
-        ht_qualname: 872,
-        ht_cached_keys: 880,
+        ht_qualname: Some(872),
+        ht_cached_keys: Some(880),
         ht_module: Some(888),
     },
     function_fields: FUNC_FIELDS_3_12,
@@ -677,7 +828,7 @@ pub static V3_13: Layout = Layout {
         ..V3_12.heap_type
     },
     code: CodeLayout {
-        co_extra: 192,
+        co_extra: Some(192),
         ..CODE_3_12
     },
     frames: Frames::Interpreter {
@@ -783,7 +934,7 @@ pub static V3_14: Layout = Layout {
     },
     function_fields: FUNC_FIELDS_3_14,
     code: CodeLayout {
-        co_extra: 200,
+        co_extra: Some(200),
         ..CODE_3_12
     },
     frames: FRAMES_3_14,
@@ -819,8 +970,8 @@ pub static V3_15: Layout = Layout {
         sizeof_heap_type: 944,
         ht_name: 864,
         ht_slots: 872,
-        ht_qualname: 880,
-        ht_cached_keys: 888,
+        ht_qualname: Some(880),
+        ht_cached_keys: Some(888),
         ht_module: Some(896),
     },
     frames: match FRAMES_3_14 {
