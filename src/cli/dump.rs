@@ -8,7 +8,7 @@ use crate::census::Census;
 use crate::heap::{walk::walk, Heap, Mode, WalkError};
 use crate::interpreter::{FindError, Interpreter};
 use crate::memory::freeze::{FreezeError, Frozen};
-use crate::memory::image::Image;
+use crate::memory::image::{CopyPlan, Image};
 use crate::memory::maps::read_maps;
 use crate::memory::process::ProcessMemory;
 use crate::memory::MemoryError;
@@ -69,6 +69,8 @@ struct Copy {
 /// Stop (unless `nonblocking`), copy the writable memory, resume.
 fn copy_target(pid: i32, nonblocking: bool) -> Result<Copy, Failure> {
     let source = ProcessMemory::new(pid);
+    // Allocate and fault in the copy's buffers while the target still runs.
+    let plan = CopyPlan::prepare(pid, &read_maps(pid).unwrap_or_default());
     let frozen = if nonblocking {
         None
     } else {
@@ -82,7 +84,7 @@ fn copy_target(pid: i32, nonblocking: bool) -> Result<Copy, Failure> {
             format!("process {pid} exited during the read"),
         )
     })?;
-    let image = Image::copy_process(&source, &maps).map_err(|e| memory_failure(pid, e))?;
+    let image = Image::copy_process(&source, &maps, plan).map_err(|e| memory_failure(pid, e))?;
     let threads = frozen.as_ref().map(|f| f.thread_count()).unwrap_or(0);
     let pause = match frozen {
         Some(f) => f.resume(),

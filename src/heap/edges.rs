@@ -2,8 +2,7 @@
 //! (breadth first from the roots, so the first parent lies on a shortest path), and turned into
 //! the Python-looking path pieces of retainer chains: `.attr`, `['key']`, `[3]`.
 
-use std::collections::HashMap;
-
+use super::hashing::FastMap;
 use super::objects::View;
 use super::types::{Kind, TypeInfo};
 use crate::interpreter::layout::Frames;
@@ -46,8 +45,8 @@ pub const INDEX_LABEL_BASE: u32 = 1 << 31;
 pub struct Labeler<'a> {
     view: View<'a>,
     strings: Vec<String>,
-    ids: HashMap<String, u32>,
-    cache: HashMap<(Edge, u64), u32>,
+    ids: FastMap<String, u32>,
+    cache: FastMap<(Edge, u64), u32>,
 }
 
 impl<'a> Labeler<'a> {
@@ -55,8 +54,8 @@ impl<'a> Labeler<'a> {
         let mut l = Labeler {
             view,
             strings: Vec::new(),
-            ids: HashMap::new(),
-            cache: HashMap::new(),
+            ids: FastMap::default(),
+            cache: FastMap::default(),
         };
         l.intern(String::new());
         l

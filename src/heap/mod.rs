@@ -5,11 +5,13 @@
 //! - [`types`] — validated type objects and what each needs;
 //! - [`referents`] — per-type `tp_traverse` emulation;
 //! - [`sizes`] — `sys.getsizeof`;
+//! - [`hashing`] — fast hash tables for addresses;
 //! - [`objects`] — decoding str, tuple and dict contents;
 //! - [`walk`] — the traversal itself.
 
 pub mod edges;
 pub mod gc_lists;
+pub mod hashing;
 pub mod objects;
 pub mod referents;
 pub mod sizes;

@@ -2,7 +2,9 @@
 //! each type (its census name, how its instances reference other objects, how
 //! `sys.getsizeof` measures them), computed once per type and cached.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+
+use super::hashing::{FastMap, FastSet};
 
 use super::objects::View;
 use crate::interpreter::layout::{self as L};
@@ -117,7 +119,7 @@ impl TypeInfo {
 
 /// Identifies the core types by address.
 struct KnownTypes {
-    by_addr: HashMap<u64, (Kind, SizeRule)>,
+    by_addr: FastMap<u64, (Kind, SizeRule)>,
     object: u64,
     type_: u64,
 }
@@ -199,8 +201,8 @@ fn struct_sequence_fields(view: &View, t: u64) -> u64 {
 /// The cache of validated types. Types are numbered in the order they are first seen.
 pub struct TypeTable {
     infos: Vec<TypeInfo>,
-    ids: HashMap<u64, u32>,
-    rejected: HashSet<u64>,
+    ids: FastMap<u64, u32>,
+    rejected: FastSet<u64>,
     known: KnownTypes,
     /// `subtype_traverse`, from `.symtab` or learned from the heap.
     pub subtype_traverse: Option<u64>,
@@ -213,8 +215,8 @@ impl TypeTable {
     pub fn new(interp: &Interpreter) -> TypeTable {
         TypeTable {
             infos: Vec::new(),
-            ids: HashMap::new(),
-            rejected: HashSet::new(),
+            ids: FastMap::default(),
+            rejected: FastSet::default(),
             known: known_types(interp),
             subtype_traverse: interp.subtype_traverse,
         }

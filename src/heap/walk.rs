@@ -15,54 +15,44 @@ use crate::interpreter::layout::{
 use crate::interpreter::Interpreter;
 use crate::memory::image::Image;
 
-/// A set of addresses (open addressing, linear probing; 0 is never an object address).
-struct AddressSet {
-    slots: Vec<u64>,
-    len: usize,
+/// The objects seen so far: one bit per 8-byte word of the memory image (objects are 8-byte
+/// aligned and live in copied memory), so a lookup is a region lookup and a bit test — no
+/// hashing, and 1/64 of the image in size.
+struct VisitedSet<'a> {
+    image: &'a Image,
+    /// Index of each region's first word in `bits`.
+    first_word: Vec<usize>,
+    bits: Vec<u64>,
 }
 
-impl AddressSet {
-    fn with_capacity(n: usize) -> AddressSet {
-        AddressSet {
-            slots: vec![0; (n * 2).next_power_of_two().max(1024)],
-            len: 0,
+impl<'a> VisitedSet<'a> {
+    fn new(image: &'a Image) -> VisitedSet<'a> {
+        let mut first_word = Vec::with_capacity(image.region_count());
+        let mut words = 0;
+        for i in 0..image.region_count() {
+            first_word.push(words);
+            words += (image.region(i).1 as usize / 8).div_ceil(64);
+        }
+        VisitedSet {
+            image,
+            first_word,
+            bits: vec![0; words],
         }
     }
 
-    #[inline]
-    fn hash(addr: u64, mask: usize) -> usize {
-        ((addr >> 3).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20) as usize & mask
-    }
-
-    /// Insert; true if it was not there.
+    /// Mark `addr` (8-byte aligned); true if it was not marked. Addresses outside the image are
+    /// never objects: they count as seen.
     #[inline]
     fn insert(&mut self, addr: u64) -> bool {
-        if self.len * 2 >= self.slots.len() {
-            self.grow();
-        }
-        let mask = self.slots.len() - 1;
-        let mut i = Self::hash(addr, mask);
-        loop {
-            let s = self.slots[i];
-            if s == addr {
-                return false;
-            }
-            if s == 0 {
-                self.slots[i] = addr;
-                self.len += 1;
-                return true;
-            }
-            i = (i + 1) & mask;
-        }
-    }
-
-    fn grow(&mut self) {
-        let doubled = vec![0; self.slots.len() * 2];
-        let old = std::mem::replace(&mut self.slots, doubled);
-        self.len = 0;
-        for a in old.into_iter().filter(|&a| a != 0) {
-            self.insert(a);
-        }
+        let Some(region) = self.image.region_of(addr) else {
+            return false;
+        };
+        let bit = ((addr - self.image.region(region).0) / 8) as usize;
+        let word = &mut self.bits[self.first_word[region] + bit / 64];
+        let mask = 1u64 << (bit % 64);
+        let new = *word & mask == 0;
+        *word |= mask;
+        new
     }
 }
 
@@ -85,7 +75,7 @@ fn plausible_refcount(rule: RefcountRule, word: u64) -> bool {
 struct Walker<'a> {
     view: View<'a>,
     types: TypeTable,
-    visited: AddressSet,
+    visited: VisitedSet<'a>,
     objects: Vec<HeapObject>,
     labels: Labeler<'a>,
 }
@@ -189,7 +179,7 @@ pub fn walk(image: &Image, interp: &Interpreter, mode: Mode) -> Result<Heap, Wal
     let mut w = Walker {
         view,
         types,
-        visited: AddressSet::with_capacity(seeds.len() * 4),
+        visited: VisitedSet::new(image),
         objects: Vec::with_capacity(seeds.len() * 3),
         labels: Labeler::new(view),
     };

@@ -5,6 +5,9 @@
 //! the interpreter for static objects), so the walk only needs those regions; the rare reads of
 //! read-only memory (type names in `.rodata`) go to a fallback source, which is immutable.
 
+use std::cell::Cell;
+
+use super::pagemap::resident_runs;
 use super::{maps::Mapping, process::ProcessMemory, Memory, MemoryError};
 
 /// One copied, contiguous, fully readable range.
@@ -23,6 +26,8 @@ impl Region {
 pub struct Image {
     regions: Vec<Region>,
     fallback: Option<Box<dyn Memory + Send + Sync>>,
+    /// The region of the last successful lookup.
+    last: Cell<usize>,
 }
 
 /// Figures about a copy, for reporting.
@@ -37,26 +42,93 @@ pub fn wants_copy(m: &Mapping) -> bool {
     m.readable && m.writable && !m.is_special() && !m.is_empty()
 }
 
-impl Image {
-    /// Copy every writable mapping of a live process. Adjacent mappings become one region (a
-    /// static object may straddle the end of `.data` and the start of `.bss`); unreadable holes
-    /// are skipped.
-    pub fn copy_process(source: &ProcessMemory, maps: &[Mapping]) -> Result<Image, MemoryError> {
-        let mut ranges: Vec<(u64, u64)> = Vec::new();
-        for m in maps.iter().filter(|m| wants_copy(m)) {
-            match ranges.last_mut() {
-                Some(last) if last.1 == m.start => last.1 = m.end,
-                _ => ranges.push((m.start, m.end)),
+/// Anonymous mappings at least this big are copied page-run by page-run, resident pages only.
+const SPARSE_COPY_MIN: u64 = 1 << 20;
+
+/// The address ranges to copy: writable mappings, adjacent ones merged (a static object may
+/// straddle the end of `.data` and the start of `.bss`), big anonymous areas reduced to their
+/// resident pages.
+fn copy_ranges(pid: i32, maps: &[Mapping]) -> Vec<(u64, u64)> {
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    let mut push = |start: u64, end: u64| match ranges.last_mut() {
+        Some(last) if last.1 == start => last.1 = end,
+        _ => ranges.push((start, end)),
+    };
+    for m in maps.iter().filter(|m| wants_copy(m)) {
+        let anonymous = m.path.is_empty() || m.path == "[heap]";
+        if anonymous && m.len() >= SPARSE_COPY_MIN {
+            if let Ok(runs) = resident_runs(pid, m.start, m.end) {
+                for (start, end) in runs {
+                    push(start, end);
+                }
+                continue;
             }
         }
+        push(m.start, m.end);
+    }
+    ranges
+}
+
+/// Buffers for the copy, allocated and faulted in before the target is stopped, so that the
+/// pause is spent copying, not taking page faults in heapsnap's own memory.
+pub struct CopyPlan {
+    buffers: Vec<(u64, Vec<u8>)>,
+}
+
+impl CopyPlan {
+    /// Plan from the target's current mappings (read again, and adjusted, once it is stopped).
+    pub fn prepare(pid: i32, maps: &[Mapping]) -> CopyPlan {
+        let buffers = copy_ranges(pid, maps)
+            .into_iter()
+            .map(|(start, end)| {
+                let mut data = vec![0u8; (end - start) as usize];
+                for page in data.iter_mut().step_by(4096) {
+                    // SAFETY: `page` is a valid, exclusive reference into `data`; the volatile
+                    // write makes sure the page is really faulted in now.
+                    unsafe { std::ptr::write_volatile(page, 0) };
+                }
+                (start, data)
+            })
+            .collect();
+        CopyPlan { buffers }
+    }
+
+    /// A prepared buffer for `[start, end)`, or a new one.
+    fn buffer(&mut self, start: u64, end: u64) -> Vec<u8> {
+        let len = (end - start) as usize;
+        match self
+            .buffers
+            .iter()
+            .position(|(s, b)| *s == start && b.len() >= len)
+        {
+            Some(i) => {
+                let mut data = self.buffers.swap_remove(i).1;
+                data.truncate(len);
+                data
+            }
+            None => vec![0u8; len],
+        }
+    }
+}
+
+impl Image {
+    /// Copy the writable memory of a live (stopped) process, into the plan's buffers where the
+    /// mappings did not change since it was made. Unreadable holes are skipped.
+    pub fn copy_process(
+        source: &ProcessMemory,
+        maps: &[Mapping],
+        mut plan: CopyPlan,
+    ) -> Result<Image, MemoryError> {
         let mut regions = Vec::new();
-        for (start, end) in ranges {
-            copy_range(source, start, end, &mut regions)?;
+        for (start, end) in copy_ranges(source.pid, maps) {
+            let buffer = plan.buffer(start, end);
+            copy_range(source, start, buffer, &mut regions)?;
         }
         regions.sort_by_key(|r| r.start);
         Ok(Image {
             regions,
             fallback: None,
+            last: Cell::new(0),
         })
     }
 
@@ -70,6 +142,7 @@ impl Image {
         Image {
             regions,
             fallback: None,
+            last: Cell::new(0),
         }
     }
 
@@ -86,15 +159,35 @@ impl Image {
         }
     }
 
-    /// The index of the copied region holding `addr`.
+    /// The index of the copied region holding `addr`. The last region found is tried first:
+    /// consecutive reads are mostly in the same region.
     #[inline]
     pub fn region_of(&self, addr: u64) -> Option<usize> {
+        let last = self.last.get();
+        if let Some(r) = self.regions.get(last) {
+            if addr >= r.start && addr < r.end() {
+                return Some(last);
+            }
+        }
         let i = self.regions.partition_point(|r| r.start <= addr);
         if i == 0 {
             return None;
         }
         let r = &self.regions[i - 1];
-        (addr < r.end()).then_some(i - 1)
+        (addr < r.end()).then(|| {
+            self.last.set(i - 1);
+            i - 1
+        })
+    }
+
+    /// Start and length of region `i`.
+    pub fn region(&self, i: usize) -> (u64, u64) {
+        let r = &self.regions[i];
+        (r.start, r.data.len() as u64)
+    }
+
+    pub fn region_count(&self) -> usize {
+        self.regions.len()
     }
 
     /// `len` copied bytes at `addr`, if they are all inside one copied region.
@@ -128,11 +221,6 @@ impl Image {
     pub fn u8_at(&self, addr: u64) -> Option<u8> {
         self.slice(addr, 1).map(|b| b[0])
     }
-
-    /// Copied regions as (start, length), in address order.
-    pub fn region_bounds(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
-        self.regions.iter().map(|r| (r.start, r.data.len() as u64))
-    }
 }
 
 impl Memory for Image {
@@ -151,24 +239,35 @@ impl Memory for Image {
     }
 }
 
-/// Copy `[start, end)` in large reads, splitting it where pages cannot be read.
+/// Copy `buffer.len()` bytes from `start` into `buffer` in one large read, splitting it into
+/// several regions where pages cannot be read.
 fn copy_range(
     source: &ProcessMemory,
     start: u64,
-    end: u64,
+    mut buffer: Vec<u8>,
     out: &mut Vec<Region>,
 ) -> Result<(), MemoryError> {
     const PAGE: u64 = 4096;
+    let end = start + buffer.len() as u64;
     let mut at = start;
     while at < end {
-        let mut data = vec![0u8; (end - at) as usize];
-        let n = source.read_partial(at, &mut data)?;
-        if n > 0 {
-            data.truncate(n);
-            out.push(Region { start: at, data });
-        }
+        let n = source.read_partial(at, &mut buffer)?;
         // Skip the unreadable page (if any) and go on after it.
-        at += (n as u64).div_ceil(PAGE) * PAGE + PAGE;
+        let next = at + (n as u64).div_ceil(PAGE) * PAGE + PAGE;
+        let rest = if next < end {
+            buffer.split_off((next - at) as usize)
+        } else {
+            Vec::new()
+        };
+        if n > 0 {
+            buffer.truncate(n);
+            out.push(Region {
+                start: at,
+                data: buffer,
+            });
+        }
+        buffer = rest;
+        at = next;
     }
     Ok(())
 }

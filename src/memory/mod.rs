@@ -3,12 +3,14 @@
 //! Everything heapsnap knows about a target comes through this module: the list of its memory
 //! mappings ([`maps`]), reads of its address space ([`Memory`], implemented by the live process in
 //! [`process`]), stopping every thread for a consistent read ([`freeze`]), and the copy of its
-//! writable memory that the heap walk runs on ([`image`]). The walk never talks to the process
+//! writable memory that the heap walk runs on ([`image`], copying only resident pages of big
+//! anonymous areas: [`pagemap`]). The walk never talks to the process
 //! directly, so a core file or a saved copy can stand in for a live process.
 
 pub mod freeze;
 pub mod image;
 pub mod maps;
+pub mod pagemap;
 pub mod process;
 
 use thiserror::Error;
