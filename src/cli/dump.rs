@@ -70,7 +70,17 @@ struct Copy {
 fn copy_target(pid: i32, nonblocking: bool) -> Result<Copy, Failure> {
     let source = ProcessMemory::new(pid);
     // Allocate and fault in the copy's buffers while the target still runs.
-    let plan = CopyPlan::prepare(pid, &read_maps(pid).unwrap_or_default());
+    let plan = CopyPlan::prepare(pid, &read_maps(pid).unwrap_or_default()).map_err(|t| {
+        Failure::new(
+            exit::ERROR,
+            format!(
+                "process {pid} has {} MB of memory in use, more than this machine can copy \
+                 ({} MB available); heapsnap copies it to take a consistent census",
+                t.needed >> 20,
+                t.available >> 20
+            ),
+        )
+    })?;
     let frozen = if nonblocking {
         None
     } else {

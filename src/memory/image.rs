@@ -75,10 +75,34 @@ pub struct CopyPlan {
     buffers: Vec<(u64, Vec<u8>)>,
 }
 
+/// How much memory a copy needs, and how much the machine has.
+#[derive(Debug, Clone, Copy)]
+pub struct TooBig {
+    pub needed: u64,
+    pub available: u64,
+}
+
+/// `MemAvailable` from /proc/meminfo, in bytes.
+fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 impl CopyPlan {
     /// Plan from the target's current mappings (read again, and adjusted, once it is stopped).
-    pub fn prepare(pid: i32, maps: &[Mapping]) -> CopyPlan {
-        let buffers = copy_ranges(pid, maps)
+    /// Refuses a copy that would not fit in the machine's available memory (with a margin for
+    /// the walk), rather than driving the host into swap or the OOM killer.
+    pub fn prepare(pid: i32, maps: &[Mapping]) -> Result<CopyPlan, TooBig> {
+        let ranges = copy_ranges(pid, maps);
+        let needed: u64 = ranges.iter().map(|(s, e)| e - s).sum();
+        if let Some(available) = available_memory() {
+            if needed + needed / 2 > available {
+                return Err(TooBig { needed, available });
+            }
+        }
+        let buffers = ranges
             .into_iter()
             .map(|(start, end)| {
                 let mut data = vec![0u8; (end - start) as usize];
@@ -90,7 +114,7 @@ impl CopyPlan {
                 (start, data)
             })
             .collect();
-        CopyPlan { buffers }
+        Ok(CopyPlan { buffers })
     }
 
     /// A prepared buffer for `[start, end)`, or a new one.
