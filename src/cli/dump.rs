@@ -139,7 +139,7 @@ pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
         );
     }
     let walk_started = Instant::now();
-    let heap = walk(&copy.image, &interp, mode).map_err(|e| match e {
+    let heap = walk(&copy.image, &interp, mode, nonblocking).map_err(|e| match e {
         WalkError::Corrupt(_) if nonblocking => Failure::new(
             exit::INCONSISTENT,
             format!("{e} (the target changed during a --nonblocking read; retry without it)"),
@@ -147,6 +147,9 @@ pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
         WalkError::Corrupt(_) => Failure::new(exit::INCONSISTENT, e.to_string()),
     })?;
     let walk_ms = walk_started.elapsed().as_secs_f64() * 1e3;
+    for w in &heap.warnings {
+        eprintln!("heapsnap: warning: --nonblocking: {w}; objects past that point may be missing");
+    }
     let census = Census::from_heap(&heap);
     let meta = Meta {
         pid,

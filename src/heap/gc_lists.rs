@@ -78,16 +78,22 @@ pub fn gc_heads(view: &View, interp: &Interpreter, state: u64) -> Result<GcHeads
 /// Append the objects of the list at `head` to `out`.
 pub fn list_objects(view: &View, head: u64, out: &mut Vec<u64>) -> Result<(), WalkError> {
     let header = view.layout.gc.head_size;
+    let mut prev = head;
     let mut node = view.word(head) & !3;
     let limit = view.image.stats().bytes / 16;
     let mut count = 0u64;
     while node != head {
-        if node == 0 || !view.image.contains(node, header as usize + 16) {
+        // Every node must be readable and point back to the one before it.
+        if node == 0
+            || !view.image.contains(node, header as usize + 16)
+            || view.word(node + 8) & !3 != prev
+        {
             return Err(WalkError::Corrupt(format!(
                 "GC list at {head:#x} is broken after {count} objects (at {node:#x})"
             )));
         }
         out.push(node + header);
+        prev = node;
         node = view.word(node) & !3;
         count += 1;
         if count > limit {

@@ -65,4 +65,6 @@ pub struct Heap {
     pub types: Vec<types::TypeInfo>,
     pub labels: Vec<String>,
     pub interpreters: usize,
+    /// What a tolerant walk had to cut short (torn GC lists of a copy taken without stopping).
+    pub warnings: Vec<String>,
 }

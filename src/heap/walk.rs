@@ -144,7 +144,23 @@ impl Walker<'_> {
 }
 
 /// Walk the heap of `interp` in `image`.
-pub fn walk(image: &Image, interp: &Interpreter, mode: Mode) -> Result<Heap, WalkError> {
+/// Walk the heap of `interp` in `image`. With `tolerant` (a copy taken without stopping the
+/// target), a GC list torn by the running target is cut where it breaks and reported in
+/// [`Heap::warnings`] instead of failing the walk.
+pub fn walk(
+    image: &Image,
+    interp: &Interpreter,
+    mode: Mode,
+    tolerant: bool,
+) -> Result<Heap, WalkError> {
+    let mut warnings = Vec::new();
+    let mut cut = |result: Result<(), WalkError>| match result {
+        Err(WalkError::Corrupt(why)) if tolerant => {
+            warnings.push(why);
+            Ok(())
+        }
+        other => other,
+    };
     let view = View {
         image,
         layout: &interp.layout,
@@ -164,10 +180,10 @@ pub fn walk(image: &Image, interp: &Interpreter, mode: Mode) -> Result<Heap, Wal
     for &state in &states {
         let heads = gc_heads(&view, interp, state)?;
         for head in heads.generations {
-            list_objects(&view, head, &mut seeds)?;
+            cut(list_objects(&view, head, &mut seeds))?;
         }
         if let (Mode::Full, Some(permanent)) = (mode, heads.permanent) {
-            list_objects(&view, permanent, &mut seeds)?;
+            cut(list_objects(&view, permanent, &mut seeds))?;
         }
     }
     let mut view = view;
@@ -213,6 +229,7 @@ pub fn walk(image: &Image, interp: &Interpreter, mode: Mode) -> Result<Heap, Wal
         types: w.types.into_infos(),
         labels: w.labels.into_strings(),
         interpreters: states.len(),
+        warnings,
     })
 }
 

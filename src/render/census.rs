@@ -29,20 +29,22 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
             crate::heap::Mode::Full => "full",
         }
     );
+    let pause = if meta.consistent {
+        format!("target paused {:.1} ms", meta.pause_ms)
+    } else {
+        format!(
+            "copied in {:.1} ms without stopping the target (may be inconsistent)",
+            meta.pause_ms
+        )
+    };
     let _ = writeln!(
         s,
-        "{} objects, {} ({} bytes) in {} types; target paused {:.1} ms, walk {:.1} ms{}",
+        "{} objects, {} ({} bytes) in {} types; {pause}, walk {:.1} ms",
         group(census.objects),
         human_bytes(census.bytes),
         group(census.bytes),
         census.rows.len(),
-        meta.pause_ms,
         meta.walk_ms,
-        if meta.consistent {
-            ""
-        } else {
-            " (nonblocking: may be inconsistent)"
-        }
     );
     let _ = writeln!(
         s,
