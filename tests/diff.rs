@@ -6,41 +6,13 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{build, heapsnap, Target};
+use common::{build, diff_json, dump_to as dump, heapsnap, Target};
 use serde_json::Value;
 
 fn dir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("heapsnap-difftest-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-fn dump(pid: i32, path: &Path) {
-    let out = heapsnap()
-        .args(["dump", &pid.to_string(), "--quiet", "-o"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn diff_json(files: &[&Path]) -> Value {
-    let out = heapsnap()
-        .arg("diff")
-        .args(files)
-        .arg("--json")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn row<'a>(d: &'a Value, name: &str) -> &'a Value {
@@ -68,7 +40,7 @@ fn leak_is_found(python_build: &'static str) {
     assert_eq!(target.read_line().trim(), "ok");
     dump(target.pid(), &c);
 
-    let two = diff_json(&[&a, &bb]);
+    let two = diff_json(&[&a, &bb], &[]);
     let report = row(&two, "__main__.Report");
     assert_eq!(report["count_before"], 50);
     assert_eq!(report["count_after"], 70);
@@ -91,7 +63,7 @@ fn leak_is_found(python_build: &'static str) {
     }
 
     // Three snapshots: the reports new in B are still alive in C.
-    let three = diff_json(&[&a, &bb, &c]);
+    let three = diff_json(&[&a, &bb, &c], &[]);
     assert_eq!(three["survivors"], true);
     assert_eq!(row(&three, "__main__.Report")["new_objects"], 20);
     assert_eq!(row(&three, "__main__.Report")["count_after"], 90);

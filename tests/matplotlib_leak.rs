@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{build, heapsnap, Target};
+use common::{build, diff_json, dump_to as dump, Target};
 use serde_json::Value;
 
 /// The matplotlib virtualenv for a build (created and cached by scripts/matplotlib-venv).
@@ -43,34 +43,6 @@ fn get(port: u16, path: &str) -> String {
         text.lines().next().unwrap_or("")
     );
     text.split("\r\n\r\n").nth(1).unwrap_or("").to_string()
-}
-
-fn dump(pid: i32, path: &Path) {
-    let out = heapsnap()
-        .args(["dump", &pid.to_string(), "--quiet", "-o"])
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn diff(files: &[&Path]) -> Value {
-    let out = heapsnap()
-        .arg("diff")
-        .args(files)
-        .args(["--json", "--type", "matplotlib.figure.Figure"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn row<'a>(d: &'a Value, name: &str) -> Option<&'a Value> {
@@ -115,7 +87,7 @@ fn leak(build_name: &'static str) {
     dump(target.pid(), &c);
 
     // Leaky run: exactly +20 figures, with their companions.
-    let leaky = diff(&[&a, &bb]);
+    let leaky = diff_json(&[&a, &bb], &["--type", "matplotlib.figure.Figure"]);
     let figure = row(&leaky, "matplotlib.figure.Figure").expect("a Figure row");
     assert_eq!(
         figure["count_after"].as_i64().unwrap() - figure["count_before"].as_i64().unwrap(),
@@ -153,14 +125,14 @@ fn leak(build_name: &'static str) {
     );
 
     // Fixed run: no Figure is added (bounded caches may still grow).
-    let fixed = diff(&[&bb, &c]);
+    let fixed = diff_json(&[&bb, &c], &["--type", "matplotlib.figure.Figure"]);
     if let Some(f) = row(&fixed, "matplotlib.figure.Figure") {
         assert_eq!(f["count_after"], f["count_before"], "{f}");
         assert_eq!(f["new_objects"], 0);
     }
 
     // Three snapshots: what the leaky requests created and is still alive after the fixed ones.
-    let three = diff(&[&a, &bb, &c]);
+    let three = diff_json(&[&a, &bb, &c], &["--type", "matplotlib.figure.Figure"]);
     assert_eq!(new_objects(&three, "matplotlib.figure.Figure"), 20);
     assert_eq!(new_objects(&three, "matplotlib.axes._axes.Axes"), 20);
     println!("FIGURES build={build_name} figure_chain={path}");

@@ -362,21 +362,8 @@ const FUNC_FIELDS_3_8: &[(u64, &str)] = &[
 ];
 
 /// globals, builtins, name, qualname, code, defaults, kwdefaults, closure, doc, dict, module,
-/// annotations (3.10, 3.11).
-const FUNC_FIELDS_3_10: &[(u64, &str)] = &[
-    (16, "__globals__"),
-    (24, "__builtins__"),
-    (32, "__name__"),
-    (40, "__qualname__"),
-    (48, "__code__"),
-    (56, "__defaults__"),
-    (64, "__kwdefaults__"),
-    (72, "__closure__"),
-    (80, "__doc__"),
-    (88, "__dict__"),
-    (104, "__module__"),
-    (112, "__annotations__"),
-];
+/// annotations (3.10, 3.11): 3.12's list without typeparams.
+const FUNC_FIELDS_3_10: &[(u64, &str)] = FUNC_FIELDS_3_12.split_at(12).0;
 
 const CODE_FIELDS_3_8: &[(u64, &str)] = &[
     (48, "co_code"),

@@ -136,3 +136,34 @@ pub fn process_state(pid: i32) -> char {
         .and_then(|s| s.trim().chars().next())
         .unwrap_or('?')
 }
+
+/// `heapsnap dump <pid> --quiet -o <path>`, which must succeed.
+pub fn dump_to(pid: i32, path: &Path) {
+    let out = heapsnap()
+        .args(["dump", &pid.to_string(), "--quiet", "-o"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `heapsnap diff <files> --json <extra>`, which must succeed, parsed.
+pub fn diff_json(files: &[&Path], extra: &[&str]) -> serde_json::Value {
+    let out = heapsnap()
+        .arg("diff")
+        .args(files)
+        .arg("--json")
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
