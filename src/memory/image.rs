@@ -143,11 +143,30 @@ impl Image {
         maps: &[Mapping],
         mut plan: CopyPlan,
     ) -> Result<Image, MemoryError> {
-        let mut regions = Vec::new();
-        for (start, end) in copy_ranges(source.pid, maps) {
-            let buffer = plan.buffer(start, end);
-            copy_range(source, start, buffer, &mut regions)?;
-        }
+        // Two workers, each taking ranges in turn from the largest down: the copy is bound by
+        // memory bandwidth, which one core does not saturate.
+        let mut jobs: Vec<(u64, Vec<u8>)> = copy_ranges(source.pid, maps)
+            .into_iter()
+            .map(|(start, end)| (start, plan.buffer(start, end)))
+            .collect();
+        // `pop` takes from the end: largest last in the vector.
+        jobs.sort_by_key(|(_, b)| b.len());
+        let queue = std::sync::Mutex::new(jobs);
+        let work = || -> Result<Vec<Region>, MemoryError> {
+            let mut out = Vec::new();
+            loop {
+                let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
+                let Some((start, buffer)) = job else { return Ok(out) };
+                copy_range(source, start, buffer, &mut out)?;
+            }
+        };
+        let (a, b) = std::thread::scope(|scope| {
+            let helper = scope.spawn(work);
+            let mine = work();
+            (mine, helper.join().unwrap_or(Ok(Vec::new())))
+        });
+        let mut regions = a?;
+        regions.extend(b?);
         regions.sort_by_key(|r| r.start);
         Ok(Image {
             regions,
