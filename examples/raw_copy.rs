@@ -1,6 +1,5 @@
-//! The physical floor of a blocking census: stop every thread of `<pid>`, read its memory maps,
-//! copy every writable mapping once (exactly what `heapsnap dump` copies), resume it. Nothing is
-//! walked. Prints one JSON line:
+//! The physical floor of a blocking census: stop every thread of `<pid>`, copy its writable
+//! memory, resume it, walk nothing. Prints one JSON line:
 //!
 //! `{"pid":..,"mode":..,"stop_ms":..,"pause_ms":..,"copy_ms":..,"total_ms":..,"bytes":..,"regions":..,"threads":..}`
 //!
@@ -10,20 +9,23 @@
 //! - `copy_ms`: read_maps + copy alone;
 //! - `total_ms`: the whole stop → resume sequence, as the target may feel it.
 //!
-//! `raw_copy <pid>` copies into fresh buffers, so the kernel also faults in every destination
-//! page while the target is stopped. `raw_copy <pid> --prefault` reads the maps and allocates and
-//! touches one buffer per
-//! writable mapping *before* stopping the target, then only `process_vm_readv`s into them while
-//! it is stopped (a mapping that appeared or grew meanwhile gets a fresh buffer): the floor
-//! without the page faults.
+//! Modes:
+//!
+//! - `raw_copy <pid>` (`"mode":"image"`): exactly the copy `heapsnap dump` makes, through the
+//!   library: `CopyPlan::prepare` (buffers allocated and faulted in while the target still
+//!   runs), then, stopped, `read_maps` + `Image::copy_process`. heapsnap's pause should equal
+//!   this one.
+//! - `raw_copy <pid> --naive` (`"mode":"naive"`): every byte of every writable mapping, into
+//!   buffers allocated while the target is stopped (so the pause also pays the page faults of
+//!   heapsnap's own buffers, and copies untouched reservations): what a straightforward
+//!   `process_vm_readv` copy costs.
 //!
 //! Used by `bench/run`; `cargo build --release --examples` builds it.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use heapsnap::memory::freeze::Frozen;
-use heapsnap::memory::image::wants_copy;
+use heapsnap::memory::image::{wants_copy, CopyPlan, Image};
 use heapsnap::memory::maps::read_maps;
 use heapsnap::memory::process::ProcessMemory;
 
@@ -34,37 +36,13 @@ fn fail(code: i32, msg: impl std::fmt::Display) -> ! {
     std::process::exit(code);
 }
 
-/// One zeroed buffer per writable mapping, every page already faulted in.
-fn prefaulted_buffers(pid: i32) -> HashMap<u64, Vec<u8>> {
-    let maps = read_maps(pid).unwrap_or_else(|e| fail(3, e));
-    maps.iter()
-        .filter(|m| wants_copy(m))
-        .map(|m| {
-            let mut buf = vec![0u8; m.len() as usize];
-            for i in (0..buf.len()).step_by(PAGE) {
-                // A volatile write: the page must really be faulted in now.
-                // SAFETY: `i` is in bounds.
-                unsafe { std::ptr::write_volatile(buf.as_mut_ptr().add(i), 1) };
-            }
-            (m.start, buf)
-        })
-        .collect()
-}
-
-/// Copy every writable mapping into the prepared buffers; returns (bytes, regions).
-fn copy_into(
-    pid: i32,
-    source: &ProcessMemory,
-    bufs: &mut HashMap<u64, Vec<u8>>,
-) -> Result<(u64, usize), String> {
+/// Every writable mapping, whole, into fresh buffers; returns (bytes, regions, the buffers).
+fn naive_copy(pid: i32, source: &ProcessMemory) -> Result<(u64, usize, Vec<Vec<u8>>), String> {
     let maps = read_maps(pid).map_err(|e| e.to_string())?;
-    let (mut bytes, mut regions) = (0u64, 0usize);
+    let (mut bytes, mut regions, mut kept) = (0u64, 0usize, Vec::new());
     for m in maps.iter().filter(|m| wants_copy(m)) {
         let len = m.len() as usize;
-        let buf = bufs.entry(m.start).or_default();
-        if buf.len() < len {
-            *buf = vec![0u8; len];
-        }
+        let mut buf = vec![0u8; len];
         let mut at = 0usize;
         while at < len {
             let n = source
@@ -74,15 +52,23 @@ fn copy_into(
                 bytes += n as u64;
                 regions += 1;
             }
+            // Skip the unreadable page (if any) and go on after it.
             at += n.div_ceil(PAGE) * PAGE + PAGE;
         }
+        kept.push(buf);
     }
-    Ok((bytes, regions))
+    Ok((bytes, regions, kept))
+}
+
+/// The library's copy, as `heapsnap dump` does it once the target is stopped.
+fn image_copy(pid: i32, source: &ProcessMemory, plan: CopyPlan) -> Result<Image, String> {
+    let maps = read_maps(pid).map_err(|e| e.to_string())?;
+    Image::copy_process(source, &maps, plan).map_err(|e| e.to_string())
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let prefault = args.iter().any(|a| a == "--prefault");
+    let naive = args.iter().any(|a| a == "--naive");
     let pid: i32 = match args
         .iter()
         .find(|a| !a.starts_with("--"))
@@ -90,15 +76,26 @@ fn main() {
     {
         Some(Ok(p)) => p,
         _ => {
-            eprintln!("usage: raw_copy <pid> [--prefault]");
+            eprintln!("usage: raw_copy <pid> [--naive]");
             std::process::exit(2);
         }
     };
     let source = ProcessMemory::new(pid);
-    let mut bufs = if prefault {
-        prefaulted_buffers(pid)
+    // As in `heapsnap dump`: the plan (and its faulted-in buffers) is made before the stop.
+    let plan = if naive {
+        None
     } else {
-        HashMap::new()
+        let maps = read_maps(pid).unwrap_or_else(|e| fail(3, e));
+        Some(CopyPlan::prepare(pid, &maps).unwrap_or_else(|t| {
+            fail(
+                1,
+                format!(
+                    "copy too big: {} MB needed, {} MB available",
+                    t.needed >> 20,
+                    t.available >> 20
+                ),
+            )
+        }))
     };
 
     let t0 = Instant::now();
@@ -106,19 +103,26 @@ fn main() {
     let stop_ms = t0.elapsed().as_secs_f64() * 1e3;
     let threads = frozen.thread_count();
     let t1 = Instant::now();
-    let copied = copy_into(pid, &source, &mut bufs);
+    let copied = match plan {
+        Some(plan) => image_copy(pid, &source, plan).map(|image| {
+            let stats = image.stats();
+            (stats.bytes, stats.regions, Some(image), Vec::new())
+        }),
+        None => naive_copy(pid, &source).map(|(b, r, bufs)| (b, r, None, bufs)),
+    };
     let copy_ms = t1.elapsed().as_secs_f64() * 1e3;
     let pause = frozen.resume();
     let total_ms = t0.elapsed().as_secs_f64() * 1e3;
 
-    let (bytes, regions) = copied.unwrap_or_else(|e| fail(8, e));
+    let (bytes, regions, image, bufs) = copied.unwrap_or_else(|e| fail(8, e));
     println!(
         "{{\"pid\":{pid},\"mode\":\"{}\",\"stop_ms\":{stop_ms:.3},\"pause_ms\":{:.3},\
          \"copy_ms\":{copy_ms:.3},\"total_ms\":{total_ms:.3},\"bytes\":{bytes},\
          \"regions\":{regions},\"threads\":{threads}}}",
-        if prefault { "prefault" } else { "image" },
+        if naive { "naive" } else { "image" },
         pause.as_secs_f64() * 1e3,
     );
     // Free the copy only after the line is out: freeing it is not part of the floor.
+    drop(image);
     drop(bufs);
 }

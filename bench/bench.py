@@ -1,0 +1,835 @@
+#!/usr/bin/env python3
+"""heapsnap benchmark driver (run it through bench/run, which builds heapsnap first).
+
+For each interpreter (3.11.7, 3.12.1 by default) and each target heap (W1/4, W1, W4: 75,000,
+300,000 and 1,200,000 instances of bench/target.py's Item, about 4 live objects each), measured
+in the same run, side by side, each REPS times (median reported):
+
+  raw copy    examples/raw_copy <pid>: heapsnap's own copy (CopyPlan::prepare before the stop,
+              then stopped: read_maps + Image::copy_process), resume, walk nothing: the floor
+              of heapsnap's pause; and `raw_copy <pid> --naive`: every byte of every writable
+              mapping into buffers allocated while stopped, the straightforward copy;
+  heapsnap    `heapsnap dump <pid> --quiet -o snap.json` (--mode full, then --mode gc): the
+              target's pause as its own 1 ms ticking thread saw it (longest gap between ticks),
+              heapsnap's pause_ms / walk_ms (snapshot meta), wall time of the command, peak RSS
+              of heapsnap (GNU time), snapshot size;
+  nonblocking `--nonblocking` on the same still target (pause, census difference), then on a
+              target that mutates its heap without end (census difference from a blocking dump
+              taken just before, failures, exit codes);
+  peers       in-process tools run inside a fresh target each time, timed there with
+              time.perf_counter: guppy3 hpy().heap() + str(), pympler muppy.get_objects() +
+              summary.summarize(), objgraph show_most_common_types(), gc.get_objects() + count
+              by type + sys.getsizeof ("gc-count"), and the gc.get_referents() closure
+              ("gc-closure", the object set of --mode gc).
+
+Prints the tables on stdout (progress on stderr), writes the raw figures to
+target/bench/latest.json and the tables with the machine's details into docs/benchmarks.md,
+between the markers <!-- bench:begin --> and <!-- bench:end --> (text outside them is kept).
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# bench/run builds into a target directory of its own and says where (HEAPSNAP_BENCH_BIN).
+BIN = os.environ.get("HEAPSNAP_BENCH_BIN") or os.path.join(ROOT, "target", "release")
+HEAPSNAP = os.path.join(BIN, "heapsnap")
+RAW_COPY = os.path.join(BIN, "examples", "raw_copy")
+TARGET = os.path.join(ROOT, "bench", "target.py")
+REQUIREMENTS = os.path.join(ROOT, "bench", "requirements.txt")
+DOC = os.path.join(ROOT, "docs", "benchmarks.md")
+RESULTS_DIR = os.path.join(ROOT, "target", "bench")
+
+WORKLOADS = {"q": ("W1/4", 75_000), "1": ("W1", 300_000), "4": ("W4", 1_200_000)}
+PEERS = ["guppy", "pympler", "objgraph", "gccount", "gcclosure"]
+PEER_TITLES = {
+    "guppy": "guppy3 hpy().heap() + str()",
+    "pympler": "pympler muppy.get_objects() + summary.summarize()",
+    "objgraph": "objgraph show_most_common_types()",
+    "gccount": "gc.get_objects() + count by type + sys.getsizeof",
+    "gcclosure": "gc.get_objects() + closure of gc.get_referents() + count + getsizeof",
+}
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+
+def log(msg):
+    sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
+    sys.stderr.flush()
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+# --------------------------------------------------------------------------------------------
+# Virtualenvs
+
+
+def ensure_venv(version, pyenv_root, cache):
+    """One cached venv per interpreter with the peers; rebuilt only when its key changes."""
+    base = os.path.join(pyenv_root, "versions", version, "bin", "python")
+    if not os.path.exists(base):
+        raise SystemExit("bench: no interpreter at %s" % base)
+    short = ".".join(version.split(".")[:2])
+    venv = os.path.join(cache, "bench-venv-%s" % short)
+    py = os.path.join(venv, "bin", "python")
+    with open(REQUIREMENTS, "rb") as f:
+        req_hash = hashlib.sha256(f.read()).hexdigest()
+    key = {"python": base, "version": version, "requirements": req_hash}
+    marker = os.path.join(venv, "heapsnap-bench.json")
+    try:
+        with open(marker) as f:
+            info = json.load(f)
+        if info.get("key") == key and os.path.exists(py):
+            return py, info
+    except (OSError, ValueError):
+        pass
+    log("creating %s" % venv)
+    shutil.rmtree(venv, ignore_errors=True)
+    os.makedirs(cache, exist_ok=True)
+    subprocess.run([base, "-m", "venv", venv], check=True)
+    subprocess.run(
+        [py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS],
+        check=True,
+    )
+    probe = (
+        "import sys, json, importlib.metadata as m; print(json.dumps({'sys_version': sys.version, "
+        "'packages': {n: m.version(n) for n in ('guppy3', 'Pympler', 'objgraph')}}))"
+    )
+    info = json.loads(subprocess.check_output([py, "-c", probe], text=True))
+    info["key"] = key
+    with open(marker, "w") as f:
+        json.dump(info, f)
+    return py, info
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+
+
+class Target:
+    """bench/target.py running under `python`, spoken to over stdin/stdout lines."""
+
+    def __init__(self, python, n, mutate=None):
+        argv = [python, TARGET, str(n)] + (["--mutate", str(mutate)] if mutate is not None else [])
+        self.err = tempfile.TemporaryFile()
+        self.p = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err, text=True
+        )
+        line = self.p.stdout.readline()
+        if not line.startswith("ready "):
+            raise RuntimeError("target did not start: %r %s" % (line, self._stderr()))
+        self.pid = int(line.split()[1])
+
+    def _stderr(self):
+        self.err.seek(0)
+        return self.err.read().decode(errors="replace")[-2000:]
+
+    def ask(self, cmd):
+        self.p.stdin.write(cmd + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        if not line:
+            raise RuntimeError("target died on %r: %s" % (cmd, self._stderr()))
+        return line.strip()
+
+    def reset(self):
+        self.ask("reset")
+
+    def gap_ms(self):
+        time.sleep(0.02)  # let the ticker take the tick that closes the gap
+        return float(self.ask("gap").split()[1])
+
+    def rss_kb(self):
+        with open("/proc/%d/status" % self.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return None
+
+    def close(self):
+        try:
+            self.p.stdin.write("quit\n")
+            self.p.stdin.flush()
+            self.p.wait(timeout=10)
+        except Exception:
+            self.p.kill()
+            self.p.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+GNU_TIME = "/usr/bin/time"
+
+
+def run_measured(argv, timeout=600):
+    """Run argv; wall time, exit code, peak RSS, stdout, stderr.
+
+    The peak RSS comes from GNU time when it is there: the rusage of a child of this driver is
+    not enough, because Linux carries the RSS high-water mark of the process that exec'd into
+    the child's figure (with vfork, the driver's own peak: after it parsed a big snapshot, every
+    later child would report at least that). Without GNU time, wait4's rusage is used.
+    """
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    rss_file = None
+    if os.path.exists(GNU_TIME):
+        fd, rss_file = tempfile.mkstemp(prefix="heapsnap-bench-rss-")
+        os.close(fd)
+        argv = [GNU_TIME, "-f", "%M", "-o", rss_file, "--"] + list(argv)
+    t0 = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=out, stderr=err)
+    killer = threading.Timer(timeout, p.kill)
+    killer.start()
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.perf_counter() - t0
+    killer.cancel()
+    p.returncode = os.waitstatus_to_exitcode(status)
+    maxrss_kb = ru.ru_maxrss
+    if rss_file:
+        try:
+            with open(rss_file) as f:
+                lines = [l for l in f.read().splitlines() if l.strip()]
+            maxrss_kb = int(lines[-1])
+        except (OSError, ValueError, IndexError):
+            pass
+        os.remove(rss_file)
+    out.seek(0)
+    err.seek(0)
+    return {
+        "rc": p.returncode,
+        "wall_ms": wall * 1e3,
+        "maxrss_kb": maxrss_kb,
+        "user_ms": ru.ru_utime * 1e3,
+        "sys_ms": ru.ru_stime * 1e3,
+        "stdout": out.read().decode(errors="replace"),
+        "stderr": err.read().decode(errors="replace").strip(),
+    }
+
+
+def snapshot_meta(path):
+    """The "meta" object of a snapshot, without parsing the rest (it can be 100 MB: parsing it
+    would grow this driver by several times that)."""
+    with open(path) as f:
+        head = f.read(1 << 16)
+    at = head.find('"meta"')
+    if at >= 0:
+        brace = head.find("{", at)
+        try:
+            return json.JSONDecoder().raw_decode(head, brace)[0]
+        except ValueError:
+            pass
+    with open(path) as f:
+        return json.load(f)["meta"]
+
+
+# --------------------------------------------------------------------------------------------
+# Measurements
+
+
+def idle_gap(target, seconds=1.0):
+    target.reset()
+    time.sleep(seconds)
+    return target.gap_ms()
+
+
+def raw_copy(target, naive=False):
+    target.reset()
+    r = run_measured([RAW_COPY, str(target.pid)] + (["--naive"] if naive else []))
+    gap = target.gap_ms()
+    if r["rc"] != 0:
+        return {"rc": r["rc"], "error": r["stderr"], "gap_ms": gap}
+    j = json.loads(r["stdout"])
+    j.update(rc=0, gap_ms=gap, wall_ms=r["wall_ms"], maxrss_kb=r["maxrss_kb"])
+    return j
+
+
+def dump(target, tmpdir, mode="full", nonblocking=False):
+    snap = os.path.join(tmpdir, "snap.json")
+    argv = [HEAPSNAP, "dump", str(target.pid), "--quiet", "--mode", mode, "-o", snap]
+    if nonblocking:
+        argv.append("--nonblocking")
+    target.reset()
+    r = run_measured(argv)
+    res = {
+        "rc": r["rc"],
+        "gap_ms": target.gap_ms(),
+        "wall_ms": r["wall_ms"],
+        "maxrss_kb": r["maxrss_kb"],
+        "user_ms": r["user_ms"],
+        "sys_ms": r["sys_ms"],
+    }
+    errors = [l for l in r["stderr"].splitlines() if "error" in l]
+    if errors:
+        res["error"] = errors[-1]
+    if r["rc"] == 0:
+        meta = snapshot_meta(snap)
+        res["snapshot_bytes"] = os.path.getsize(snap)
+        for k in ("objects", "bytes", "pause_ms", "walk_ms", "copied_bytes", "threads"):
+            res[k] = meta.get(k)
+    if os.path.exists(snap):
+        os.remove(snap)
+    return res
+
+
+def peer(python, n, name):
+    with Target(python, n) as t:
+        rss_before = t.rss_kb()
+        r = json.loads(t.ask("peer " + name))
+        r["target_rss_kb"] = rss_before
+        r["target_rss_after_kb"] = t.rss_kb()
+        return r
+
+
+def measure_workload(python, n, reps, peers, mutate_rates, tmpdir):
+    res = {"n": n}
+    log("  heapsnap: %d reps of raw copy / dump full / dump gc / dump --nonblocking" % reps)
+    with Target(python, n) as t:
+        res["target_rss_kb"] = t.rss_kb()
+        res["idle_gap"] = [idle_gap(t) for _ in range(reps)]
+        res["raw"], res["raw_naive"], res["full"], res["gc"], res["nb"] = [], [], [], [], []
+        for _ in range(reps):
+            res["raw"].append(raw_copy(t))
+            res["raw_naive"].append(raw_copy(t, naive=True))
+            res["full"].append(dump(t, tmpdir, "full"))
+            res["gc"].append(dump(t, tmpdir, "gc"))
+            res["nb"].append(dump(t, tmpdir, "full", nonblocking=True))
+    res["mut"] = {}
+    for rate in mutate_rates:
+        log("  --nonblocking on a target mutating at %s: %d pairs"
+            % ("full speed" if rate == 0 else "%d replacements/s" % rate, reps))
+        pairs = res["mut"][rate] = []
+        with Target(python, n, mutate=rate) as t:
+            time.sleep(0.3)
+            for _ in range(reps):
+                b = dump(t, tmpdir, "full")
+                m0, t0 = int(t.ask("mut").split()[1]), time.perf_counter()
+                nb = dump(t, tmpdir, "full", nonblocking=True)
+                m1, t1 = int(t.ask("mut").split()[1]), time.perf_counter()
+                nb["mutations_per_s"] = (m1 - m0) / (t1 - t0)
+                pairs.append({"blocking": b, "nonblocking": nb})
+    res["peers"] = {}
+    for name in peers:
+        log("  peer %s: %d fresh targets" % (name, reps))
+        res["peers"][name] = [peer(python, n, name) for _ in range(reps)]
+    return res
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries
+
+
+def summarize(res):
+    """Medians of one interpreter x workload."""
+    ok = lambda runs: [r for r in runs if r.get("rc") == 0]  # noqa: E731
+    s = {"n": res["n"], "target_rss_mb": res["target_rss_kb"] * 1024 / 1e6}
+    s["idle_gap_ms"] = med(res["idle_gap"])
+    raw = ok(res["raw"])
+    s["raw_ms"] = med([r["pause_ms"] for r in raw])
+    s["raw_gap_ms"] = med([r["gap_ms"] for r in raw])
+    s["raw_mb"] = med([r["bytes"] for r in raw]) / 1e6 if raw else None
+    naive = ok(res.get("raw_naive", []))
+    s["naive_ms"] = med([r["pause_ms"] for r in naive])
+    s["naive_gap_ms"] = med([r["gap_ms"] for r in naive])
+    s["naive_mb"] = med([r["bytes"] for r in naive]) / 1e6 if naive else None
+    for mode in ("full", "gc"):
+        runs = ok(res[mode])
+        s[mode + "_fail"] = len(res[mode]) - len(runs)
+        s[mode + "_errors"] = sorted({r.get("error", "rc %d" % r["rc"]) for r in res[mode] if r["rc"]})
+        s[mode + "_objects"] = med([r["objects"] for r in runs])
+        s[mode + "_gap_ms"] = med([r["gap_ms"] for r in runs])
+        s[mode + "_pause_ms"] = med([r["pause_ms"] for r in runs])
+        s[mode + "_walk_ms"] = med([r["walk_ms"] for r in runs])
+        s[mode + "_wall_ms"] = med([r["wall_ms"] for r in runs])
+        s[mode + "_rss_mb"] = med([r["maxrss_kb"] * 1024 / 1e6 for r in runs])
+        s[mode + "_snap_mb"] = med([r["snapshot_bytes"] / 1e6 for r in runs])
+    nb = ok(res["nb"])
+    s["nb_fail"] = len(res["nb"]) - len(nb)
+    s["nb_gap_ms"] = med([r["gap_ms"] for r in nb])
+    s["nb_wall_ms"] = med([r["wall_ms"] for r in nb])
+    if nb and s["full_objects"]:
+        s["nb_still_diff_pct"] = med(
+            [100.0 * (r["objects"] - s["full_objects"]) / s["full_objects"] for r in nb]
+        )
+    s["mut"] = {}
+    for rate, pairs in res.get("mut", {}).items():
+        diffs, rcs, errs = [], [], set()
+        for p in pairs:
+            b, n = p["blocking"], p["nonblocking"]
+            rcs.append(n["rc"])
+            if n["rc"] != 0:
+                errs.add(n.get("error", "rc %d" % n["rc"]))
+            if b["rc"] == 0 and n["rc"] == 0:
+                diffs.append(100.0 * (n["objects"] - b["objects"]) / b["objects"])
+        s["mut"][rate] = {
+            "diff_pct": med([abs(d) for d in diffs]),
+            "diffs": diffs,
+            "rcs": rcs,
+            "errors": sorted(errs),
+            "blocking_fail": sum(1 for p in pairs if p["blocking"]["rc"] != 0),
+            "rate": med([p["nonblocking"].get("mutations_per_s") for p in pairs]),
+            "nb_wall_ms": med([p["nonblocking"]["wall_ms"] for p in pairs]),
+        }
+    s["peers"] = {}
+    for name, runs in res.get("peers", {}).items():
+        good = [r for r in runs if "error" not in r]
+        s["peers"][name] = {
+            "ms": med([r["total_ms"] for r in good]),
+            "census_ms": med([r["census_ms"] for r in good]),
+            "print_ms": med([r.get("print_ms") for r in good]),
+            "objects": med([r.get("objects") for r in good]),
+            "errors": sorted({r["error"] for r in runs if "error" in r}),
+            "rss_growth_mb": med(
+                [(r["target_rss_after_kb"] - r["target_rss_kb"]) * 1024 / 1e6 for r in good]
+            ),
+        }
+    return s
+
+
+def fmt(v, digits=0, suffix=""):
+    if v is None:
+        return "—"
+    if digits and abs(v) < 0.5 * 10 ** -digits:
+        v = 0.0
+    if isinstance(v, float) and digits == 0 and abs(v) < 10:
+        digits = 1
+    return ("{:,.%df}" % digits).format(v) + suffix
+
+
+def ratio(a, b, digits=2):
+    if a is None or b is None or b == 0:
+        return "—"
+    return ("{:.%df}×" % digits).format(a / b)
+
+
+def md_table(header, rows):
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(r) + " |")
+    return "\n".join(out)
+
+
+def tables(summary, order, peers):
+    """The report: main table, nonblocking, object counts, scaling, targets."""
+    parts = []
+    rows = []
+    for py, wl in order:
+        s = summary[py][wl]
+        p = s["peers"]
+        pms = lambda name: p.get(name, {}).get("ms")  # noqa: E731
+
+        def split(name):
+            q = p.get(name, {})
+            if q.get("print_ms") is None:
+                return fmt(q.get("ms"))
+            return "%s + %s" % (fmt(q.get("census_ms")), fmt(q.get("print_ms")))
+
+        hs = s["full_wall_ms"]
+        rows.append([
+            py, wl,
+            fmt(s["full_objects"]),
+            "%s / %s (%s MB)" % (fmt(s["raw_ms"]), fmt(s["raw_gap_ms"]), fmt(s["raw_mb"])),
+            fmt(s["naive_ms"]) + " (" + fmt(s["naive_mb"]) + " MB)",
+            fmt(s["full_gap_ms"]),
+            ratio(s["full_gap_ms"], s["raw_gap_ms"]),
+            fmt(s["full_pause_ms"]),
+            fmt(s["full_walk_ms"]),
+            fmt(hs),
+            fmt(s["gc_wall_ms"]),
+            split("guppy"), ratio(pms("guppy"), hs),
+            fmt(pms("gccount")), ratio(pms("gccount"), hs),
+            fmt(pms("gcclosure")), ratio(pms("gcclosure"), hs),
+            split("pympler"), fmt(pms("objgraph")),
+            fmt(s["full_rss_mb"]) + " / " + fmt(s["target_rss_mb"]),
+            ratio(s["full_rss_mb"], s["target_rss_mb"]),
+            fmt(s["full_snap_mb"], 1),
+        ])
+    parts.append("### Main table (medians)\n")
+    parts.append(md_table([
+        "Python", "heap", "objects (full)", "raw copy ms (own / tgt) (MB copied)",
+        "naive copy ms (MB copied)", "pause ms (tgt)",
+        "pause / raw", "hs pause_ms", "hs walk ms", "hs wall ms", "hs --mode gc wall ms",
+        "guppy ms (heap() + str)", "guppy / hs", "gc-count ms", "gc-count / hs", "gc-closure ms",
+        "gc-closure / hs", "pympler ms (get_objects + summarize)", "objgraph ms", "hs peak RSS / target RSS MB",
+        "RSS ratio", "snapshot MB",
+    ], rows))
+    parts.append(
+        "\n- *raw copy*: `raw_copy <pid>`, heapsnap's own copy sequence through the library "
+        "(buffers prepared before the stop; stopped: read_maps + Image::copy_process), nothing "
+        "walked; *own*: stop→resume as `raw_copy` measures it; *tgt*: the longest gap between "
+        "two 1 ms ticks of the target's own thread during the run (≈ pause + 1 ms + scheduling "
+        "noise; idle noise in the next table). *naive copy*: `raw_copy --naive`, every byte of "
+        "every writable mapping into buffers allocated while the target is stopped. "
+        "*pause / raw* compares the two target-measured figures. *hs*: `heapsnap dump --quiet "
+        "-o snap.json` (mode full); *wall* is the whole command (start, ELF, copy, walk, JSON). "
+        "Peer ratios are peer time / heapsnap wall time (> 1 = heapsnap faster), the peer's time "
+        "being census + printing where the tool prints (both shown as *census + print*). Peer "
+        "times are measured inside the target. "
+        "MB = 10^6 bytes; RSS = peak resident set of heapsnap (GNU time) / VmRSS of the target."
+    )
+
+    rows = []
+    for py, wl in order:
+        s = summary[py][wl]
+        rows.append([
+            py, wl, fmt(s["idle_gap_ms"]), fmt(s["full_gap_ms"]), fmt(s["nb_gap_ms"]),
+            fmt(s["nb_wall_ms"]), fmt(s.get("nb_still_diff_pct"), 3, " %"),
+            "%d/%d/%d" % (s["full_fail"], s["gc_fail"], s["nb_fail"]),
+        ])
+    parts.append("\n### --nonblocking, still target\n")
+    parts.append(md_table([
+        "Python", "heap", "idle max gap ms", "blocking pause ms (tgt)",
+        "nonblocking pause ms (tgt)", "nonblocking wall ms", "census diff vs blocking",
+        "failed runs full/gc/nonblocking",
+    ], rows))
+    rows = []
+    for py, wl in order:
+        for rate, m in sorted(summary[py][wl]["mut"].items()):
+            ok_n = sum(1 for r in m["rcs"] if r == 0)
+            rows.append([
+                py, wl, "full speed" if rate == 0 else fmt(rate), fmt(m["rate"]),
+                "%d/%d" % (ok_n, len(m["rcs"])), ",".join(str(r) for r in m["rcs"]),
+                fmt(m["diff_pct"], 3, " %"),
+                " ".join("%+.3f%%" % d for d in m["diffs"]) or "—",
+                "; ".join(m["errors"]) or "—",
+            ])
+    if rows:
+        parts.append("\n### --nonblocking, mutating target\n")
+        parts.append(md_table([
+            "Python", "heap", "mutation rate asked (replacements/s)", "measured",
+            "nonblocking succeeded", "exit codes", "census |diff| vs blocking (median)",
+            "diffs", "errors",
+        ], rows))
+        parts.append(
+            "\n- The mutating target replaces random items of a 20,000-item list in a loop (4 "
+            "objects freed and 4 allocated per replacement). Each nonblocking dump is compared "
+            "with a blocking dump of the same target taken just before it."
+        )
+
+    rows = []
+    for py, wl in order:
+        s = summary[py][wl]
+        p = s["peers"]
+        rows.append([py, wl, fmt(s["full_objects"]), fmt(s["gc_objects"])] + [
+            fmt(p.get(name, {}).get("objects")) for name in ("gcclosure", "gccount", "guppy", "pympler")
+        ] + [fmt(p.get("guppy", {}).get("rss_growth_mb"))])
+    parts.append("\n### Objects each tool counts\n")
+    parts.append(md_table([
+        "Python", "heap", "heapsnap full", "heapsnap --mode gc", "gc-closure", "gc.get_objects()",
+        "guppy h.count", "pympler muppy", "target RSS growth from guppy, MB",
+    ], rows))
+
+    parts.append("\n### Scaling W1/4 → W1 → W4 (per object, medians)\n")
+    for py in dict.fromkeys(py for py, _ in order):
+        wls = [wl for p, wl in order if p == py]
+        rows = []
+        metrics = [
+            ("hs wall ns/object", lambda s: s["full_wall_ms"] * 1e6 / s["full_objects"]),
+            ("hs walk ns/object", lambda s: s["full_walk_ms"] * 1e6 / s["full_objects"]),
+            ("pause (hs pause_ms) ns/object", lambda s: s["full_pause_ms"] * 1e6 / s["full_objects"]),
+            ("raw copy ns/object", lambda s: s["raw_ms"] * 1e6 / s["full_objects"]),
+            ("naive copy ns/object", lambda s: s["naive_ms"] * 1e6 / s["full_objects"]),
+            ("hs peak RSS bytes/object", lambda s: s["full_rss_mb"] * 1e6 / s["full_objects"]),
+            ("target RSS bytes/object", lambda s: s["target_rss_mb"] * 1e6 / s["full_objects"]),
+            ("snapshot bytes/object", lambda s: s["full_snap_mb"] * 1e6 / s["full_objects"]),
+            ("guppy ns/object", lambda s: s["peers"]["guppy"]["ms"] * 1e6 / s["full_objects"]),
+            ("gc-closure ns/object", lambda s: s["peers"]["gcclosure"]["ms"] * 1e6 / s["full_objects"]),
+        ]
+        for label, f in metrics:
+            vals = []
+            for wl in wls:
+                try:
+                    vals.append(f(summary[py][wl]))
+                except (KeyError, TypeError, ZeroDivisionError):
+                    vals.append(None)
+            row = [label] + [fmt(v) for v in vals]
+            last = "—"
+            if len(vals) >= 2 and vals[-1] is not None and vals[-2] is not None and vals[-2]:
+                last = ratio(vals[-1], vals[-2])
+            rows.append(row + [last])
+        hdr = ["Python %s" % py] + wls + ["%s/%s per object" % (wls[-1], wls[-2]) if len(wls) > 1 else "—"]
+        parts.append(md_table(hdr, rows) + "\n")
+    return "\n".join(parts)
+
+
+def targets_check(summary, order):
+    lines = []
+    for py, wl in order:
+        s = summary[py][wl]
+        r = (s["full_gap_ms"] / s["raw_gap_ms"]) if s["full_gap_ms"] and s["raw_gap_ms"] else None
+        r2 = (s["full_pause_ms"] / s["raw_ms"]) if s["full_pause_ms"] and s["raw_ms"] else None
+        if r is not None:
+            lines.append(
+                "- pause ≤ 2× raw copy, %s %s: target-measured %s, own figures %s → %s"
+                % (py, wl, ratio(r, 1), ratio(r2, 1) if r2 else "—", "met" if r <= 2 else "NOT met")
+            )
+    for py, wl in order:
+        if wl != "W1":
+            continue
+        s = summary[py][wl]
+        hs = s["full_wall_ms"]
+        g = s["peers"].get("guppy", {}).get("ms")
+        c = s["peers"].get("gccount", {}).get("ms")
+        cl = s["peers"].get("gcclosure", {}).get("ms")
+        gh = s["peers"].get("guppy", {}).get("census_ms")
+        if g and hs:
+            lines.append(
+                "- heapsnap ≥ 5× faster than guppy3 hp.heap() (W1, %s): hp.heap() alone / hs "
+                "%s → %s; hp.heap() + str(h) / hs %s → %s"
+                % (py, ratio(gh, hs), "met" if gh / hs >= 5 else "NOT met",
+                   ratio(g, hs), "met" if g / hs >= 5 else "NOT met")
+            )
+        if c and hs:
+            hsgc = s["gc_wall_ms"]
+            lines.append(
+                "- heapsnap no slower than gc.get_objects()+count (W1, %s): gc-count/hs %s → %s "
+                "(but gc.get_objects() sees %s objects, heapsnap %s. Like for like, the "
+                "gc-closure computes the object set of `--mode gc`: gc-closure / hs --mode gc "
+                "= %s, gc-closure / hs full = %s)"
+                % (py, ratio(c, hs), "met" if c >= hs else "NOT met",
+                   fmt(s["peers"]["gccount"].get("objects")), fmt(s["full_objects"]),
+                   ratio(cl, hsgc), ratio(cl, hs))
+            )
+    for py in dict.fromkeys(py for py, _ in order):
+        wls = [wl for p, wl in order if p == py]
+        per = [summary[py][wl]["full_wall_ms"] / summary[py][wl]["full_objects"]
+               for wl in wls if summary[py][wl]["full_objects"]]
+        if len(per) >= 2:
+            steps = ", ".join("%s→%s %s" % (wls[i], wls[i + 1], ratio(per[i + 1], per[i]))
+                              for i in range(len(per) - 1))
+            worst = max(per[i + 1] / per[i] for i in range(len(per) - 1))
+            lines.append(
+                "- linear scaling (%s): wall time per object, step ratios %s → %s"
+                % (py, steps, "linear (≤ 1.25× per step)" if worst <= 1.25 else "NOT linear")
+            )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Machine
+
+
+def sh(argv):
+    try:
+        return subprocess.check_output(argv, text=True, stderr=subprocess.DEVNULL, cwd=ROOT).strip()
+    except Exception:
+        return "?"
+
+
+def machine(venvs):
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = "?"
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith("MemTotal:"):
+                mem = "%.1f GiB" % (int(line.split()[1]) / 1048576.0)
+    # What was built: bench/run records it before building; else the checkout as it is now.
+    commit = os.environ.get("HEAPSNAP_BENCH_COMMIT") or sh(["git", "rev-parse", "HEAD"])
+    if "HEAPSNAP_BENCH_DIRTY" in os.environ:
+        dirty = os.environ["HEAPSNAP_BENCH_DIRTY"].split()
+    else:
+        dirty = sh(["git", "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock",
+                    "examples"])
+        dirty = [l.split()[-1] for l in dirty.splitlines() if l.strip()] if dirty != "?" else []
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory": mem,
+        "kernel": platform.release(),
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "heapsnap_commit": commit,
+        "heapsnap_dirty": dirty,
+        "rustc": sh(["rustc", "--version"]),
+        "interpreters": {v: info["sys_version"].replace("\n", " ") for v, (_, info) in venvs.items()},
+        "peers": next(iter(venvs.values()))[1]["packages"] if venvs else {},
+    }
+
+
+def machine_md(m):
+    lines = [
+        "- CPU: %s, %s cores, %s RAM; kernel %s" % (m["cpu"], m["cores"], m["memory"], m["kernel"]),
+        "- date: %s" % m["date"],
+        "- heapsnap commit: `%s`%s" % (
+            m["heapsnap_commit"][:12],
+            " + uncommitted changes in %s" % ", ".join(sorted(m["heapsnap_dirty"]))
+            if m["heapsnap_dirty"] else "",
+        ),
+        "- %s" % m["rustc"],
+    ]
+    if m.get("load_1min"):
+        lines.append(
+            "- 1-minute load average when each workload started and at the end: %s (the "
+            "benchmark itself keeps about 1 core busy; more means other work shared the machine)"
+            % ", ".join("%.2f" % x for x in m["load_1min"])
+        )
+    for v, s in m["interpreters"].items():
+        lines.append("- Python %s: `%s`" % (v, s))
+    lines.append("- peers: " + ", ".join("%s %s" % kv for kv in m["peers"].items()))
+    return "\n".join(lines)
+
+
+def write_doc(block):
+    head = (
+        "# Benchmarks\n\n"
+        "Run: `bench/run` (see bench/bench.py for what it measures and its options).\n\n"
+    )
+    text = head + BEGIN + "\n" + END + "\n"
+    if os.path.exists(DOC):
+        with open(DOC) as f:
+            text = f.read()
+    if BEGIN not in text or END not in text:
+        text = text.rstrip("\n") + "\n\n" + BEGIN + "\n" + END + "\n"
+    a = text.index(BEGIN) + len(BEGIN)
+    b = text.index(END)
+    text = text[:a] + "\n" + block.strip("\n") + "\n" + text[b:]
+    os.makedirs(os.path.dirname(DOC), exist_ok=True)
+    with open(DOC, "w") as f:
+        f.write(text)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pythons", default="3.11.7,3.12.1", help="pyenv versions (default %(default)s)")
+    ap.add_argument("--pyenv-root", default=os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv")))
+    ap.add_argument("--workloads", default="q,1,4", help="q = W1/4, 1 = W1, 4 = W4 (default %(default)s)")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions, median reported (default 3)")
+    ap.add_argument("--peers", default=",".join(PEERS), help="in-process peers (default %(default)s)")
+    ap.add_argument("--no-peers-on", default="", help="workloads (q,1,4) where peers are skipped")
+    ap.add_argument("--mutate-rates", default="0,10000", help="replacements/s of the mutating "
+                    "targets for the --nonblocking comparison, 0 = full speed (default %(default)s)")
+    ap.add_argument("--no-mutate-on", default="", help="workloads where the mutating-target "
+                    "--nonblocking comparison is skipped")
+    ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
+    ap.add_argument("--render", metavar="RESULTS.json", help="measure nothing: print (and write "
+                    "into docs/benchmarks.md) the report of a saved run, e.g. target/bench/latest.json")
+    args = ap.parse_args()
+    if args.render:
+        publish(load_results(args.render), args.no_doc)
+        return
+
+    for exe in (HEAPSNAP, RAW_COPY):
+        if not os.path.exists(exe):
+            raise SystemExit("bench: %s is missing: run bench/run (it builds it)" % exe)
+    cache = os.environ.get("HEAPSNAP_CACHE", os.path.expanduser("~/.cache/heapsnap"))
+    pythons = [p for p in args.pythons.split(",") if p]
+    wkeys = [w for w in args.workloads.split(",") if w]
+    for w in wkeys:
+        if w not in WORKLOADS:
+            raise SystemExit("bench: unknown workload %r (q, 1, 4)" % w)
+    peers = [p for p in args.peers.split(",") if p]
+    no_peers = set(w for w in args.no_peers_on.split(",") if w)
+    no_mut = set(w for w in args.no_mutate_on.split(",") if w)
+    rates = [int(r) for r in args.mutate_rates.split(",") if r]
+
+    started = time.time()
+    venvs = {}
+    for v in pythons:
+        venvs[v] = ensure_venv(v, args.pyenv_root, cache)
+    log("venvs ready (%.1f s)" % (time.time() - started))
+
+    raw, summary, order, loads = {}, {}, [], []
+    with tempfile.TemporaryDirectory(prefix="heapsnap-bench-") as tmpdir:
+        for v in pythons:
+            py = venvs[v][0]
+            raw[v], summary[v] = {}, {}
+            for w in wkeys:
+                label, n = WORKLOADS[w]
+                loads.append(os.getloadavg()[0])
+                log("Python %s, %s (%d items), load average %.2f" % (v, label, n, loads[-1]))
+                t0 = time.time()
+                res = measure_workload(
+                    py, n, args.reps, [] if w in no_peers else peers,
+                    [] if w in no_mut else rates, tmpdir,
+                )
+                raw[v][label] = res
+                summary[v][label] = summarize(res)
+                order.append((v, label))
+                log("  done in %.1f s" % (time.time() - t0))
+    elapsed = time.time() - started
+    loads.append(os.getloadavg()[0])
+
+    m = machine(venvs)
+    m["load_1min"] = loads
+    cut = []
+    if no_peers:
+        cut.append("in-process peers skipped on %s"
+                   % ", ".join(WORKLOADS[w][0] for w in sorted(no_peers)))
+    if no_mut:
+        cut.append("mutating-target --nonblocking comparison skipped on %s"
+                   % ", ".join(WORKLOADS[w][0] for w in sorted(no_mut)))
+    out = {
+        "machine": m, "args": vars(args), "elapsed_s": elapsed, "order": order, "cut": cut,
+        "cmdline": os.environ.get("HEAPSNAP_BENCH_CMDLINE") or "bench/bench.py " + " ".join(sys.argv[1:]),
+        "summary": summary, "raw": raw,
+    }
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for name in ("results-%s.json" % stamp, "latest.json"):
+        with open(os.path.join(RESULTS_DIR, name), "w") as f:
+            json.dump(out, f, indent=1, default=str)
+    log("raw figures: %s" % os.path.join(RESULTS_DIR, "latest.json"))
+    publish(out, args.no_doc)
+
+
+def render(out):
+    """The report (markdown) from a run's results."""
+    order = [tuple(o) for o in out["order"]]
+    cut = out.get("cut") or []
+    return "\n".join([
+        "## Results\n",
+        "`%s` — %d repetitions per figure (median), whole run %.0f s.%s\n"
+        % (out["cmdline"].strip(), out["args"]["reps"], out["elapsed_s"],
+           (" Cut: " + "; ".join(cut) + ".") if cut else ""),
+        "### Machine\n",
+        machine_md(out["machine"]) + "\n",
+        tables(out["summary"], order, None),
+        "### Targets\n",
+        targets_check(out["summary"], order) + "\n",
+    ])
+
+
+def publish(out, no_doc):
+    report = render(out)
+    print(report)
+    if not no_doc:
+        write_doc(report)
+        log("wrote %s" % DOC)
+
+
+def load_results(path):
+    """A results file written by a run; the summaries are recomputed from its raw figures."""
+    with open(path) as f:
+        out = json.load(f)
+    for py, per_wl in out["raw"].items():
+        for wl, res in per_wl.items():
+            res["mut"] = {int(k): v for k, v in res.get("mut", {}).items()}
+            out["summary"][py][wl] = summarize(res)
+    out.setdefault("order", [(py, wl) for py in out["summary"] for wl in out["summary"][py]])
+    out.setdefault("cmdline", "bench/run")
+    return out
+
+if __name__ == "__main__":
+    main()
