@@ -156,7 +156,9 @@ impl Image {
             let mut out = Vec::new();
             loop {
                 let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                let Some((start, buffer)) = job else { return Ok(out) };
+                let Some((start, buffer)) = job else {
+                    return Ok(out);
+                };
                 copy_range(source, start, buffer, &mut out)?;
             }
         };

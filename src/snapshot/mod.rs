@@ -210,17 +210,29 @@ impl Snapshot {
             .iter()
             .map(|t| index.get(t.name.as_str()).copied().unwrap_or(0) as u32)
             .collect();
-        let mut order: Vec<usize> = (0..heap.objects.len()).collect();
-        order.sort_unstable_by_key(|&i| heap.objects[i].address);
+        let mut order: Vec<(u64, u32)> = heap
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.address, i as u32))
+            .collect();
+        order.sort_unstable();
         // Walk order → position in the address-sorted columns.
         let mut position = vec![0i64; heap.objects.len()];
-        for (pos, &i) in order.iter().enumerate() {
-            position[i] = pos as i64;
+        for (pos, &(_, i)) in order.iter().enumerate() {
+            position[i as usize] = pos as i64;
         }
-        let mut cols = ObjectColumns::default();
+        let n = order.len();
+        let mut cols = ObjectColumns {
+            address_delta: Vec::with_capacity(n),
+            type_index: Vec::with_capacity(n),
+            size: Vec::with_capacity(n),
+            parent: Vec::with_capacity(n),
+            label: Vec::with_capacity(n),
+        };
         let mut previous = 0u64;
-        for i in order {
-            let o = &heap.objects[i];
+        for (_, i) in order {
+            let o = &heap.objects[i as usize];
             cols.address_delta.push(o.address - previous);
             previous = o.address;
             cols.type_index.push(row_of_type[o.type_id as usize]);
@@ -247,7 +259,7 @@ impl Snapshot {
     }
 
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let mut out = BufWriter::new(std::fs::File::create(path)?);
+        let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
         serde_json::to_writer(&mut out, self)?;
         out.write_all(b"\n")?;
         out.flush()
