@@ -21,22 +21,15 @@ pub fn run(args: &DiffArgs) -> Result<(), Failure> {
         attachments: args.attachments,
     };
     let d = diff(&before, &after, later.as_ref(), &opts);
+    for w in &d.warnings {
+        eprintln!("heapsnap: warning: {w}");
+    }
     if args.json {
         let text = serde_json::to_string_pretty(&d)
             .map_err(|e| Failure::new(exit::ERROR, format!("cannot encode JSON: {e}")))?;
         println!("{text}");
     } else {
-        for w in &d.warnings {
-            eprintln!("heapsnap: warning: {w}");
-        }
-        let mut table = diff_table(&d, args.top);
-        // Warnings went to stderr; keep stdout to the table.
-        table = table
-            .lines()
-            .filter(|l| !l.starts_with("warning: "))
-            .collect::<Vec<_>>()
-            .join("\n");
-        println!("{table}");
+        print!("{}", diff_table(&d, args.top));
     }
     Ok(())
 }

@@ -39,9 +39,14 @@ fn memory_failure(pid: i32, e: MemoryError) -> Failure {
 fn find_failure(pid: i32, e: FindError) -> Failure {
     match e {
         FindError::NotPython { .. } => Failure::new(exit::NOT_PYTHON, e.to_string()),
-        FindError::Unsupported { .. } | FindError::FreeThreaded(_) => {
+        FindError::Unsupported { .. } | FindError::FreeThreaded(_) | FindError::NeedsSymbols(_) => {
             Failure::new(exit::UNSUPPORTED, e.to_string())
         }
+        // Nothing is stopped yet: an unreadable runtime means this is no interpreter we know.
+        FindError::Memory(MemoryError::Unreadable { addr, .. }) => Failure::new(
+            exit::NOT_PYTHON,
+            format!("process {pid}: the Python runtime's memory at {addr:#x} is not readable"),
+        ),
         FindError::Memory(m) => memory_failure(pid, m),
     }
 }
@@ -147,6 +152,12 @@ pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
         WalkError::Corrupt(_) => Failure::new(exit::INCONSISTENT, e.to_string()),
     })?;
     let walk_ms = walk_started.elapsed().as_secs_f64() * 1e3;
+    if copy.image.source_gone() {
+        return Err(Failure::new(
+            exit::TARGET_LOST,
+            format!("process {pid} exited during the walk; the census would be incomplete"),
+        ));
+    }
     for w in &heap.warnings {
         eprintln!("heapsnap: warning: --nonblocking: {w}; objects past that point may be missing");
     }

@@ -295,10 +295,19 @@ fn attachments(s: &Snapshot, addresses: &[u64], new: &[usize], limit: usize) -> 
         }
     }
     // Group attached objects by (holder, type).
-    let mut groups: HashMap<(i64, u32), (u64, u64, u64, usize)> = HashMap::new();
+    // (holder, root label, type) → (attached, objects below, bytes, one attached object).
+    type Group = (u64, u64, u64, usize);
+    let mut groups: HashMap<(i64, i64, u32), Group> = HashMap::new();
     for &i in new {
         let top = attach[i] as usize;
-        let key = (s.objects.parent[top], s.objects.type_index[top]);
+        // Objects held directly by roots are grouped by root (label), the others by holder.
+        let parent = s.objects.parent[top];
+        let root = if parent == NO_PARENT {
+            s.objects.label[top]
+        } else {
+            0
+        };
+        let key = (parent, root, s.objects.type_index[top]);
         let g = groups.entry(key).or_insert((0, 0, 0, top));
         if top == i {
             g.0 += 1;
@@ -310,7 +319,7 @@ fn attachments(s: &Snapshot, addresses: &[u64], new: &[usize], limit: usize) -> 
     list.sort_by(|a, b| b.1 .2.cmp(&a.1 .2).then(a.0.cmp(&b.0)));
     list.into_iter()
         .take(limit)
-        .map(|((holder, ty), (attached, objects, size, example))| {
+        .map(|((holder, _, ty), (attached, objects, size, example))| {
             let holder = if holder == NO_PARENT {
                 let label = s.label(example);
                 if label.is_empty() {

@@ -11,10 +11,6 @@ use crate::memory::Memory;
 /// How a parent references a child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Edge {
-    /// On a GC list, but no root reaches it (garbage not yet collected, or held only by C).
-    Unreached,
-    /// Directly held by root number `k` (see [`super::Heap::roots`]).
-    Root(u32),
     /// Item `i` of a tuple, list, deque or variable-size C object.
     Index(u32),
     /// The value of entry `i` of a dict.
@@ -107,7 +103,6 @@ impl<'a> Labeler<'a> {
     fn text(&self, ty: &TypeInfo, edge: Edge, context: u64) -> String {
         let v = &self.view;
         match edge {
-            Edge::Unreached | Edge::Root(_) => String::new(),
             Edge::Index(i) => format!("[{i}]"),
             Edge::DictValue(_) => format!("[{}]", key_repr(v, context)),
             Edge::DictKey(_) => format!(".<key {}>", key_repr(v, context)),

@@ -1,6 +1,7 @@
 //! Walking the heap: from the GC lists (and, in full mode, the interpreter's roots) through
 //! every referent, on a memory image. Produces every object with its type and size.
 //!
+//! - [`edges`] — how a parent holds a child: retainer-chain labels;
 //! - [`gc_lists`] — interpreters and their generation lists;
 //! - [`types`] — validated type objects and what each needs;
 //! - [`referents`] — per-type `tp_traverse` emulation;

@@ -117,10 +117,15 @@ impl<'a> View<'a> {
         self.i64_at(obj + L::OB_SIZE)
     }
 
-    /// Items of a tuple, NULLs included.
+    /// Items of a tuple, NULLs included (none if the item array is not in the copy).
     pub fn tuple_items(&self, tuple: u64) -> impl Iterator<Item = u64> + '_ {
         let n = self.ob_size(tuple).clamp(0, 1 << 28) as u64;
         let base = tuple + self.layout.tuple_items;
+        let n = if self.image.contains(base, 8 * n as usize) {
+            n
+        } else {
+            0
+        };
         (0..n).map(move |i| self.word(base + 8 * i))
     }
 
@@ -210,8 +215,17 @@ impl<'a> View<'a> {
         }
     }
 
-    /// The entry table of a dict: its key object, or (2.7) the table inside the dict.
+    /// The entry table of a dict: its key object, or (2.7) the table inside the dict. `None`
+    /// unless the whole entry table is in the copy (so loops over it are bounded by real memory).
     pub fn dict_table(&self, dict: u64) -> Option<DictKeys> {
+        let keys = self.dict_table_unchecked(dict)?;
+        let bytes = (keys.nentries as u64).checked_mul(keys.entry_size)?;
+        self.image
+            .contains(keys.entries_start(), bytes as usize)
+            .then_some(keys)
+    }
+
+    fn dict_table_unchecked(&self, dict: u64) -> Option<DictKeys> {
         if self.layout.dict_keys != DictKeysLayout::V27 {
             return self.dict_keys(self.word(dict + L::DICT_KEYS));
         }
@@ -287,7 +301,8 @@ impl<'a> View<'a> {
                 }
             }
         };
-        (0..=1i64 << 36).contains(&k.nentries).then_some(k)
+        // A table never holds more entries than index slots.
+        (0..=k.size as i64).contains(&k.nentries).then_some(k)
     }
 
     /// Where a `PyDictValues`' array of value pointers starts.

@@ -25,9 +25,8 @@ pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
             out.push((view.word(obj + off), Edge::Slot(k as u32)));
         }
         if let Some(off) = inst.dict_offset {
-            if let Some(at) = dict_pointer(view, obj, ty, off) {
-                out.push((view.word(at), Edge::Field("__dict__")));
-            }
+            let at = dict_pointer(view, obj, ty, off);
+            out.push((view.word(at), Edge::Field("__dict__")));
         }
         if inst.visits_type {
             out.push((ty.address, Edge::Field("__class__")));
@@ -53,14 +52,18 @@ pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
 }
 
 /// Where the `__dict__` pointer of an instance is (`_PyObject_DictPointer`).
-fn dict_pointer(view: &View, obj: u64, ty: &TypeInfo, off: i64) -> Option<u64> {
+fn dict_pointer(view: &View, obj: u64, ty: &TypeInfo, off: i64) -> u64 {
     if off > 0 {
-        return Some(obj + off as u64);
+        return obj + off as u64;
     }
     // Negative: counted from the end of a variable-size object.
     let n = view.ob_size(obj).unsigned_abs();
-    let size = (ty.basicsize + n * ty.itemsize + 7) & !7;
-    Some((obj + size).wrapping_add(off as u64))
+    let size = ty
+        .basicsize
+        .saturating_add(n.saturating_mul(ty.itemsize))
+        .saturating_add(7)
+        & !7;
+    obj.wrapping_add(size).wrapping_add(off as u64)
 }
 
 fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
@@ -141,10 +144,13 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
         Kind::OrderedDict => {
             dict_referents(view, obj, out);
             // od_inst_dict, and the key of every node of the linked list (od_first, next).
-            field(view, out, obj, 96, "__dict__");
-            let mut node = view.word(obj + 48);
+            field(view, out, obj, L::ODICT_INST_DICT, "__dict__");
+            // The node list has one node per item: stop after `ma_used` (a cycle in corrupt
+            // memory must not loop).
+            let mut node = view.word(obj + L::ODICT_FIRST);
             let mut guard = 0u64;
-            while node != 0 && guard < 1 << 28 {
+            let used = view.word(obj + L::DICT_USED);
+            while node != 0 && guard <= used {
                 out.push((view.word(node), Edge::Element));
                 node = view.word(node + 16);
                 guard += 1;
@@ -305,7 +311,10 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
             let mut block = view.word(obj + d.leftblock);
             let mut index = view.word(obj + d.leftindex);
             let mut left = len;
-            while left > 0 && block != 0 {
+            // Each block holds up to `block_items`: bound the walk by the blocks `len` needs.
+            let mut blocks = len / d.block_items + 2;
+            while left > 0 && block != 0 && blocks > 0 && view.image.contains(block, 8) {
+                blocks -= 1;
                 let take = (d.block_items - index.min(d.block_items)).min(left);
                 let first = out.len();
                 push_array(
@@ -334,13 +343,14 @@ fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
     };
     let values = view.dict_split_values(dict);
     let n = keys.nentries.max(0) as u64;
+    let start = keys.entries_start();
+    let (key_at, value_at) = (keys.key_offset, keys.key_offset + 8);
     if keys.general {
-        let start = keys.entries_start();
         for i in 0..n {
-            let e = start + 24 * i;
-            if view.word(e + 16) != 0 {
-                out.push((view.word(e + 8), Edge::DictKey(i as u32)));
-                out.push((view.word(e + 16), Edge::DictValue(i as u32)));
+            let e = start + keys.entry_size * i;
+            if view.word(e + value_at) != 0 {
+                out.push((view.word(e + key_at), Edge::DictKey(i as u32)));
+                out.push((view.word(e + value_at), Edge::DictValue(i as u32)));
             }
         }
     } else if values != 0 {
@@ -358,11 +368,11 @@ fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
             );
         }
     } else {
-        let start = keys.entries_start();
-        let value_at = keys.key_offset + 8;
         for i in 0..n {
             let value = view.word(start + keys.entry_size * i + value_at);
-            out.push((value, Edge::DictValue(i as u32)));
+            if value != 0 {
+                out.push((value, Edge::DictValue(i as u32)));
+            }
         }
     }
 }

@@ -19,10 +19,7 @@ fn header(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> u64 {
     let gc = if ty.has_gc() { 16 } else { 0 };
     match view.layout.header {
         HeaderRule::GcObject => {
-            // `PyObject_IS_GC`: only `type` has `tp_is_gc` (static types are not GC objects).
-            let is_gc = ty.has_gc()
-                && (!ty.has_is_gc || view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0);
-            if is_gc {
+            if ty.is_gc_object(view, obj) {
                 view.layout.gc.head_size
             } else {
                 0
@@ -51,7 +48,7 @@ fn header(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> u64 {
 fn default_size(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
     let mut size = ty.basicsize as i64;
     if ty.itemsize > 0 {
-        size += view.ob_size(obj) * ty.itemsize as i64;
+        size = size.saturating_add(view.ob_size(obj).saturating_mul(ty.itemsize as i64));
     }
     size.max(0) as u64
 }
@@ -62,7 +59,9 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
     let size = match ty.size_rule {
         SizeRule::Default => default_size(view, obj, ty),
         SizeRule::Custom => return (default_size(view, obj, ty), false),
-        SizeRule::List => ty.basicsize + 8 * view.word(obj + L::LIST_ALLOCATED),
+        SizeRule::List => ty
+            .basicsize
+            .saturating_add(view.word(obj + L::LIST_ALLOCATED).saturating_mul(8)),
         SizeRule::Dict => dict_size(view, obj, ty),
         SizeRule::Set => {
             let table = view.word(obj + L::SET_TABLE);

@@ -115,6 +115,13 @@ impl TypeInfo {
     pub fn has_gc(&self) -> bool {
         self.flags & L::TPFLAGS_HAVE_GC != 0
     }
+
+    /// `PyObject_IS_GC(obj)` for an instance of this type: the type has HAVE_GC and, for
+    /// `type` and metaclasses (the only types with `tp_is_gc`), `obj` is a heap type.
+    pub fn is_gc_object(&self, view: &View, obj: u64) -> bool {
+        self.has_gc()
+            && (!self.has_is_gc || view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0)
+    }
 }
 
 /// Identifies the core types by address.

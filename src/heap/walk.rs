@@ -123,9 +123,7 @@ impl Walker<'_> {
             let (size, exact) = getsizeof(&self.view, o.address, ty, type_type);
             self.objects[index].size = size;
             self.objects[index].size_exact = exact;
-            let is_gc = ty.has_gc()
-                && (!ty.has_is_gc
-                    || self.view.word(o.address + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0);
+            let is_gc = ty.is_gc_object(&self.view, o.address);
             refs.clear();
             if is_gc {
                 gc_referents(&self.view, o.address, ty, &mut refs);
@@ -143,7 +141,6 @@ impl Walker<'_> {
     }
 }
 
-/// Walk the heap of `interp` in `image`.
 /// Walk the heap of `interp` in `image`. With `tolerant` (a copy taken without stopping the
 /// target), a GC list torn by the running target is cut where it breaks and reported in
 /// [`Heap::warnings`] instead of failing the walk.

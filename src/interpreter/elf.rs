@@ -20,8 +20,6 @@ pub struct ElfImage {
     first_load_vaddr: u64,
     /// Whether `.symtab` was present (pyenv builds) or stripped (distribution builds).
     pub has_symtab: bool,
-    /// Writable PT_LOAD ranges (not relocated): the interpreter's `.data`/`.bss`.
-    pub data_ranges: Vec<(u64, u64)>,
 }
 
 impl ElfImage {
@@ -59,18 +57,12 @@ impl ElfImage {
             .first()
             .map(|p| (p.p_vaddr - p.p_offset) & !0xfff)
             .unwrap_or(0);
-        let data_ranges = loads
-            .iter()
-            .filter(|p| p.is_write())
-            .map(|p| (p.p_vaddr, p.p_vaddr + p.p_memsz))
-            .collect();
         Ok(Some(ElfImage {
             symbols,
             py_runtime_section,
             relocatable: elf.header.e_type == ET_DYN,
             first_load_vaddr,
             has_symtab: !elf.syms.is_empty(),
-            data_ranges,
         }))
     }
 

@@ -289,8 +289,6 @@ pub struct FrameObjectLayout {
     pub code: u64,
     /// Object fields `frame_traverse` visits (back, code, builtins, globals, locals, trace).
     pub visited: &'static [(u64, &'static str)],
-    pub globals: u64,
-    pub builtins: u64,
     pub back: u64,
     pub valuestack: u64,
     pub stack: ValueStack,
@@ -386,7 +384,6 @@ pub struct DebugOffsetIndices {
 /// Everything version-specific the walker needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {
-    pub minor: (u8, u8),
     /// Present when the runtime carries `_Py_DebugOffsets` (3.13+).
     pub debug_offsets: Option<DebugOffsetIndices>,
     pub runtime: RuntimeLayout,
@@ -441,7 +438,6 @@ pub const TP_BASICSIZE: u64 = 32;
 pub const TP_ITEMSIZE: u64 = 40;
 pub const TP_FLAGS: u64 = 168;
 pub const TP_TRAVERSE: u64 = 184;
-pub const TP_MEMBERS: u64 = 240;
 pub const TP_BASE: u64 = 256;
 pub const TP_DICT: u64 = 264;
 pub const TP_DICTOFFSET: u64 = 288;
@@ -463,6 +459,10 @@ pub const MODULE_DICT: u64 = 16;
 pub const MODULEDEF_SIZE: u64 = 56;
 pub const MODULEDEF_TRAVERSE: u64 = 80;
 pub const CELL_REF: u64 = 16;
+/// `PyODictObject` (3.x): `od_first` (node list), `od_fast_nodes_size`, `od_inst_dict`.
+pub const ODICT_FIRST: u64 = 48;
+pub const ODICT_FAST_NODES_SIZE: u64 = 72;
+pub const ODICT_INST_DICT: u64 = 96;
 pub const CFUNC_ML: u64 = 16;
 pub const CFUNC_SELF: u64 = 24;
 pub const CFUNC_MODULE: u64 = 32;
@@ -487,7 +487,4 @@ pub const TPFLAGS_MANAGED_DICT: u64 = 1 << 4;
 pub const TPFLAGS_HEAPTYPE: u64 = 1 << 9;
 pub const TPFLAGS_READY: u64 = 1 << 12;
 pub const TPFLAGS_HAVE_GC: u64 = 1 << 14;
-pub const TPFLAGS_LIST_SUBCLASS: u64 = 1 << 25;
-pub const TPFLAGS_TUPLE_SUBCLASS: u64 = 1 << 26;
-pub const TPFLAGS_DICT_SUBCLASS: u64 = 1 << 29;
 pub const TPFLAGS_TYPE_SUBCLASS: u64 = 1 << 31;

@@ -35,6 +35,11 @@ pub enum FindError {
         "Python {0} is a free-threaded build (no GIL); heapsnap supports only default builds for now"
     )]
     FreeThreaded(String),
+    #[error(
+        "Python {0} is stripped: 2.7 and 3.6 are read through the C static `interp_head`, which only \
+         `.symtab` has (use an unstripped build, or install its debug symbols)"
+    )]
+    NeedsSymbols(String),
     #[error("cannot read the interpreter's memory: {0}")]
     Memory(#[from] crate::memory::MemoryError),
 }
@@ -114,61 +119,19 @@ impl Interpreter {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
             .map(|p| p.display().to_string())
             .unwrap_or_default();
+        // A candidate whose memory cannot be read is skipped; its error is reported only if no
+        // other candidate is an interpreter.
+        let mut unreadable = None;
         for path in candidate_files(maps, &exe) {
-            let file = path_in_target(pid, &path);
-            let Ok(Some(image)) = ElfImage::open(&file) else {
-                continue;
-            };
-            let mappings: Vec<&Mapping> = maps.iter().filter(|m| m.path == path).collect();
-            let Some(bias) = image.load_bias(&mappings) else {
-                continue;
-            };
-            let runtime = image.symbol("_PyRuntime").or(image.py_runtime_section);
-            let version = match runtime.map(|a| a.wrapping_add(bias)) {
-                Some(runtime) => detect_version(mem, runtime, &image, bias, &file, &path)?,
-                // 2.7 / 3.6: no `_PyRuntime`; the GC lists are reached through a static.
-                None if image.symbol("_PyGC_generation0").is_some() => {
-                    scan_version(&file, &path).ok_or_else(|| unsupported(None))?
-                }
-                None => continue,
-            };
-            let runtime = runtime.map(|a| a.wrapping_add(bias)).unwrap_or(0);
-            if version.major == 3 && version.minor >= 13 {
-                let free_threaded = mem.read_u64(runtime + 16)?;
-                if free_threaded != 0 {
-                    return Err(FindError::FreeThreaded(version.to_string()));
-                }
+            match examine(pid, maps, mem, path) {
+                Ok(Some(interp)) => return Ok(interp),
+                Ok(None) => {}
+                Err(FindError::Memory(e)) => unreadable = Some(e),
+                Err(e) => return Err(e),
             }
-            let Some(table) = tables::layout_for(version.major, version.minor) else {
-                return Err(unsupported(Some(version)));
-            };
-            let mut layout = *table;
-            apply_debug_offsets(&mut layout, mem, runtime)?;
-            layout.dict_first = layout
-                .dict_first_since_micro
-                .is_some_and(|m| version.micro >= m);
-            let static_types = STATIC_TYPE_SYMBOLS
-                .iter()
-                .filter_map(|&name| Some((name, image.symbol(name)?.wrapping_add(bias))))
-                .collect();
-            return Ok(Interpreter {
-                version,
-                layout,
-                runtime,
-                shared_library: is_libpython(&path),
-                binary: path,
-                has_symtab: image.has_symtab,
-                static_types,
-                subtype_traverse: image
-                    .symbol("subtype_traverse")
-                    .map(|a| a.wrapping_add(bias)),
-                interned_static: image.symbol("interned").map(|a| a.wrapping_add(bias)),
-                lookdict: image.symbol("lookdict").map(|a| a.wrapping_add(bias)),
-                interp_head_static: image.symbol("interp_head").map(|a| a.wrapping_add(bias)),
-                gc_generation0: image
-                    .symbol("_PyGC_generation0")
-                    .map(|a| a.wrapping_add(bias)),
-            });
+        }
+        if let Some(e) = unreadable {
+            return Err(FindError::Memory(e));
         }
         Err(FindError::NotPython { pid, exe })
     }
@@ -176,6 +139,75 @@ impl Interpreter {
     pub fn static_type(&self, name: &str) -> Option<u64> {
         self.static_types.get(name).copied()
     }
+}
+
+/// Is the ELF file at `path` (as the target sees it) the one holding the runtime? If so, the
+/// located interpreter.
+fn examine(
+    pid: i32,
+    maps: &[Mapping],
+    mem: &dyn Memory,
+    path: String,
+) -> Result<Option<Interpreter>, FindError> {
+    let file = path_in_target(pid, &path);
+    let Ok(Some(image)) = ElfImage::open(&file) else {
+        return Ok(None);
+    };
+    let mappings: Vec<&Mapping> = maps.iter().filter(|m| m.path == path).collect();
+    let Some(bias) = image.load_bias(&mappings) else {
+        return Ok(None);
+    };
+    let runtime = image.symbol("_PyRuntime").or(image.py_runtime_section);
+    let version = match runtime.map(|a| a.wrapping_add(bias)) {
+        Some(runtime) => detect_version(mem, runtime, &image, bias, &file, &path)?,
+        // 2.7 / 3.6: no `_PyRuntime`; the GC lists are reached through a static.
+        None if image.symbol("_PyGC_generation0").is_some() => {
+            scan_version(&file, &path).ok_or_else(|| unsupported(None))?
+        }
+        None => return Ok(None),
+    };
+    let runtime = runtime.map(|a| a.wrapping_add(bias)).unwrap_or(0);
+    if version.major == 3 && version.minor >= 13 {
+        let free_threaded = mem.read_u64(runtime + 16)?;
+        if free_threaded != 0 {
+            return Err(FindError::FreeThreaded(version.to_string()));
+        }
+    }
+    let Some(table) = tables::layout_for(version.major, version.minor) else {
+        return Err(unsupported(Some(version)));
+    };
+    if table.runtime.interpreters == layout::InterpretersHead::Static
+        && image.symbol("interp_head").is_none()
+    {
+        return Err(FindError::NeedsSymbols(version.to_string()));
+    }
+    let mut layout = *table;
+    apply_debug_offsets(&mut layout, mem, runtime)?;
+    layout.dict_first = layout
+        .dict_first_since_micro
+        .is_some_and(|m| version.micro >= m);
+    let static_types = STATIC_TYPE_SYMBOLS
+        .iter()
+        .filter_map(|&name| Some((name, image.symbol(name)?.wrapping_add(bias))))
+        .collect();
+    Ok(Some(Interpreter {
+        version,
+        layout,
+        runtime,
+        shared_library: is_libpython(&path),
+        binary: path,
+        has_symtab: image.has_symtab,
+        static_types,
+        subtype_traverse: image
+            .symbol("subtype_traverse")
+            .map(|a| a.wrapping_add(bias)),
+        interned_static: image.symbol("interned").map(|a| a.wrapping_add(bias)),
+        lookdict: image.symbol("lookdict").map(|a| a.wrapping_add(bias)),
+        interp_head_static: image.symbol("interp_head").map(|a| a.wrapping_add(bias)),
+        gc_generation0: image
+            .symbol("_PyGC_generation0")
+            .map(|a| a.wrapping_add(bias)),
+    }))
 }
 
 fn unsupported(version: Option<Version>) -> FindError {

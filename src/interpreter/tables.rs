@@ -80,7 +80,6 @@ const STR_3_12: StrLayout = StrLayout {
 /// 2.7 (UCS-4 `unicode`, the Linux default): statics instead of `_PyRuntime`, a 32-byte GC
 /// header, generations 40 bytes apart.
 pub static V2_7: Layout = Layout {
-    minor: (2, 7),
     debug_offsets: None,
     runtime: RuntimeLayout {
         interpreters: InterpretersHead::Static,
@@ -177,8 +176,6 @@ pub static V2_7: Layout = Layout {
                 (96, "f_exc_value"),
                 (104, "f_exc_traceback"),
             ],
-            globals: 48,
-            builtins: 40,
             back: 24,
             valuestack: 64,
             stack: ValueStack::Top(72),
@@ -243,7 +240,6 @@ const HEAP_TYPE_3_6: HeapTypeLayout = HeapTypeLayout {
 /// 3.7: runtime state in `_PyRuntime`, 32-byte GC header (24 bytes in 3.7.0–3.7.3, unverified),
 /// generations of 48 bytes.
 pub static V3_7: Layout = Layout {
-    minor: (3, 7),
     runtime: RuntimeLayout {
         interpreters: InterpretersHead::Runtime(24),
         gc_state: GcState::Runtime(320),
@@ -264,8 +260,6 @@ pub static V3_7: Layout = Layout {
         frame: FrameObjectLayout {
             code: 32,
             visited: FRAME_VISITED_3_8,
-            globals: 48,
-            builtins: 40,
             back: 24,
             valuestack: 64,
             stack: ValueStack::Top(72),
@@ -292,7 +286,6 @@ pub static V3_7: Layout = Layout {
 
 /// 3.6: no `_PyRuntime`; interpreters and GC lists are C statics.
 pub static V3_6: Layout = Layout {
-    minor: (3, 6),
     runtime: RuntimeLayout {
         interpreters: InterpretersHead::Static,
         gc_state: GcState::Generation0,
@@ -321,8 +314,6 @@ pub static V3_6: Layout = Layout {
                 (96, "exception"),
                 (104, "exception traceback"),
             ],
-            globals: 48,
-            builtins: 40,
             back: 24,
             valuestack: 64,
             stack: ValueStack::Top(72),
@@ -406,8 +397,6 @@ const FRAMES_3_8: Frames = Frames::Objects {
     frame: FrameObjectLayout {
         code: 32,
         visited: FRAME_VISITED_3_8,
-        globals: 48,
-        builtins: 40,
         back: 24,
         valuestack: 64,
         stack: ValueStack::Top(72),
@@ -431,7 +420,6 @@ const FRAMES_3_8: Frames = Frames::Objects {
 };
 
 pub static V3_8: Layout = Layout {
-    minor: (3, 8),
     debug_offsets: None,
     runtime: RuntimeLayout {
         interpreters: InterpretersHead::Runtime(32),
@@ -479,7 +467,6 @@ pub static V3_8: Layout = Layout {
 };
 
 pub static V3_9: Layout = Layout {
-    minor: (3, 9),
     runtime: RuntimeLayout {
         gc_state: GcState::Interpreter(616),
         interp_modules: 856,
@@ -512,7 +499,6 @@ const CODE_FIELDS_3_10: &[(u64, &str)] = &[
 ];
 
 pub static V3_10: Layout = Layout {
-    minor: (3, 10),
     heap_type: HeapTypeLayout {
         sizeof_type: 408,
         sizeof_heap_type: 888,
@@ -538,8 +524,6 @@ pub static V3_10: Layout = Layout {
                 (56, "f_locals"),
                 (72, "f_trace"),
             ],
-            globals: 48,
-            builtins: 40,
             back: 24,
             valuestack: 64,
             stack: ValueStack::Depth(80),
@@ -601,7 +585,6 @@ const GEN_VISITED_3_12: &[(u64, &str)] =
     &[(24, "__name__"), (32, "__qualname__"), (40, "exception")];
 
 pub static V3_11: Layout = Layout {
-    minor: (3, 11),
     debug_offsets: None,
     runtime: RuntimeLayout {
         interpreters: InterpretersHead::Runtime(40),
@@ -733,7 +716,6 @@ const CODE_3_12: CodeLayout = CodeLayout {
 };
 
 pub static V3_12: Layout = Layout {
-    minor: (3, 12),
     runtime: RuntimeLayout {
         interpreters: InterpretersHead::Runtime(40),
         interp_next: 0,
@@ -778,7 +760,6 @@ pub static V3_12: Layout = Layout {
 };
 
 pub static V3_13: Layout = Layout {
-    minor: (3, 13),
     debug_offsets: Some(DebugOffsetIndices {
         interpreters_head: 5,
         interp_next: 8,
@@ -885,7 +866,6 @@ const FRAMES_3_14: Frames = Frames::Interpreter {
 /// Measured on Debian sid's 3.14.10 (headers and the live process); the GC-head offsets are
 /// the same in 3.14.0–3.14.4 (incremental collector) per the shared reference, unverified.
 pub static V3_14: Layout = Layout {
-    minor: (3, 14),
     debug_offsets: Some(DebugOffsetIndices {
         interpreters_head: 5,
         interp_next: 8,
@@ -934,7 +914,6 @@ pub static V3_14: Layout = Layout {
 
 /// Measured on Debian sid's 3.15.2 (headers and the live process).
 pub static V3_15: Layout = Layout {
-    minor: (3, 15),
     runtime: RuntimeLayout {
         interpreters: InterpretersHead::Runtime(936),
         interp_next: 7264,

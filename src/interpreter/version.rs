@@ -39,7 +39,10 @@ impl Version {
             if (c != b'2' && c != b'3') || bytes[i + 1] != b'.' {
                 continue;
             }
-            if i > 0 && (bytes[i - 1].is_ascii_digit() || bytes[i - 1] == b'.') {
+            // Not the tail of another token (`GLIBC_2.2.5`, `1.2.3`).
+            if i > 0
+                && (bytes[i - 1].is_ascii_alphanumeric() || matches!(bytes[i - 1], b'.' | b'_'))
+            {
                 continue;
             }
             if let Some(v) = parse_version_prefix(&bytes[i..]) {
@@ -122,6 +125,7 @@ mod tests {
     fn finds_version_string_in_binary_bytes() {
         let bytes = b"junk\x003.1.2 nope\x003.8.18 (default, Jan 1 2024, 00:00:00) \n[GCC]\x00";
         let merged = b"GLIBC_2.3.4\x00/opt/versions/3.10.13\x00python3.10\x00";
+        assert_eq!(Version::scan(merged, None).unwrap().to_string(), "3.10.13");
         assert_eq!(
             Version::scan(merged, Some((3, 10))).unwrap().to_string(),
             "3.10.13"

@@ -3,8 +3,8 @@
 //!
 //! Threads are stopped with `PTRACE_SEIZE` + `PTRACE_INTERRUPT`, not `PTRACE_ATTACH`: no SIGSTOP
 //! is ever queued, so if heapsnap dies while the target is stopped (even by SIGKILL) the kernel
-//! detaches and the target simply runs on. While threads are stopped, SIGINT, SIGTERM, SIGHUP and
-//! SIGQUIT are blocked in heapsnap; they take effect right after the target has been resumed.
+//! detaches and the target simply runs on. While threads are stopped, SIGINT, SIGTERM, SIGHUP,
+//! SIGQUIT and the job-control stops are blocked in heapsnap; they take effect right after the target has been resumed.
 
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,9 @@ impl Frozen {
             Signal::SIGTERM,
             Signal::SIGHUP,
             Signal::SIGQUIT,
+            Signal::SIGTSTP,
+            Signal::SIGTTIN,
+            Signal::SIGTTOU,
         ] {
             blocked.add(s);
         }
@@ -71,6 +74,10 @@ impl Frozen {
                     continue;
                 }
                 if let Some(sig) = stop_thread(pid, tid)? {
+                    if frozen.threads.is_empty() {
+                        // The pause starts with the first stopped thread.
+                        frozen.stopped_at = Instant::now();
+                    }
                     frozen.threads.push((Pid::from_raw(tid), sig));
                     new += 1;
                 }
@@ -82,7 +89,6 @@ impl Frozen {
         if frozen.threads.is_empty() {
             return Err(FreezeError::NoSuchProcess(pid));
         }
-        frozen.stopped_at = Instant::now();
         Ok(frozen)
     }
 

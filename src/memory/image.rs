@@ -28,6 +28,9 @@ pub struct Image {
     fallback: Option<Box<dyn Memory + Send + Sync>>,
     /// The region of the last successful lookup.
     last: Cell<usize>,
+    /// The fallback source (the live process) went away during the walk: read-only memory,
+    /// such as type names, could not be read, so the result may lack objects.
+    source_gone: Cell<bool>,
 }
 
 /// Figures about a copy, for reporting.
@@ -37,9 +40,16 @@ pub struct CopyStats {
     pub regions: usize,
 }
 
-/// Which mappings the census copies: readable, writable, real process memory.
+/// Which mappings the census copies: readable, writable, private process memory. Python
+/// objects are never allocated in shared mappings (memory-mapped files, `/dev/shm`) or device
+/// memory; copying those would read the target's files from disk while it is stopped.
 pub fn wants_copy(m: &Mapping) -> bool {
-    m.readable && m.writable && !m.is_special() && !m.is_empty()
+    m.readable
+        && m.writable
+        && !m.shared
+        && !m.is_special()
+        && !m.is_empty()
+        && !m.path.starts_with("/dev/")
 }
 
 /// Anonymous mappings at least this big are copied page-run by page-run, resident pages only.
@@ -165,7 +175,10 @@ impl Image {
         let (a, b) = std::thread::scope(|scope| {
             let helper = scope.spawn(work);
             let mine = work();
-            (mine, helper.join().unwrap_or(Ok(Vec::new())))
+            let theirs = helper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (mine, theirs)
         });
         let mut regions = a?;
         regions.extend(b?);
@@ -174,6 +187,7 @@ impl Image {
             regions,
             fallback: None,
             last: Cell::new(0),
+            source_gone: Cell::new(false),
         })
     }
 
@@ -188,6 +202,7 @@ impl Image {
             regions,
             fallback: None,
             last: Cell::new(0),
+            source_gone: Cell::new(false),
         }
     }
 
@@ -195,6 +210,11 @@ impl Image {
     pub fn with_fallback(mut self, fallback: Box<dyn Memory + Send + Sync>) -> Image {
         self.fallback = Some(fallback);
         self
+    }
+
+    /// Whether a read of the live process failed because it had exited.
+    pub fn source_gone(&self) -> bool {
+        self.source_gone.get()
     }
 
     pub fn stats(&self) -> CopyStats {
@@ -275,7 +295,11 @@ impl Memory for Image {
             return Ok(());
         }
         match &self.fallback {
-            Some(f) => f.read(addr, buf),
+            Some(f) => f.read(addr, buf).inspect_err(|e| {
+                if let MemoryError::Gone(_) = e {
+                    self.source_gone.set(true);
+                }
+            }),
             None => Err(MemoryError::Unreadable {
                 addr,
                 len: buf.len(),

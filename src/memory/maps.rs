@@ -10,6 +10,8 @@ pub struct Mapping {
     pub readable: bool,
     pub writable: bool,
     pub executable: bool,
+    /// `s` in the permissions: a shared mapping (files opened `MAP_SHARED`, `/dev/shm`, ...).
+    pub shared: bool,
     pub offset: u64,
     /// The backing file or pseudo-name (`[heap]`, `[stack]`), empty for anonymous memory.
     pub path: String,
@@ -56,6 +58,7 @@ fn parse_line(line: &str) -> Option<Mapping> {
         readable: perms[0] == b'r',
         writable: perms[1] == b'w',
         executable: perms[2] == b'x',
+        shared: perms.get(3) == Some(&b's'),
         offset,
         path,
     })

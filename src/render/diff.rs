@@ -8,18 +8,26 @@ use crate::diff::{Diff, GroupBy};
 
 pub fn diff_table(d: &Diff, top: usize) -> String {
     let mut s = String::new();
-    for w in &d.warnings {
-        let _ = writeln!(s, "warning: {w}");
-    }
     let what = match d.group_by {
         GroupBy::Type => "Type",
         GroupBy::Module => "Module",
     };
-    let new_header = if d.survivors { "Survivors" } else { "New" };
+    // With three snapshots the second columns are the last snapshot's (C).
+    let (new_header, last) = if d.survivors {
+        ("Survivors", "C")
+    } else {
+        ("New", "B")
+    };
     let _ = writeln!(
         s,
         "{:>10} {:>10} {:>9} {:>13} {:>13} {:>12} {:>9}  {what}",
-        "Count A", "Count B", "ΔCount", "Size A", "Size B", "ΔSize", new_header
+        "Count A",
+        format!("Count {last}"),
+        "ΔCount",
+        "Size A",
+        format!("Size {last}"),
+        "ΔSize",
+        new_header
     );
     let line = |s: &mut String, r: &crate::diff::Row| {
         let _ = writeln!(
