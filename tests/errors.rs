@@ -197,3 +197,44 @@ extern "C" {
     #[link_name = "kill"]
     fn libc_kill(pid: i32, sig: i32) -> i32;
 }
+
+#[test]
+fn a_target_already_traced_is_named() {
+    let Some(b) = build("3.12.1") else { return };
+    if Command::new("gdb").arg("--version").output().is_err() {
+        eprintln!("\n*** SKIPPED: gdb is not installed ***\n");
+        return;
+    }
+    let target = Target::start(
+        &b.python,
+        &[
+            "-c",
+            "print('ready', flush=True); import time; time.sleep(60)",
+        ],
+    );
+    // gdb attaches and holds the target for a few seconds.
+    let mut gdb = Command::new("gdb")
+        .args([
+            "-q",
+            "-batch",
+            "-p",
+            &target.pid().to_string(),
+            "-ex",
+            "shell sleep 4",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(format!("/proc/{}/status", target.pid()))
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("TracerPid:") && l.trim() != "TracerPid:\t0")
+    {
+        assert!(std::time::Instant::now() < deadline, "gdb did not attach");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_failure(&dump(target.pid()), 4, "is already traced by process");
+    gdb.wait().unwrap();
+}

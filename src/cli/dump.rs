@@ -23,6 +23,18 @@ fn permission_message(pid: i32) -> String {
     )
 }
 
+/// The pid tracing `pid` (`TracerPid` in /proc/<pid>/status), if any.
+fn tracer_of(pid: i32) -> Option<i32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let tracer: i32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))?
+        .trim()
+        .parse()
+        .ok()?;
+    (tracer != 0).then_some(tracer)
+}
+
 fn memory_failure(pid: i32, e: MemoryError) -> Failure {
     match e {
         MemoryError::PermissionDenied(_) => Failure::new(exit::PERMISSION, permission_message(pid)),
@@ -57,7 +69,16 @@ fn freeze_failure(pid: i32, e: FreezeError) -> Failure {
             exit::TARGET_LOST,
             format!("process {pid} exited during the read"),
         ),
-        FreezeError::PermissionDenied(_) => Failure::new(exit::PERMISSION, permission_message(pid)),
+        FreezeError::PermissionDenied(_) => match tracer_of(pid) {
+            Some(tracer) => Failure::new(
+                exit::PERMISSION,
+                format!(
+                    "process {pid} is already traced by process {tracer} (a debugger, py-spy or \
+                     strace?); detach it first"
+                ),
+            ),
+            None => Failure::new(exit::PERMISSION, permission_message(pid)),
+        },
         e @ (FreezeError::Timeout { .. } | FreezeError::Other { .. }) => {
             Failure::new(exit::TARGET_LOST, e.to_string())
         }
@@ -165,6 +186,10 @@ pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
     let meta = Meta {
         pid,
         hostname: hostname(),
+        start_time: start_time(pid),
+        boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
         taken_at: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -207,6 +232,17 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         print!("{}", census_table(&meta, &census, args.top));
     }
     Ok(())
+}
+
+/// Field 22 of /proc/<pid>/stat (after the parenthesised command name, which may hold spaces).
+fn start_time(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or("");
+    after_name
+        .split_whitespace()
+        .nth(19)
+        .and_then(|f| f.parse().ok())
+        .unwrap_or(0)
 }
 
 fn hostname() -> String {

@@ -34,11 +34,11 @@ pub struct Row {
 
 impl Row {
     pub fn count_delta(&self) -> i64 {
-        self.count_after as i64 - self.count_before as i64
+        (self.count_after as i64).saturating_sub(self.count_before as i64)
     }
 
     pub fn size_delta(&self) -> i64 {
-        self.size_after as i64 - self.size_before as i64
+        (self.size_after as i64).saturating_sub(self.size_before as i64)
     }
 
     fn changed(&self) -> bool {
@@ -142,7 +142,9 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
     snaps.extend(later);
     for s in &snaps[1..] {
         let (a, b) = (&before.meta, &s.meta);
-        if a.pid != b.pid || a.hostname != b.hostname {
+        let restarted = (a.start_time != 0 && b.start_time != 0 && a.start_time != b.start_time)
+            || (!a.boot_id.is_empty() && !b.boot_id.is_empty() && a.boot_id != b.boot_id);
+        if a.pid != b.pid || a.hostname != b.hostname || restarted {
             warnings.push(format!(
                 "snapshots come from different processes (pid {} on {:?} and pid {} on {:?}): new/old objects cannot be told apart",
                 a.pid, a.hostname, b.pid, b.hostname

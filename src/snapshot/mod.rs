@@ -47,6 +47,12 @@ pub struct PythonInfo {
 pub struct Meta {
     pub pid: i32,
     pub hostname: String,
+    /// When the process started (clock ticks after boot, /proc/<pid>/stat field 22) and which
+    /// boot: with the pid, they tell one process from a later one that reuses its pid.
+    #[serde(default)]
+    pub start_time: u64,
+    #[serde(default)]
+    pub boot_id: String,
     /// Seconds since the Unix epoch.
     pub taken_at: f64,
     pub heapsnap_version: String,
@@ -130,24 +136,30 @@ impl Snapshot {
             }
             serde_json::error::Category::Data => ReadError::Foreign { path: name.clone() },
         };
-        let header: Header = serde_json::from_slice(&bytes).map_err(classify)?;
-        if header.format.as_deref() != Some(FORMAT) {
-            return Err(ReadError::Foreign { path: name });
-        }
-        match header.schema_version {
-            Some(v) if v > SCHEMA_VERSION => {
-                return Err(ReadError::NewerSchema {
-                    path: name,
-                    found: v,
-                })
+        // One parse in the normal case; otherwise the header tells what the file is.
+        let snap = match serde_json::from_slice::<Snapshot>(&bytes) {
+            Ok(snap) if snap.format == FORMAT && snap.schema_version <= SCHEMA_VERSION => snap,
+            parsed => {
+                let header: Header = serde_json::from_slice(&bytes).map_err(classify)?;
+                if header.format.as_deref() != Some(FORMAT) {
+                    return Err(ReadError::Foreign { path: name });
+                }
+                match header.schema_version {
+                    Some(v) if v > SCHEMA_VERSION => {
+                        return Err(ReadError::NewerSchema {
+                            path: name,
+                            found: v,
+                        })
+                    }
+                    Some(_) => {}
+                    None => return Err(ReadError::Foreign { path: name }),
+                }
+                parsed.map_err(|e| ReadError::Malformed {
+                    path: name.clone(),
+                    detail: e.to_string(),
+                })?
             }
-            Some(_) => {}
-            None => return Err(ReadError::Foreign { path: name }),
-        }
-        let snap: Snapshot = serde_json::from_slice(&bytes).map_err(|e| ReadError::Malformed {
-            path: name.clone(),
-            detail: e.to_string(),
-        })?;
+        };
         snap.check()
             .map_err(|detail| ReadError::Malformed { path: name, detail })?;
         Ok(snap)
@@ -171,7 +183,10 @@ impl Snapshot {
         if o.type_index.iter().any(|&t| t as usize >= self.types.len()) {
             return Err("an object's type index is out of range".into());
         }
-        if o.label.iter().any(|&l| l >= self.labels.len() as i64) {
+        if o.label
+            .iter()
+            .any(|&l| l >= self.labels.len() as i64 || l < -(1 << 40))
+        {
             return Err("an object's label index is out of range".into());
         }
         if o.parent.iter().any(|&p| p < NO_PARENT || p >= n as i64) {
@@ -258,11 +273,25 @@ impl Snapshot {
         }
     }
 
+    /// Write to `path` through a temporary file renamed into place, so that a failed write
+    /// never leaves a truncated snapshot (or destroys the previous one).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-        serde_json::to_writer(&mut out, self)?;
-        out.write_all(b"\n")?;
-        out.flush()
+        let mut partial = path.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = std::path::PathBuf::from(partial);
+        let written = (|| {
+            let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
+            serde_json::to_writer(&mut out, self)?;
+            out.write_all(b"\n")?;
+            out.flush()
+        })();
+        match written {
+            Ok(()) => std::fs::rename(&partial, path),
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                Err(e)
+            }
+        }
     }
 }
 
