@@ -232,7 +232,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
             }
         }
         Kind::Function => {
-            for &(off, name) in lay.function_fields {
+            for &(off, name) in lay.function_fields.iter().chain(lay.function_fields_added) {
                 field(view, out, obj, off, name);
             }
         }

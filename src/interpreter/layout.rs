@@ -400,8 +400,10 @@ pub struct Layout {
     pub method_fields: &'static [(u64, &'static str)],
     pub long: LongLayout,
     pub heap_type: HeapTypeLayout,
-    /// Object fields of `PyFunctionObject` visited by `func_traverse`.
+    /// Object fields of `PyFunctionObject` visited by `func_traverse`: a list shared by
+    /// several versions, then the fields a version adds.
     pub function_fields: &'static [(u64, &'static str)],
+    pub function_fields_added: &'static [(u64, &'static str)],
     pub code: CodeLayout,
     pub frames: Frames,
     pub module: ModuleLayout,

@@ -142,6 +142,7 @@ pub static V2_7: Layout = Layout {
         (64, "__dict__"),
         (80, "__module__"),
     ],
+    function_fields_added: &[],
     code: CodeLayout {
         object_fields: &[
             (32, "co_code"),
@@ -353,8 +354,21 @@ const FUNC_FIELDS_3_8: &[(u64, &str)] = &[
 ];
 
 /// globals, builtins, name, qualname, code, defaults, kwdefaults, closure, doc, dict, module,
-/// annotations (3.10, 3.11): 3.12's list without typeparams.
-const FUNC_FIELDS_3_10: &[(u64, &str)] = FUNC_FIELDS_3_12.split_at(12).0;
+/// annotations (3.10+; later versions add fields after these).
+const FUNC_FIELDS_3_10: &[(u64, &str)] = &[
+    (16, "__globals__"),
+    (24, "__builtins__"),
+    (32, "__name__"),
+    (40, "__qualname__"),
+    (48, "__code__"),
+    (56, "__defaults__"),
+    (64, "__kwdefaults__"),
+    (72, "__closure__"),
+    (80, "__doc__"),
+    (88, "__dict__"),
+    (104, "__module__"),
+    (112, "__annotations__"),
+];
 
 const CODE_FIELDS_3_8: &[(u64, &str)] = &[
     (48, "co_code"),
@@ -457,6 +471,7 @@ pub static V3_8: Layout = Layout {
         ht_module: None,
     },
     function_fields: FUNC_FIELDS_3_8,
+    function_fields_added: &[],
     code: CODE_3_8,
     frames: FRAMES_3_8,
     module: MODULE_VIA_DEF,
@@ -509,6 +524,7 @@ pub static V3_10: Layout = Layout {
         ht_module: Some(880),
     },
     function_fields: FUNC_FIELDS_3_10,
+    function_fields_added: &[],
     code: CodeLayout {
         object_fields: CODE_FIELDS_3_10,
         ..CODE_3_8
@@ -564,23 +580,6 @@ const CODE_FIELDS_3_11: &[(u64, &str)] = &[
     (136, "co_linetable"),
 ];
 
-/// 3.10's fields plus typeparams (3.12, 3.13).
-const FUNC_FIELDS_3_12: &[(u64, &str)] = &[
-    (16, "__globals__"),
-    (24, "__builtins__"),
-    (32, "__name__"),
-    (40, "__qualname__"),
-    (48, "__code__"),
-    (56, "__defaults__"),
-    (64, "__kwdefaults__"),
-    (72, "__closure__"),
-    (80, "__doc__"),
-    (88, "__dict__"),
-    (104, "__module__"),
-    (112, "__annotations__"),
-    (120, "__type_params__"),
-];
-
 const GEN_VISITED_3_12: &[(u64, &str)] =
     &[(24, "__name__"), (32, "__qualname__"), (40, "exception")];
 
@@ -625,6 +624,7 @@ pub static V3_11: Layout = Layout {
         ht_module: Some(880),
     },
     function_fields: FUNC_FIELDS_3_10,
+    function_fields_added: &[],
     code: CodeLayout {
         object_fields: CODE_FIELDS_3_11,
         localsplusnames: 96,
@@ -745,7 +745,8 @@ pub static V3_12: Layout = Layout {
         ht_cached_keys: Some(880),
         ht_module: Some(888),
     },
-    function_fields: FUNC_FIELDS_3_12,
+    function_fields: FUNC_FIELDS_3_10,
+    function_fields_added: &[(120, "__type_params__")],
     code: CODE_3_12,
     frames: Frames::Interpreter {
         frame: FrameLayout {
@@ -819,24 +820,6 @@ pub static V3_13: Layout = Layout {
     ..V3_12
 };
 
-/// 3.12's fields plus annotate; typeparams moves (3.14+).
-const FUNC_FIELDS_3_14: &[(u64, &str)] = &[
-    (16, "__globals__"),
-    (24, "__builtins__"),
-    (32, "__name__"),
-    (40, "__qualname__"),
-    (48, "__code__"),
-    (56, "__defaults__"),
-    (64, "__kwdefaults__"),
-    (72, "__closure__"),
-    (80, "__doc__"),
-    (88, "__dict__"),
-    (104, "__module__"),
-    (112, "__annotations__"),
-    (120, "__annotate__"),
-    (128, "__type_params__"),
-];
-
 const FRAMES_3_14: Frames = Frames::Interpreter {
     frame: FrameLayout {
         f_frame: 24,
@@ -899,7 +882,8 @@ pub static V3_14: Layout = Layout {
         sizeof_heap_type: 936,
         ..V3_12.heap_type
     },
-    function_fields: FUNC_FIELDS_3_14,
+    function_fields: FUNC_FIELDS_3_10,
+    function_fields_added: &[(120, "__annotate__"), (128, "__type_params__")],
     code: CodeLayout {
         co_extra: Some(200),
         ..CODE_3_12
