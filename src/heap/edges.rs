@@ -13,10 +13,10 @@ use crate::memory::Memory;
 pub enum Edge {
     /// Item `i` of a tuple, list, deque or variable-size C object.
     Index(u32),
-    /// The value of entry `i` of a dict.
-    DictValue(u32),
-    /// The key of entry `i` of a dict.
-    DictKey(u32),
+    /// A dict's value, under this key (the key object's address).
+    DictValue(u64),
+    /// A dict's key (the key object's address: the child itself).
+    DictKey(u64),
     /// Attribute `i` of an instance whose values live outside a dict (shared keys entry `i`).
     Attribute(u32),
     /// `__slots__` member `k` of the parent's class.
@@ -86,7 +86,7 @@ impl<'a> Labeler<'a> {
         }
         // What the text depends on besides the edge itself.
         let context = match edge {
-            Edge::DictValue(i) | Edge::DictKey(i) => self.view.dict_key_at(parent, i).unwrap_or(0),
+            Edge::DictValue(key) | Edge::DictKey(key) => key,
             Edge::Attribute(_) | Edge::Slot(_) => ty.address,
             Edge::Local(_) => frame_code(&self.view, parent, ty),
             _ => 0,

@@ -20,8 +20,6 @@ pub struct View<'a> {
 /// One live entry of a dict.
 #[derive(Debug, Clone, Copy)]
 pub struct DictEntry {
-    /// Position in the entry table.
-    pub index: u32,
     pub key: u64,
     pub value: u64,
 }
@@ -332,19 +330,9 @@ impl<'a> View<'a> {
                 self.word(e + key_at + 8)
             };
             if key != 0 && value != 0 {
-                out.push(DictEntry {
-                    index: i as u32,
-                    key,
-                    value,
-                });
+                out.push(DictEntry { key, value });
             }
         }
-    }
-
-    /// The key of entry `index` of a dict (split tables: of its shared keys).
-    pub fn dict_key_at(&self, dict: u64, index: u32) -> Option<u64> {
-        let keys = self.dict_table(dict)?;
-        self.entry_key(&keys, index)
     }
 
     /// The key of entry `index` of a key object (shared keys of instances).

@@ -349,8 +349,9 @@ fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
         for i in 0..n {
             let e = start + keys.entry_size * i;
             if view.word(e + value_at) != 0 {
-                out.push((view.word(e + key_at), Edge::DictKey(i as u32)));
-                out.push((view.word(e + value_at), Edge::DictValue(i as u32)));
+                let key = view.word(e + key_at);
+                out.push((key, Edge::DictKey(key)));
+                out.push((view.word(e + value_at), Edge::DictValue(key)));
             }
         }
     } else if values != 0 {
@@ -359,19 +360,20 @@ fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
             && !view.layout.dict_first
             && view.u8_at(values + 2) != 0;
         if !embedded {
-            push_array(
-                view,
-                view.dict_values_array(values),
-                n,
-                Edge::DictValue,
-                out,
-            );
+            // Split table: the keys are the shared keys' entries, in the same order.
+            let first = out.len();
+            push_array(view, view.dict_values_array(values), n, Edge::Index, out);
+            for (i, slot) in out[first..].iter_mut().enumerate() {
+                let key = view.word(start + keys.entry_size * i as u64 + key_at);
+                slot.1 = Edge::DictValue(key);
+            }
         }
     } else {
         for i in 0..n {
-            let value = view.word(start + keys.entry_size * i + value_at);
+            let e = start + keys.entry_size * i;
+            let value = view.word(e + value_at);
             if value != 0 {
-                out.push((value, Edge::DictValue(i as u32)));
+                out.push((value, Edge::DictValue(view.word(e + key_at))));
             }
         }
     }
@@ -454,7 +456,7 @@ pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs
         Kind::Dict | Kind::OrderedDict => {
             let mut entries = Vec::new();
             view.dict_entries(obj, &mut entries);
-            out.extend(entries.iter().map(|e| (e.key, Edge::DictKey(e.index))));
+            out.extend(entries.iter().map(|e| (e.key, Edge::DictKey(e.key))));
         }
         Kind::Code => {
             for &(off, name) in lay.code.object_fields {
