@@ -221,9 +221,7 @@ pub fn write_failure(path: &std::path::Path, e: std::io::Error) -> Failure {
 pub fn run(args: &DumpArgs) -> Result<(), Failure> {
     let Taken { meta, census, heap } = take(args.pid, args.mode, args.nonblocking)?;
     if let Some(path) = &args.output {
-        Snapshot::new(meta.clone(), &census, &heap)
-            .write(path)
-            .map_err(|e| write_failure(path, e))?;
+        Snapshot::write_heap(path, &meta, &census, &heap).map_err(|e| write_failure(path, e))?;
     }
     if let Some(path) = &args.objects {
         write_objects_jsonl(path, &heap).map_err(|e| write_failure(path, e))?;

@@ -219,49 +219,14 @@ impl Snapshot {
     }
 
     pub fn new(meta: Meta, census: &Census, heap: &Heap) -> Snapshot {
-        let index = census.index();
-        let row_of_type: Vec<u32> = heap
-            .types
-            .iter()
-            .map(|t| index.get(t.name.as_str()).copied().unwrap_or(0) as u32)
-            .collect();
-        let mut order: Vec<(u64, u32)> = heap
-            .objects
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (o.address, i as u32))
-            .collect();
-        order.sort_unstable();
-        // Walk order → position in the address-sorted columns.
-        let mut position = vec![0i64; heap.objects.len()];
-        for (pos, &(_, i)) in order.iter().enumerate() {
-            position[i as usize] = pos as i64;
-        }
-        let n = order.len();
-        let mut cols = ObjectColumns {
-            address_delta: Vec::with_capacity(n),
-            type_index: Vec::with_capacity(n),
-            size: Vec::with_capacity(n),
-            parent: Vec::with_capacity(n),
-            label: Vec::with_capacity(n),
-        };
-        let mut previous = 0u64;
-        for (_, i) in order {
-            let o = &heap.objects[i as usize];
-            cols.address_delta.push(o.address - previous);
-            previous = o.address;
-            cols.type_index.push(row_of_type[o.type_id as usize]);
+        let encoded = Encoded::new(census, heap);
+        let mut cols = ObjectColumns::default();
+        for o in encoded.objects() {
+            cols.address_delta.push(o.address_delta);
+            cols.type_index.push(o.type_index);
             cols.size.push(o.size);
-            cols.parent.push(if o.parent == crate::heap::NO_PARENT {
-                NO_PARENT
-            } else {
-                position[o.parent as usize]
-            });
-            cols.label.push(if o.label >= INDEX_LABEL_BASE {
-                -(i64::from(o.label - INDEX_LABEL_BASE) + 1)
-            } else {
-                i64::from(o.label)
-            });
+            cols.parent.push(o.parent);
+            cols.label.push(o.label);
         }
         Snapshot {
             format: FORMAT.into(),
@@ -273,25 +238,73 @@ impl Snapshot {
         }
     }
 
-    /// Write to `path` through a temporary file renamed into place, so that a failed write
-    /// never leaves a truncated snapshot (or destroys the previous one).
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        let partial = std::path::PathBuf::from(partial);
-        let written = (|| {
-            let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
-            serde_json::to_writer(&mut out, self)?;
-            out.write_all(b"\n")?;
-            out.flush()
-        })();
-        match written {
-            Ok(()) => std::fs::rename(&partial, path),
-            Err(e) => {
-                let _ = std::fs::remove_file(&partial);
-                Err(e)
+    /// Write the snapshot of a walked heap straight to `path`, without building the object
+    /// columns in memory first (for big heaps: less memory, less time).
+    pub fn write_heap(
+        path: &Path,
+        meta: &Meta,
+        census: &Census,
+        heap: &Heap,
+    ) -> std::io::Result<()> {
+        /// The document, borrowing everything; the object columns are serialised from the
+        /// encoding on the fly.
+        #[derive(Serialize)]
+        struct Document<'a> {
+            format: &'a str,
+            schema_version: u32,
+            meta: &'a Meta,
+            types: &'a [TypeRow],
+            labels: &'a [String],
+            objects: Columns<'a>,
+        }
+        struct Columns<'a>(&'a Encoded<'a>);
+        impl Serialize for Columns<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let e = self.0;
+                let mut map = s.serialize_map(Some(5))?;
+                map.serialize_entry(
+                    "address_delta",
+                    &Seq(|| e.objects().map(|o| o.address_delta)),
+                )?;
+                map.serialize_entry("type", &Seq(|| e.objects().map(|o| o.type_index)))?;
+                map.serialize_entry("size", &Seq(|| e.objects().map(|o| o.size)))?;
+                map.serialize_entry("parent", &Seq(|| e.objects().map(|o| o.parent)))?;
+                map.serialize_entry("label", &Seq(|| e.objects().map(|o| o.label)))?;
+                map.end()
             }
         }
+        /// A sequence serialised from an iterator made on demand.
+        struct Seq<F>(F);
+        impl<F, I> Serialize for Seq<F>
+        where
+            F: Fn() -> I,
+            I: Iterator,
+            I::Item: Serialize,
+        {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq((self.0)())
+            }
+        }
+        let encoded = Encoded::new(census, heap);
+        let doc = Document {
+            format: FORMAT,
+            schema_version: SCHEMA_VERSION,
+            meta,
+            types: &census.rows,
+            labels: &heap.labels,
+            objects: Columns(&encoded),
+        };
+        write_atomically(path, |out| {
+            serde_json::to_writer(out, &doc).map_err(Into::into)
+        })
+    }
+
+    /// Write to `path` (atomically, see [`write_atomically`]).
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        write_atomically(path, |out| {
+            serde_json::to_writer(out, self).map_err(Into::into)
+        })
     }
 }
 
@@ -318,4 +331,101 @@ pub fn write_objects_jsonl(path: &Path, heap: &Heap) -> std::io::Result<()> {
         out.write_all(b"\n")?;
     }
     out.flush()
+}
+
+/// Write through a temporary file renamed into place, so that a failed write never leaves a
+/// truncated snapshot (or destroys the previous one).
+fn write_atomically(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = std::path::PathBuf::from(partial);
+    let written = (|| {
+        let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
+        body(&mut out)?;
+        out.write_all(b"\n")?;
+        out.flush()
+    })();
+    match written {
+        Ok(()) => std::fs::rename(&partial, path),
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
+}
+
+/// One object as the snapshot encodes it.
+struct EncodedObject {
+    address_delta: u64,
+    type_index: u32,
+    size: u64,
+    parent: i64,
+    label: i64,
+}
+
+/// A walked heap in snapshot order (by address), with parents as positions in that order:
+/// the single definition of the object encoding, for [`Snapshot::new`] and
+/// [`Snapshot::write_heap`].
+struct Encoded<'a> {
+    heap: &'a Heap,
+    row_of_type: Vec<u32>,
+    /// (address, walk index), sorted.
+    order: Vec<(u64, u32)>,
+    /// Walk index → position in `order`.
+    position: Vec<u32>,
+}
+
+impl<'a> Encoded<'a> {
+    fn new(census: &Census, heap: &'a Heap) -> Encoded<'a> {
+        let index = census.index();
+        let row_of_type = heap
+            .types
+            .iter()
+            .map(|t| index.get(t.name.as_str()).copied().unwrap_or(0) as u32)
+            .collect();
+        let mut order: Vec<(u64, u32)> = heap
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.address, i as u32))
+            .collect();
+        order.sort_unstable();
+        let mut position = vec![0u32; heap.objects.len()];
+        for (pos, &(_, i)) in order.iter().enumerate() {
+            position[i as usize] = pos as u32;
+        }
+        Encoded {
+            heap,
+            row_of_type,
+            order,
+            position,
+        }
+    }
+
+    fn objects(&self) -> impl Iterator<Item = EncodedObject> + '_ {
+        let mut previous = 0u64;
+        self.order.iter().map(move |&(address, i)| {
+            let o = &self.heap.objects[i as usize];
+            let delta = address - previous;
+            previous = address;
+            EncodedObject {
+                address_delta: delta,
+                type_index: self.row_of_type[o.type_id as usize],
+                size: o.size,
+                parent: if o.parent == crate::heap::NO_PARENT {
+                    NO_PARENT
+                } else {
+                    i64::from(self.position[o.parent as usize])
+                },
+                label: if o.label >= INDEX_LABEL_BASE {
+                    -(i64::from(o.label - INDEX_LABEL_BASE) + 1)
+                } else {
+                    i64::from(o.label)
+                },
+            }
+        })
+    }
 }
