@@ -212,6 +212,15 @@ impl Image {
         self
     }
 
+    /// A copy of the regions as (start, bytes): for building altered images (tests of corrupt
+    /// memory) with [`Image::from_regions`].
+    pub fn to_regions(&self) -> Vec<(u64, Vec<u8>)> {
+        self.regions
+            .iter()
+            .map(|r| (r.start, r.data.clone()))
+            .collect()
+    }
+
     /// Whether a read of the live process failed because it had exited.
     pub fn source_gone(&self) -> bool {
         self.source_gone.get()
