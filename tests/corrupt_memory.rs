@@ -70,7 +70,7 @@ fn corrupted_walks(build_name: &'static str) {
             });
             let (start, data) = part.unwrap();
             let value = match rng.next() % 4 {
-                0 => *start + (rng.next() % data.len() as u64 & !7),
+                0 => *start + ((rng.next() % data.len() as u64) & !7),
                 1 => rng.next() % 1_000_000_000,
                 2 => rng.next() % 64,
                 _ => rng.next(),
