@@ -24,7 +24,8 @@ pub struct ElfImage {
 
 impl ElfImage {
     /// Parse the file at `path`. Returns `None` if it is not a 64-bit ELF file.
-    pub fn open(path: &Path) -> std::io::Result<Option<ElfImage>> {
+    /// `wanted` says which symbol names to keep (a libpython has ~15,000; heapsnap needs ~50).
+    pub fn open(path: &Path, wanted: impl Fn(&str) -> bool) -> std::io::Result<Option<ElfImage>> {
         let bytes = std::fs::read(path)?;
         let Ok(elf) = Elf::parse(&bytes) else {
             return Ok(None);
@@ -38,8 +39,11 @@ impl ElfImage {
                 if sym.st_value == 0 {
                     continue;
                 }
-                if let Some(name) = strtab.get_at(sym.st_name) {
-                    symbols.entry(name.to_string()).or_insert(sym.st_value);
+                match strtab.get_at(sym.st_name) {
+                    Some(name) if wanted(name) => {
+                        symbols.entry(name.to_string()).or_insert(sym.st_value);
+                    }
+                    _ => {}
                 }
             }
         }

@@ -87,6 +87,17 @@ pub const STATIC_TYPE_SYMBOLS: &[&str] = &[
     "PyInstance_Type",
 ];
 
+/// Other symbols heapsnap reads (exported, or in `.symtab` when not stripped).
+const OTHER_SYMBOLS: &[&str] = &[
+    "_PyRuntime",
+    "Py_Version",
+    "_PyGC_generation0",
+    "subtype_traverse",
+    "interned",
+    "lookdict",
+    "interp_head",
+];
+
 /// A located interpreter.
 pub struct Interpreter {
     pub version: Version,
@@ -150,7 +161,9 @@ fn examine(
     path: String,
 ) -> Result<Option<Interpreter>, FindError> {
     let file = path_in_target(pid, &path);
-    let Ok(Some(image)) = ElfImage::open(&file) else {
+    let Ok(Some(image)) = ElfImage::open(&file, |name| {
+        STATIC_TYPE_SYMBOLS.contains(&name) || OTHER_SYMBOLS.contains(&name)
+    }) else {
         return Ok(None);
     };
     let mappings: Vec<&Mapping> = maps.iter().filter(|m| m.path == path).collect();
