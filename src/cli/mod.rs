@@ -80,6 +80,7 @@ pub struct DiffArgs {
 }
 
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("written").args(["output", "objects"]).multiple(true))]
 pub struct DumpArgs {
     /// Process id of the Python process.
     pub pid: i32,
@@ -99,7 +100,7 @@ pub struct DumpArgs {
     #[arg(long)]
     pub nonblocking: bool,
     /// Print nothing on stdout (with -o or --objects).
-    #[arg(short, long)]
+    #[arg(short, long, requires = "written")]
     pub quiet: bool,
 }
 

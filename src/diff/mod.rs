@@ -256,6 +256,16 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
             });
         }
     }
+    for name in &opts.chain_for {
+        if !chains
+            .iter()
+            .any(|c| &c.type_name == name || group(&c.type_name) == *name)
+        {
+            warnings.push(format!(
+                "no new object of type {name:?} to show a retainer chain for"
+            ));
+        }
+    }
     Diff {
         group_by: opts.group_by,
         survivors: later.is_some(),
