@@ -153,7 +153,7 @@ fn targets_exiting_during_the_read_give_a_clean_error() {
             .unwrap();
         std::thread::sleep(Duration::from_millis(300));
         let out = heapsnap()
-            .args(["dump", &child.id().to_string(), "--quiet"])
+            .args(["dump", &child.id().to_string()])
             .output()
             .unwrap();
         child.wait().unwrap();
@@ -178,7 +178,8 @@ fn sigterm_during_a_dump_leaves_the_target_running() {
     );
     for wait_ms in [1u64, 5, 20, 60] {
         let mut run = heapsnap()
-            .args(["dump", &target.pid().to_string(), "--quiet"])
+            .args(["dump", &target.pid().to_string()])
+            .stdout(Stdio::null())
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(wait_ms));
