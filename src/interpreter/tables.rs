@@ -238,6 +238,20 @@ const HEAP_TYPE_3_6: HeapTypeLayout = HeapTypeLayout {
     ht_module: None,
 };
 
+/// Generators of 3.7–3.9: frame, code, names and the exception state are visited.
+const GEN_3_7: GenObjectLayout = GenObjectLayout {
+    visited: &[
+        (16, "gi_frame"),
+        (32, "gi_code"),
+        (48, "__name__"),
+        (56, "__qualname__"),
+        (64, "exception type"),
+        (72, "exception"),
+        (80, "exception traceback"),
+    ],
+    finalizer: 96,
+};
+
 /// 3.7: runtime state in `_PyRuntime`, 32-byte GC header (24 bytes in 3.7.0–3.7.3, unverified),
 /// generations of 48 bytes.
 pub static V3_7: Layout = Layout {
@@ -269,18 +283,7 @@ pub static V3_7: Layout = Layout {
             code_cellvars: 80,
             code_freevars: 72,
         },
-        gen: GenObjectLayout {
-            visited: &[
-                (16, "gi_frame"),
-                (32, "gi_code"),
-                (48, "__name__"),
-                (56, "__qualname__"),
-                (64, "exception type"),
-                (72, "exception"),
-                (80, "exception traceback"),
-            ],
-            finalizer: 96,
-        },
+        gen: GEN_3_7,
     },
     ..V3_8
 };
@@ -419,18 +422,7 @@ const FRAMES_3_8: Frames = Frames::Objects {
         code_cellvars: 88,
         code_freevars: 80,
     },
-    gen: GenObjectLayout {
-        visited: &[
-            (16, "gi_frame"),
-            (32, "gi_code"),
-            (48, "__name__"),
-            (56, "__qualname__"),
-            (64, "exception type"),
-            (72, "exception"),
-            (80, "exception traceback"),
-        ],
-        finalizer: 96,
-    },
+    gen: GEN_3_7,
 };
 
 pub static V3_8: Layout = Layout {
