@@ -77,6 +77,19 @@ const STR_3_12: StrLayout = StrLayout {
 // ---------------------------------------------------------------------------------------------
 // 2.7: bytes `str`, `int`/`long`, old-style classes, dict tables inside the dict.
 
+/// What `frame_traverse` visits in 2.7 and 3.6 (3.7 dropped the exception fields).
+const FRAME_VISITED_2_7: &[(u64, &str)] = &[
+    (24, "f_back"),
+    (32, "f_code"),
+    (40, "f_builtins"),
+    (48, "f_globals"),
+    (56, "f_locals"),
+    (80, "f_trace"),
+    (88, "f_exc_type"),
+    (96, "f_exc_value"),
+    (104, "f_exc_traceback"),
+];
+
 /// 2.7 (UCS-4 `unicode`, the Linux default): statics instead of `_PyRuntime`, a 32-byte GC
 /// header, generations 40 bytes apart.
 pub static V2_7: Layout = Layout {
@@ -166,17 +179,7 @@ pub static V2_7: Layout = Layout {
     frames: Frames::Objects {
         frame: FrameObjectLayout {
             code: 32,
-            visited: &[
-                (24, "f_back"),
-                (32, "f_code"),
-                (40, "f_builtins"),
-                (48, "f_globals"),
-                (56, "f_locals"),
-                (80, "f_trace"),
-                (88, "f_exc_type"),
-                (96, "f_exc_value"),
-                (104, "f_exc_traceback"),
-            ],
+            visited: FRAME_VISITED_2_7,
             back: 24,
             valuestack: 64,
             stack: ValueStack::Top(72),
@@ -307,17 +310,7 @@ pub static V3_6: Layout = Layout {
     frames: Frames::Objects {
         frame: FrameObjectLayout {
             code: 32,
-            visited: &[
-                (24, "f_back"),
-                (32, "f_code"),
-                (40, "f_builtins"),
-                (48, "f_globals"),
-                (56, "f_locals"),
-                (80, "f_trace"),
-                (88, "exception type"),
-                (96, "exception"),
-                (104, "exception traceback"),
-            ],
+            visited: FRAME_VISITED_2_7,
             back: 24,
             valuestack: 64,
             stack: ValueStack::Top(72),
