@@ -8,6 +8,58 @@ use goblin::elf::{header::ET_DYN, program_header::PT_LOAD, Elf};
 
 use crate::memory::maps::Mapping;
 
+/// A file mapped read-only: parsing reads a few pages of a libpython (tens of MB with its
+/// symbol table) instead of copying all of it.
+struct MappedFile {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl MappedFile {
+    fn open(path: &Path) -> std::io::Result<MappedFile> {
+        let file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len() as usize;
+        if len == 0 {
+            return Ok(MappedFile {
+                ptr: std::ptr::null_mut(),
+                len,
+            });
+        }
+        // SAFETY: a fresh private read-only mapping of an open file; checked for failure.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                std::os::fd::AsRawFd::as_raw_fd(&file),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(MappedFile { ptr, len })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: `ptr` maps `len` readable bytes until `drop`.
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+}
+
+impl Drop for MappedFile {
+    fn drop(&mut self) {
+        if self.len > 0 {
+            // SAFETY: unmapping exactly what `open` mapped; no borrow of it outlives `self`.
+            unsafe { libc::munmap(self.ptr, self.len) };
+        }
+    }
+}
+
 /// What heapsnap needs from the interpreter's ELF file.
 pub struct ElfImage {
     /// Symbol name → value (not yet relocated), from `.dynsym` and `.symtab`.
@@ -26,8 +78,8 @@ impl ElfImage {
     /// Parse the file at `path`. Returns `None` if it is not a 64-bit ELF file.
     /// `wanted` says which symbol names to keep (a libpython has ~15,000; heapsnap needs ~50).
     pub fn open(path: &Path, wanted: impl Fn(&str) -> bool) -> std::io::Result<Option<ElfImage>> {
-        let bytes = std::fs::read(path)?;
-        let Ok(elf) = Elf::parse(&bytes) else {
+        let file = MappedFile::open(path)?;
+        let Ok(elf) = Elf::parse(file.bytes()) else {
             return Ok(None);
         };
         if !elf.is_64 {
