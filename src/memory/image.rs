@@ -5,7 +5,7 @@
 //! the interpreter for static objects), so the walk only needs those regions; the rare reads of
 //! read-only memory (type names in `.rodata`) go to a fallback source, which is immutable.
 
-use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::pagemap::resident_runs;
 use super::{maps::Mapping, process::ProcessMemory, Memory, MemoryError};
@@ -22,15 +22,70 @@ impl Region {
     }
 }
 
+/// Address → region in two table lookups: the walk translates a few dozen addresses per
+/// object, and a binary search over a few hundred regions (each arena, each resident run is
+/// one) costs more than everything else it does per read.
+///
+/// The address space (47 bits) is cut into 64 KiB chunks; each chunk records the only region
+/// that touches it, or that several do (then a binary search decides).
+struct RegionDirectory {
+    /// Indexed by `addr >> 32`: a table for the 65,536 chunks of that 4 GiB, where any region is.
+    top: Vec<Option<Box<[u32]>>>,
+}
+
+const CHUNK_SHIFT: u32 = 16;
+const TOP_SHIFT: u32 = 32;
+const NO_REGION: u32 = u32::MAX;
+const SEVERAL_REGIONS: u32 = u32::MAX - 1;
+
+impl RegionDirectory {
+    fn new(regions: &[Region]) -> RegionDirectory {
+        let mut top: Vec<Option<Box<[u32]>>> = Vec::new();
+        let chunks_per_top = 1usize << (TOP_SHIFT - CHUNK_SHIFT);
+        for (i, r) in regions.iter().enumerate() {
+            if r.data.is_empty() {
+                continue;
+            }
+            let first = r.start >> CHUNK_SHIFT;
+            let last = (r.end() - 1) >> CHUNK_SHIFT;
+            for chunk in first..=last {
+                let t = (chunk >> (TOP_SHIFT - CHUNK_SHIFT)) as usize;
+                if t >= top.len() {
+                    top.resize_with(t + 1, || None);
+                }
+                let table = top[t]
+                    .get_or_insert_with(|| vec![NO_REGION; chunks_per_top].into_boxed_slice());
+                let slot = &mut table[chunk as usize & (chunks_per_top - 1)];
+                *slot = if *slot == NO_REGION {
+                    i as u32
+                } else {
+                    SEVERAL_REGIONS
+                };
+            }
+        }
+        RegionDirectory { top }
+    }
+
+    /// The region touching `addr`'s chunk, [`SEVERAL_REGIONS`] or [`NO_REGION`].
+    #[inline(always)]
+    fn lookup(&self, addr: u64) -> u32 {
+        match self.top.get((addr >> TOP_SHIFT) as usize) {
+            Some(Some(table)) => {
+                table[(addr >> CHUNK_SHIFT) as usize & ((1 << (TOP_SHIFT - CHUNK_SHIFT)) - 1)]
+            }
+            _ => NO_REGION,
+        }
+    }
+}
+
 /// The copy: sorted, non-overlapping regions, plus the source for everything else.
 pub struct Image {
     regions: Vec<Region>,
+    directory: RegionDirectory,
     fallback: Option<Box<dyn Memory + Send + Sync>>,
-    /// The region of the last successful lookup.
-    last: Cell<usize>,
     /// The fallback source (the live process) went away during the walk: read-only memory,
     /// such as type names, could not be read, so the result may lack objects.
-    source_gone: Cell<bool>,
+    source_gone: AtomicBool,
 }
 
 /// Figures about a copy, for reporting.
@@ -100,39 +155,6 @@ fn available_memory() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Fault in every page of `data` now: one `madvise(MADV_POPULATE_WRITE)` for the page-aligned
-/// part (Linux 5.14+), a write per page where that is not available.
-fn populate(data: &mut [u8]) {
-    const PAGE: usize = 4096;
-    let addr = data.as_mut_ptr() as usize;
-    let first = addr.next_multiple_of(PAGE);
-    let last = (addr + data.len()) / PAGE * PAGE;
-    if last > first {
-        // SAFETY: `[first, last)` lies inside `data`, which this function borrows mutably;
-        // MADV_POPULATE_WRITE only faults the pages in (they stay zero).
-        let done = unsafe {
-            libc::madvise(
-                first as *mut libc::c_void,
-                last - first,
-                libc::MADV_POPULATE_WRITE,
-            )
-        } == 0;
-        if done {
-            // The partial pages at both ends.
-            data[0] = 0;
-            if let Some(end) = data.last_mut() {
-                *end = 0;
-            }
-            return;
-        }
-    }
-    for page in data.iter_mut().step_by(PAGE) {
-        // SAFETY: `page` is a valid, exclusive reference into `data`; the volatile write
-        // makes sure the page is really faulted in now.
-        unsafe { std::ptr::write_volatile(page, 0) };
-    }
-}
-
 impl CopyPlan {
     /// Plan from the target's current mappings (read again, and adjusted, once it is stopped).
     /// Refuses a copy that would not fit in the machine's available memory (with a margin for
@@ -149,7 +171,7 @@ impl CopyPlan {
             .into_iter()
             .map(|(start, end)| {
                 let mut data = vec![0u8; (end - start) as usize];
-                populate(&mut data);
+                super::populate(&mut data);
                 (start, data)
             })
             .collect();
@@ -211,28 +233,27 @@ impl Image {
         });
         let mut regions = a?;
         regions.extend(b?);
+        Ok(Image::new(regions))
+    }
+
+    fn new(mut regions: Vec<Region>) -> Image {
         regions.sort_by_key(|r| r.start);
-        Ok(Image {
+        Image {
+            directory: RegionDirectory::new(&regions),
             regions,
             fallback: None,
-            last: Cell::new(0),
-            source_gone: Cell::new(false),
-        })
+            source_gone: AtomicBool::new(false),
+        }
     }
 
     /// Build an image from raw regions (used by tests and by sources other than a process).
-    pub fn from_regions(mut parts: Vec<(u64, Vec<u8>)>) -> Image {
-        parts.sort_by_key(|p| p.0);
-        let regions = parts
-            .into_iter()
-            .map(|(start, data)| Region { start, data })
-            .collect();
-        Image {
-            regions,
-            fallback: None,
-            last: Cell::new(0),
-            source_gone: Cell::new(false),
-        }
+    pub fn from_regions(parts: Vec<(u64, Vec<u8>)>) -> Image {
+        Image::new(
+            parts
+                .into_iter()
+                .map(|(start, data)| Region { start, data })
+                .collect(),
+        )
     }
 
     /// Where reads outside the copied regions go (read-only memory of the live process).
@@ -252,7 +273,7 @@ impl Image {
 
     /// Whether a read of the live process failed because it had exited.
     pub fn source_gone(&self) -> bool {
-        self.source_gone.get()
+        self.source_gone.load(Ordering::Relaxed)
     }
 
     pub fn stats(&self) -> CopyStats {
@@ -262,25 +283,19 @@ impl Image {
         }
     }
 
-    /// The index of the copied region holding `addr`. The last region found is tried first:
-    /// consecutive reads are mostly in the same region.
-    #[inline]
+    /// The index of the copied region holding `addr`.
+    #[inline(always)]
     pub fn region_of(&self, addr: u64) -> Option<usize> {
-        let last = self.last.get();
-        if let Some(r) = self.regions.get(last) {
-            if addr >= r.start && addr < r.end() {
-                return Some(last);
-            }
-        }
-        let i = self.regions.partition_point(|r| r.start <= addr);
-        if i == 0 {
-            return None;
-        }
-        let r = &self.regions[i - 1];
-        (addr < r.end()).then(|| {
-            self.last.set(i - 1);
-            i - 1
-        })
+        let i = match self.directory.lookup(addr) {
+            NO_REGION => return None,
+            SEVERAL_REGIONS => self
+                .regions
+                .partition_point(|r| r.start <= addr)
+                .checked_sub(1)?,
+            i => i as usize,
+        };
+        let r = &self.regions[i];
+        (addr >= r.start && addr < r.end()).then_some(i)
     }
 
     /// Start and length of region `i`.
@@ -293,8 +308,23 @@ impl Image {
         self.regions.len()
     }
 
-    /// `len` copied bytes at `addr`, if they are all inside one copied region.
+    /// Hint the CPU to bring the copied cache line at `addr` into cache (no-op if not copied).
     #[inline]
+    pub fn prefetch(&self, addr: u64) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(bytes) = self.slice(addr, 1) {
+            // SAFETY: a prefetch never faults, and the pointer is into the copy anyway.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch(
+                    bytes.as_ptr() as *const i8,
+                    std::arch::x86_64::_MM_HINT_T0,
+                )
+            };
+        }
+    }
+
+    /// `len` copied bytes at `addr`, if they are all inside one copied region.
+    #[inline(always)]
     pub fn slice(&self, addr: u64, len: usize) -> Option<&[u8]> {
         let r = &self.regions[self.region_of(addr)?];
         let off = (addr - r.start) as usize;
@@ -302,13 +332,13 @@ impl Image {
     }
 
     /// True if `len` bytes at `addr` are in the copy (object memory must be).
-    #[inline]
+    #[inline(always)]
     pub fn contains(&self, addr: u64, len: usize) -> bool {
         self.slice(addr, len).is_some()
     }
 
     /// A pointer-sized word from the copy, `None` when not copied.
-    #[inline]
+    #[inline(always)]
     pub fn word(&self, addr: u64) -> Option<u64> {
         let b = self.slice(addr, 8)?;
         Some(u64::from_le_bytes(b.try_into().ok()?))
@@ -335,7 +365,7 @@ impl Memory for Image {
         match &self.fallback {
             Some(f) => f.read(addr, buf).inspect_err(|e| {
                 if let MemoryError::Gone(_) = e {
-                    self.source_gone.set(true);
+                    self.source_gone.store(true, Ordering::Relaxed);
                 }
             }),
             None => Err(MemoryError::Unreadable {
