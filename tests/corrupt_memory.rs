@@ -46,7 +46,9 @@ fn corrupted_walks(build_name: &'static str) {
         .unwrap()
         .with_fallback(Box::new(ProcessMemory::new(pid)));
     drop(frozen);
-    let clean = walk(&image, &interp, Mode::Full, false).unwrap();
+    let clean = walk(&image, &interp, Mode::Full, false)
+        .unwrap()
+        .into_heap();
     let regions = image.to_regions();
     let total: u64 = regions.iter().map(|(_, d)| d.len() as u64 / 8).sum();
 
@@ -83,7 +85,7 @@ fn corrupted_walks(build_name: &'static str) {
         for tolerant in [false, true] {
             let started = Instant::now();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                walk(&corrupt, &interp, Mode::Full, tolerant).map(|h| h.objects.len())
+                walk(&corrupt, &interp, Mode::Full, tolerant).map(|w| w.into_heap().objects.len())
             }));
             let took = started.elapsed();
             assert!(

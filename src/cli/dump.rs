@@ -179,6 +179,15 @@ pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
             format!("process {pid} exited during the walk; the census would be incomplete"),
         ));
     }
+    let Copy {
+        image,
+        pause_ms,
+        threads,
+    } = copy;
+    let copied_bytes = image.stats().bytes;
+    // Ordering the objects needs as much memory again as they take: release the copy first.
+    drop(image);
+    let heap = heap.into_heap();
     for w in &heap.warnings {
         eprintln!("heapsnap: warning: --nonblocking: {w}; objects past that point may be missing");
     }
@@ -205,10 +214,10 @@ pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
         consistent: !nonblocking,
         objects: census.objects,
         bytes: census.bytes,
-        pause_ms: copy.pause_ms,
+        pause_ms,
         walk_ms,
-        copied_bytes: copy.image.stats().bytes,
-        threads: copy.threads,
+        copied_bytes,
+        threads,
         interpreters: heap.interpreters,
     };
     Ok(Taken { meta, census, heap })

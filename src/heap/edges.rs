@@ -42,7 +42,32 @@ pub struct Labeler<'a> {
     view: View<'a>,
     strings: Vec<String>,
     ids: FastMap<String, u32>,
-    cache: FastMap<(Edge, u64), u32>,
+    cache: FastMap<LabelKey, u32>,
+}
+
+/// What a label's text depends on: the edge, and its context (the key object of a dict item,
+/// the type of an attribute's owner, the code object of a local).
+pub type LabelKey = (Edge, u64);
+
+/// The label of an item index, which needs no table entry (see [`INDEX_LABEL_BASE`]).
+#[inline]
+pub fn index_label(edge: Edge) -> Option<u32> {
+    match edge {
+        Edge::Index(i) if i < INDEX_LABEL_BASE => Some(INDEX_LABEL_BASE + i),
+        _ => None,
+    }
+}
+
+/// The key of the label of `edge` from `parent` (of type `ty`).
+#[inline]
+pub fn label_key(view: &View, parent: u64, ty: &TypeInfo, edge: Edge) -> LabelKey {
+    let context = match edge {
+        Edge::DictValue(key) | Edge::DictKey(key) => key,
+        Edge::Attribute(_) | Edge::Slot(_) => ty.address,
+        Edge::Local(_) => frame_code(view, parent, ty),
+        _ => 0,
+    };
+    (edge, context)
 }
 
 impl<'a> Labeler<'a> {
@@ -77,26 +102,14 @@ impl<'a> Labeler<'a> {
         self.intern(name.to_string())
     }
 
-    /// The label id of `edge` from `parent` (of type `ty`).
-    pub fn label(&mut self, parent: u64, ty: &TypeInfo, edge: Edge) -> u32 {
-        if let Edge::Index(i) = edge {
-            if i < INDEX_LABEL_BASE {
-                return INDEX_LABEL_BASE + i;
-            }
-        }
-        // What the text depends on besides the edge itself.
-        let context = match edge {
-            Edge::DictValue(key) | Edge::DictKey(key) => key,
-            Edge::Attribute(_) | Edge::Slot(_) => ty.address,
-            Edge::Local(_) => frame_code(&self.view, parent, ty),
-            _ => 0,
-        };
-        if let Some(&id) = self.cache.get(&(edge, context)) {
+    /// The label id of `key` (from [`label_key`]; `ty` is the parent's type).
+    pub fn id(&mut self, key: LabelKey, ty: &TypeInfo) -> u32 {
+        if let Some(&id) = self.cache.get(&key) {
             return id;
         }
-        let text = self.text(ty, edge, context);
+        let text = self.text(ty, key.0, key.1);
         let id = self.intern(text);
-        self.cache.insert((edge, context), id);
+        self.cache.insert(key, id);
         id
     }
 

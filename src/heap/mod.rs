@@ -40,7 +40,7 @@ pub enum WalkError {
 }
 
 /// One live object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct HeapObject {
     pub address: u64,
     /// Index into [`Heap::types`].
@@ -50,7 +50,8 @@ pub struct HeapObject {
     /// False when the type has a `__sizeof__` heapsnap cannot reproduce.
     pub size_exact: bool,
     /// Index in [`Heap::objects`] of the object through which the walk first reached this one
-    /// (on a shortest path from a root), or [`NO_PARENT`] for roots and unreached objects.
+    /// (the walk is breadth first from the roots, so the parent is on a shortest path), or
+    /// [`NO_PARENT`] for roots and unreached objects.
     pub parent: u32,
     /// Index in [`Heap::labels`]: how the parent holds it (`.attr`, `['key']`), or the root's
     /// name; 0 (empty) for objects no root reaches; from [`edges::INDEX_LABEL_BASE`] on, the
@@ -60,7 +61,7 @@ pub struct HeapObject {
 
 pub const NO_PARENT: u32 = u32::MAX;
 
-/// The result of a walk. Objects are in breadth-first order from the roots.
+/// The result of a walk. Objects are in address order.
 pub struct Heap {
     pub objects: Vec<HeapObject>,
     pub types: Vec<types::TypeInfo>,

@@ -3,6 +3,7 @@
 //! `sys.getsizeof` measures them), computed once per type and cached.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::hashing::{FastMap, FastSet};
 
@@ -207,7 +208,7 @@ fn struct_sequence_fields(view: &View, t: u64) -> u64 {
 
 /// The cache of validated types. Types are numbered in the order they are first seen.
 pub struct TypeTable {
-    infos: Vec<TypeInfo>,
+    infos: Vec<Arc<TypeInfo>>,
     ids: FastMap<u64, u32>,
     rejected: FastSet<u64>,
     known: KnownTypes,
@@ -233,8 +234,16 @@ impl TypeTable {
         &self.infos[id as usize]
     }
 
+    /// A shared handle on type `id`'s description (for the walk's threads).
+    pub fn shared(&self, id: u32) -> Arc<TypeInfo> {
+        self.infos[id as usize].clone()
+    }
+
     pub fn into_infos(self) -> Vec<TypeInfo> {
         self.infos
+            .into_iter()
+            .map(Arc::unwrap_or_clone)
+            .collect()
     }
 
     pub fn type_type(&self) -> u64 {
@@ -260,7 +269,7 @@ impl TypeTable {
         match self.describe(view, addr, depth) {
             Some(info) => {
                 let id = self.infos.len() as u32;
-                self.infos.push(info);
+                self.infos.push(Arc::new(info));
                 self.ids.insert(addr, id);
                 Some(id)
             }

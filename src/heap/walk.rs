@@ -1,13 +1,21 @@
 //! The traversal: breadth first from the interpreter's roots (so that the first parent of
 //! every object lies on a shortest retainer path), then from every GC-list object no root
 //! reached; each candidate pointer is validated as an object before it is followed.
+//!
+//! The breadth-first levels are processed by two threads when they are big: the walk is bound
+//! by memory latency, which a second core hides as well as it would a second walk. Each thread
+//! keeps its own cache of types and labels; the shared tables are locked only to add to them.
 
-use super::edges::{Edge, Labeler};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::edges::{index_label, label_key, Edge, LabelKey, Labeler};
 use super::gc_lists::{gc_heads, interpreters, list_objects};
+use super::hashing::FastMap;
 use super::objects::View;
 use super::referents::{full_extra_referents, gc_referents, Refs};
 use super::sizes::getsizeof;
-use super::types::TypeTable;
+use super::types::{TypeInfo, TypeTable};
 use super::{Heap, HeapObject, Mode, WalkError, NO_PARENT};
 use crate::interpreter::layout::{
     self as L, CurrentFrame, DictKeysLayout, Frames, InterpFrameLayout, RefcountRule,
@@ -15,44 +23,139 @@ use crate::interpreter::layout::{
 use crate::interpreter::Interpreter;
 use crate::memory::image::Image;
 
-/// The objects seen so far: one bit per 8-byte word of the memory image (objects are 8-byte
-/// aligned and live in copied memory), so a lookup is a region lookup and a bit test — no
-/// hashing, and 1/64 of the image in size.
-struct VisitedSet<'a> {
+/// A set of addresses in the memory image: one bit per 8-byte word (objects are 8-byte aligned
+/// and live in copied memory), so a lookup is a region lookup and a bit test — no hashing, and
+/// 1/64 of the image in size. Threads may insert concurrently.
+struct AddressSet<'a> {
     image: &'a Image,
     /// Index of each region's first word in `bits`.
     first_word: Vec<usize>,
-    bits: Vec<u64>,
+    bits: Vec<AtomicU64>,
 }
 
-impl<'a> VisitedSet<'a> {
-    fn new(image: &'a Image) -> VisitedSet<'a> {
+impl<'a> AddressSet<'a> {
+    fn new(image: &'a Image) -> AddressSet<'a> {
         let mut first_word = Vec::with_capacity(image.region_count());
         let mut words = 0;
         for i in 0..image.region_count() {
             first_word.push(words);
             words += (image.region(i).1 as usize / 8).div_ceil(64);
         }
-        VisitedSet {
+        AddressSet {
             image,
             first_word,
-            bits: vec![0; words],
+            bits: std::iter::repeat_with(|| AtomicU64::new(0))
+                .take(words)
+                .collect(),
         }
     }
 
-    /// Mark `addr` (8-byte aligned); true if it was not marked. Addresses outside the image are
-    /// never objects: they count as seen.
+    /// The bit of `addr`: index in `bits` and mask.
     #[inline]
-    fn insert(&mut self, addr: u64) -> bool {
-        let Some(region) = self.image.region_of(addr) else {
+    fn locate(&self, addr: u64) -> Option<(usize, u64)> {
+        let region = self.image.region_of(addr)?;
+        let bit = ((addr - self.image.region(region).0) / 8) as usize;
+        Some((self.first_word[region] + bit / 64, 1u64 << (bit % 64)))
+    }
+
+    /// Add `addr` (8-byte aligned); true if it was not in the set. Addresses outside the image
+    /// are never objects: they count as present.
+    #[inline]
+    fn insert(&self, addr: u64) -> bool {
+        let Some((word, mask)) = self.locate(addr) else {
             return false;
         };
-        let bit = ((addr - self.image.region(region).0) / 8) as usize;
-        let word = &mut self.bits[self.first_word[region] + bit / 64];
-        let mask = 1u64 << (bit % 64);
-        let new = *word & mask == 0;
-        *word |= mask;
-        new
+        let bits = &self.bits[word];
+        // Most candidates were seen before: test before paying for an atomic update.
+        bits.load(Relaxed) & mask == 0 && bits.fetch_or(mask, Relaxed) & mask == 0
+    }
+}
+
+/// Each record's position in address order (its rank among the objects' bits in a bitmap:
+/// linear time, no sort), [`NOT_PLACED`] for candidates that were not objects; and the count.
+fn address_positions(image: &Image, records: &[HeapObject]) -> (Vec<u32>, usize) {
+    let live = AddressSet::new(image);
+    for o in records.iter().filter(|o| is_object(o)) {
+        live.insert(o.address);
+    }
+    // Bits set before each word (regions are in address order, and so are the words).
+    let mut before = Vec::with_capacity(live.bits.len());
+    let mut total = 0u32;
+    for w in &live.bits {
+        before.push(total);
+        total += w.load(Relaxed).count_ones();
+    }
+    let position = records
+        .iter()
+        .map(|o| match live.locate(o.address) {
+            Some((word, mask)) if is_object(o) => {
+                before[word] + (live.bits[word].load(Relaxed) & (mask - 1)).count_ones()
+            }
+            _ => NOT_PLACED,
+        })
+        .collect();
+    (position, total as usize)
+}
+
+const NOT_PLACED: u32 = u32::MAX;
+
+/// The record of a queued candidate that turned out not to be an object.
+const NOT_AN_OBJECT: HeapObject = HeapObject {
+    address: 0,
+    type_id: u32::MAX,
+    size: 0,
+    size_exact: true,
+    parent: NO_PARENT,
+    label: 0,
+};
+
+fn is_object(o: &HeapObject) -> bool {
+    o.type_id != NOT_AN_OBJECT.type_id
+}
+
+/// A walked heap, objects still in the order the walk found them.
+pub struct Walked {
+    heap: Heap,
+    /// Record index → position in address order.
+    position: Vec<u32>,
+    count: usize,
+}
+
+impl Walked {
+    /// The heap with its objects in address order (the snapshot's order) and parents renumbered
+    /// to match. This needs as much memory again as the objects: release the image first.
+    pub fn into_heap(self) -> Heap {
+        let Walked {
+            mut heap,
+            position,
+            count,
+        } = self;
+        let mut ordered = Vec::with_capacity(count);
+        crate::memory::populate_spare(&mut ordered, count);
+        // Every slot is overwritten: the positions of the objects are a permutation of 0..count
+        // (distinct addresses, distinct ranks).
+        ordered.resize(count, NOT_AN_OBJECT);
+        for (o, &p) in heap.objects.iter().zip(&position) {
+            if p == NOT_PLACED {
+                continue;
+            }
+            let mut o = *o;
+            if o.parent != NO_PARENT {
+                o.parent = position[o.parent as usize];
+            }
+            ordered[p as usize] = o;
+        }
+        heap.objects = ordered;
+        heap
+    }
+
+    /// Number of objects found.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
     }
 }
 
@@ -71,71 +174,276 @@ fn plausible_refcount(rule: RefcountRule, word: u64) -> bool {
     }
 }
 
+/// How many queued candidates ahead of the one being processed the walk asks the CPU to fetch:
+/// the walk is bound by memory latency (objects are scattered over the copy), and the
+/// breadth-first queue says which object comes next long before it is needed.
+const PREFETCH_DISTANCE: usize = 16;
+
+/// Threads that walk a big level; the copy uses as many. Two cores at most: a census must not
+/// take over a production host.
+const THREADS: usize = 2;
+
+/// Levels smaller than this are walked by one thread (starting a thread costs more).
+const PARALLEL_MIN: usize = 4 * CHUNK;
+
+/// Candidates a thread takes at a time from a level.
+const CHUNK: usize = 2048;
+
+/// A pointer found in a processed object, waiting in the breadth-first queue to be validated as
+/// an object and processed.
+#[derive(Clone, Copy)]
+struct Candidate {
+    address: u64,
+    /// Index of the referring object's record, or [`NO_PARENT`].
+    parent: u32,
+    label: u32,
+}
+
+/// What the walk's threads share.
+struct Shared<'a> {
+    view: View<'a>,
+    mode: Mode,
+    type_type: u64,
+    visited: AddressSet<'a>,
+    types: Mutex<TypeTable>,
+    labels: Mutex<Labeler<'a>>,
+}
+
+/// A lock that a panicking thread cannot poison for the others (the walk never panics on
+/// purpose; if it did, the panic is re-raised when the thread is joined).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// One thread's cache of the shared type table.
+#[derive(Default)]
+struct TypeCache {
+    type_ids: FastMap<u64, Option<u32>>,
+    type_infos: Vec<Option<Arc<TypeInfo>>>,
+}
+
+impl TypeCache {
+    /// The id of the type at `addr`, if it is a valid type.
+    #[inline]
+    fn resolve(&mut self, shared: &Shared, addr: u64) -> Option<u32> {
+        if let Some(&id) = self.type_ids.get(&addr) {
+            return id;
+        }
+        let mut table = lock(&shared.types);
+        let id = table.resolve(&shared.view, addr);
+        if let Some(id) = id {
+            let slot = id as usize;
+            if self.type_infos.len() <= slot {
+                self.type_infos.resize(slot + 1, None);
+            }
+            self.type_infos[slot] = Some(table.shared(id));
+        }
+        self.type_ids.insert(addr, id);
+        id
+    }
+
+    /// The description of a type this thread resolved.
+    #[inline]
+    fn info(&self, id: u32) -> &TypeInfo {
+        self.type_infos[id as usize]
+            .as_deref()
+            .expect("a type is resolved before it is used")
+    }
+}
+
+/// One thread's cache of the shared label table.
+#[derive(Default)]
+struct LabelCache {
+    label_ids: FastMap<LabelKey, u32>,
+}
+
+impl LabelCache {
+    #[inline]
+    fn label(&mut self, shared: &Shared, parent: u64, ty: &TypeInfo, edge: Edge) -> u32 {
+        if let Some(id) = index_label(edge) {
+            return id;
+        }
+        let key = label_key(&shared.view, parent, ty, edge);
+        if let Some(&id) = self.label_ids.get(&key) {
+            return id;
+        }
+        let id = lock(&shared.labels).id(key, ty);
+        self.label_ids.insert(key, id);
+        id
+    }
+}
+
+/// One walking thread.
+#[derive(Default)]
+struct WalkThread {
+    types: TypeCache,
+    labels: LabelCache,
+    refs: Refs,
+    /// Candidates this thread found in a parallel level, and the span of each chunk it took
+    /// (chunk index, start, end).
+    found: Vec<Candidate>,
+    spans: Vec<(usize, usize, usize)>,
+}
+
+impl WalkThread {
+    /// Validate and process `candidates`, whose records are `records` (numbered from `first`):
+    /// keep each valid object with its type and size, and queue its referents in `next`.
+    fn process(
+        &mut self,
+        shared: &Shared,
+        candidates: &[Candidate],
+        records: &mut [HeapObject],
+        first: u32,
+        next: &mut Vec<Candidate>,
+    ) {
+        let view = &shared.view;
+        for (k, candidate) in candidates.iter().enumerate() {
+            if let Some(ahead) = candidates.get(k + PREFETCH_DISTANCE) {
+                view.image.prefetch(ahead.address);
+            }
+            let addr = candidate.address;
+            if !view.image.contains(addr, 16)
+                || !plausible_refcount(view.layout.refcount, view.word(addr))
+            {
+                continue;
+            }
+            let Some(type_id) = self.types.resolve(shared, view.ob_type(addr)) else {
+                continue;
+            };
+            let ty = self.types.info(type_id);
+            let (size, size_exact) = getsizeof(view, addr, ty, shared.type_type);
+            records[k] = HeapObject {
+                address: addr,
+                type_id,
+                size,
+                size_exact,
+                parent: candidate.parent,
+                label: candidate.label,
+            };
+            self.refs.clear();
+            if ty.is_gc_object(view, addr) {
+                gc_referents(view, addr, ty, &mut self.refs);
+            }
+            if shared.mode == Mode::Full {
+                full_extra_referents(view, addr, ty, &mut self.refs);
+            }
+            let index = first + k as u32;
+            for &(child, edge) in &self.refs {
+                if child == 0 || !child.is_multiple_of(8) || !shared.visited.insert(child) {
+                    continue;
+                }
+                next.push(Candidate {
+                    address: child,
+                    parent: index,
+                    label: self.labels.label(shared, addr, ty, edge),
+                });
+            }
+        }
+    }
+}
+
 /// The walk's state.
 struct Walker<'a> {
     view: View<'a>,
-    types: TypeTable,
-    visited: VisitedSet<'a>,
-    objects: Vec<HeapObject>,
-    labels: Labeler<'a>,
+    shared: Shared<'a>,
+    threads: Vec<WalkThread>,
+    /// The breadth-first level being walked, and the next one.
+    level: Vec<Candidate>,
+    frontier: Vec<Candidate>,
+    /// One record per candidate processed, [`NOT_AN_OBJECT`] for those that were not objects.
+    records: Vec<HeapObject>,
 }
 
 impl Walker<'_> {
-    /// Record `addr` as reached through `parent` with label `label`, if it is a new, valid
-    /// object.
-    fn discover(&mut self, addr: u64, parent: u32, label: impl FnOnce(&mut Self) -> u32) {
-        if addr == 0 || !addr.is_multiple_of(8) || !self.visited.insert(addr) {
-            return;
+    /// Queue `addr` with no parent and label `label`, unless it was seen before.
+    fn enqueue_root(&mut self, addr: u64, label: u32) {
+        if addr != 0 && addr.is_multiple_of(8) && self.shared.visited.insert(addr) {
+            self.frontier.push(Candidate {
+                address: addr,
+                parent: NO_PARENT,
+                label,
+            });
         }
-        if !self.view.image.contains(addr, 16)
-            || !plausible_refcount(self.view.layout.refcount, self.view.word(addr))
-        {
-            return;
-        }
-        let Some(type_id) = self.types.resolve(&self.view, self.view.ob_type(addr)) else {
-            return;
-        };
-        let label = label(self);
-        self.objects.push(HeapObject {
-            address: addr,
-            type_id,
-            size: 0,
-            size_exact: true,
-            parent,
-            label,
-        });
     }
 
     /// Add a root: an object the interpreter holds directly, named for retainer chains.
     fn root(&mut self, addr: u64, name: &str) {
-        self.discover(addr, NO_PARENT, |w| w.labels.root(name));
+        let label = lock(&self.shared.labels).root(name);
+        self.enqueue_root(addr, label);
     }
 
-    /// Process objects in discovery order (breadth first) until none is left.
-    fn drain(&mut self, next: &mut usize, mode: Mode) {
-        let type_type = self.types.type_type();
-        let mut refs: Refs = Vec::new();
-        while *next < self.objects.len() {
-            let index = *next;
-            *next += 1;
-            let o = self.objects[index];
-            let ty = self.types.get(o.type_id);
-            let (size, exact) = getsizeof(&self.view, o.address, ty, type_type);
-            self.objects[index].size = size;
-            self.objects[index].size_exact = exact;
-            let is_gc = ty.is_gc_object(&self.view, o.address);
-            refs.clear();
-            if is_gc {
-                gc_referents(&self.view, o.address, ty, &mut refs);
+    /// Walk level by level until no candidate is left.
+    ///
+    /// Every buffer here lives as long as the walk and only grows between levels: freeing or
+    /// moving memory while two threads run costs both of them a TLB shootdown, which halved
+    /// the speed of a parallel level when each chunk had a vector of its own.
+    fn drain(&mut self) {
+        while !self.frontier.is_empty() {
+            std::mem::swap(&mut self.level, &mut self.frontier);
+            self.frontier.clear();
+            let level = &self.level;
+            let first = self.records.len();
+            self.records.reserve(level.len());
+            crate::memory::populate_spare(&mut self.records, level.len());
+            self.records.resize(first + level.len(), NOT_AN_OBJECT);
+            let records = &mut self.records[first..];
+            let shared = &self.shared;
+            if level.len() < PARALLEL_MIN || self.threads.len() < 2 {
+                self.threads[0].process(shared, level, records, first as u32, &mut self.frontier);
+                continue;
             }
-            if mode == Mode::Full {
-                full_extra_referents(&self.view, o.address, ty, &mut refs);
+            for thread in &mut self.threads {
+                thread.found.clear();
+                thread.found.reserve(level.len());
+                thread.spans.clear();
             }
-            for &(child, edge) in &refs {
-                self.discover(child, index as u32, |w| {
-                    let ty = w.types.get(o.type_id);
-                    w.labels.label(o.address, ty, edge)
-                });
+            // Chunks in level order; each thread takes the next one free, and the next level
+            // is put together in chunk order (so that it is the same whoever took which).
+            let chunks = Mutex::new(
+                level
+                    .chunks(CHUNK)
+                    .zip(records.chunks_mut(CHUNK))
+                    .enumerate(),
+            );
+            let run = |thread: &mut WalkThread| loop {
+                let Some((i, (candidates, records))) = lock(&chunks).next() else {
+                    return;
+                };
+                let start = thread.found.len();
+                let chunk_first = (first + i * CHUNK) as u32;
+                let mut found = std::mem::take(&mut thread.found);
+                thread.process(shared, candidates, records, chunk_first, &mut found);
+                thread.spans.push((i, start, found.len()));
+                thread.found = found;
+            };
+            std::thread::scope(|scope| {
+                let (mine, others) = self.threads.split_at_mut(1);
+                let helpers: Vec<_> = others
+                    .iter_mut()
+                    .map(|thread| scope.spawn(|| run(thread)))
+                    .collect();
+                run(&mut mine[0]);
+                for helper in helpers {
+                    if let Err(panic) = helper.join() {
+                        std::panic::resume_unwind(panic);
+                    }
+                }
+            });
+            let mut spans: Vec<(usize, usize, usize, usize)> = self
+                .threads
+                .iter()
+                .enumerate()
+                .flat_map(|(t, thread)| {
+                    thread
+                        .spans
+                        .iter()
+                        .map(move |&(chunk, start, end)| (chunk, t, start, end))
+                })
+                .collect();
+            spans.sort_unstable();
+            for (_, t, start, end) in spans {
+                self.frontier
+                    .extend_from_slice(&self.threads[t].found[start..end]);
             }
         }
     }
@@ -149,7 +457,7 @@ pub fn walk(
     interp: &Interpreter,
     mode: Mode,
     tolerant: bool,
-) -> Result<Heap, WalkError> {
+) -> Result<Walked, WalkError> {
     let mut warnings = Vec::new();
     let mut cut = |result: Result<(), WalkError>| match result {
         Err(WalkError::Corrupt(why)) if tolerant => {
@@ -189,14 +497,24 @@ pub fn walk(
     }
     let mut types = TypeTable::new(interp);
     types.learn_subtype_traverse(&view, seeds.iter().copied());
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, THREADS);
     let mut w = Walker {
         view,
-        types,
-        visited: VisitedSet::new(image),
-        objects: Vec::with_capacity(seeds.len() * 3),
-        labels: Labeler::new(view),
+        shared: Shared {
+            view,
+            mode,
+            type_type: types.type_type(),
+            visited: AddressSet::new(image),
+            types: Mutex::new(types),
+            labels: Mutex::new(Labeler::new(view)),
+        },
+        threads: (0..threads).map(|_| WalkThread::default()).collect(),
+        level: Vec::new(),
+        frontier: Vec::new(),
+        records: Vec::with_capacity(seeds.len() * 3),
     };
-    let mut next = 0;
     let prefix = |k: usize| {
         if states.len() > 1 {
             format!("<interpreter {k}> ")
@@ -209,24 +527,37 @@ pub fn walk(
     for (k, &state) in states.iter().enumerate() {
         module_roots(&mut w, state, &prefix(k));
     }
-    w.drain(&mut next, mode);
+    w.drain();
     if mode == Mode::Full {
         for (k, &state) in states.iter().enumerate() {
             runtime_roots(&mut w, interp, state, &prefix(k));
         }
-        w.drain(&mut next, mode);
+        w.drain();
     }
     // What no root reaches: garbage cycles not yet collected, objects held only by C code.
     for s in seeds {
-        w.discover(s, NO_PARENT, |_| 0);
+        w.enqueue_root(s, 0);
     }
-    w.drain(&mut next, mode);
-    Ok(Heap {
-        objects: w.objects,
-        types: w.types.into_infos(),
-        labels: w.labels.into_strings(),
-        interpreters: states.len(),
-        warnings,
+    w.drain();
+    let (position, count) = address_positions(image, &w.records);
+    let Shared { types, labels, .. } = w.shared;
+    drop(w.threads);
+    Ok(Walked {
+        heap: Heap {
+            objects: w.records,
+            types: types
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .into_infos(),
+            labels: labels
+                .into_inner()
+                .unwrap_or_else(|e| e.into_inner())
+                .into_strings(),
+            interpreters: states.len(),
+            warnings,
+        },
+        position,
+        count,
     })
 }
 

@@ -239,64 +239,38 @@ impl Snapshot {
     }
 
     /// Write the snapshot of a walked heap straight to `path`, without building the object
-    /// columns in memory first (for big heaps: less memory, less time).
+    /// columns as numbers first: two threads format them into text, and the document around
+    /// them is serialised as [`Snapshot`] would be (same fields, same order).
     pub fn write_heap(
         path: &Path,
         meta: &Meta,
         census: &Census,
         heap: &Heap,
     ) -> std::io::Result<()> {
-        /// The document, borrowing everything; the object columns are serialised from the
-        /// encoding on the fly.
-        #[derive(Serialize)]
-        struct Document<'a> {
-            format: &'a str,
-            schema_version: u32,
-            meta: &'a Meta,
-            types: &'a [TypeRow],
-            labels: &'a [String],
-            objects: Columns<'a>,
-        }
-        struct Columns<'a>(&'a Encoded<'a>);
-        impl Serialize for Columns<'_> {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                use serde::ser::SerializeMap;
-                let e = self.0;
-                let mut map = s.serialize_map(Some(5))?;
-                map.serialize_entry(
-                    "address_delta",
-                    &Seq(|| e.objects().map(|o| o.address_delta)),
-                )?;
-                map.serialize_entry("type", &Seq(|| e.objects().map(|o| o.type_index)))?;
-                map.serialize_entry("size", &Seq(|| e.objects().map(|o| o.size)))?;
-                map.serialize_entry("parent", &Seq(|| e.objects().map(|o| o.parent)))?;
-                map.serialize_entry("label", &Seq(|| e.objects().map(|o| o.label)))?;
-                map.end()
-            }
-        }
-        /// A sequence serialised from an iterator made on demand.
-        struct Seq<F>(F);
-        impl<F, I> Serialize for Seq<F>
-        where
-            F: Fn() -> I,
-            I: Iterator,
-            I::Item: Serialize,
-        {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.collect_seq((self.0)())
-            }
-        }
-        let encoded = Encoded::new(census, heap);
-        let doc = Document {
-            format: FORMAT,
-            schema_version: SCHEMA_VERSION,
-            meta,
-            types: &census.rows,
-            labels: &heap.labels,
-            objects: Columns(&encoded),
-        };
+        let columns = Encoded::new(census, heap).format_columns();
         write_atomically(path, |out| {
-            serde_json::to_writer(out, &doc).map_err(Into::into)
+            out.write_all(b"{\"format\":")?;
+            serde_json::to_writer(&mut *out, FORMAT)?;
+            write!(out, ",\"schema_version\":{SCHEMA_VERSION},\"meta\":")?;
+            serde_json::to_writer(&mut *out, meta)?;
+            out.write_all(b",\"types\":")?;
+            serde_json::to_writer(&mut *out, &census.rows)?;
+            out.write_all(b",\"labels\":")?;
+            serde_json::to_writer(&mut *out, &heap.labels)?;
+            out.write_all(b",\"objects\":{")?;
+            for (k, (name, [head, tail])) in COLUMN_NAMES.iter().zip(&columns).enumerate() {
+                if k > 0 {
+                    out.write_all(b",")?;
+                }
+                write!(out, "\"{name}\":[")?;
+                out.write_all(head)?;
+                if !head.is_empty() && !tail.is_empty() {
+                    out.write_all(b",")?;
+                }
+                out.write_all(tail)?;
+                out.write_all(b"]")?;
+            }
+            out.write_all(b"}}")
         })
     }
 
@@ -357,6 +331,9 @@ fn write_atomically(
     }
 }
 
+/// The object columns, in the order [`ObjectColumns`] serialises them.
+const COLUMN_NAMES: [&str; 5] = ["address_delta", "type", "size", "parent", "label"];
+
 /// One object as the snapshot encodes it.
 struct EncodedObject {
     address_delta: u64,
@@ -366,16 +343,12 @@ struct EncodedObject {
     label: i64,
 }
 
-/// A walked heap in snapshot order (by address), with parents as positions in that order:
-/// the single definition of the object encoding, for [`Snapshot::new`] and
-/// [`Snapshot::write_heap`].
+/// A walked heap as the snapshot encodes it (objects by address, as the walk leaves them;
+/// types as census rows): the single definition of the object encoding, for
+/// [`Snapshot::new`] and [`Snapshot::write_heap`].
 struct Encoded<'a> {
     heap: &'a Heap,
     row_of_type: Vec<u32>,
-    /// (address, walk index), sorted.
-    order: Vec<(u64, u32)>,
-    /// Walk index → position in `order`.
-    position: Vec<u32>,
 }
 
 impl<'a> Encoded<'a> {
@@ -386,31 +359,64 @@ impl<'a> Encoded<'a> {
             .iter()
             .map(|t| index.get(t.name.as_str()).copied().unwrap_or(0) as u32)
             .collect();
-        let mut order: Vec<(u64, u32)> = heap
-            .objects
-            .iter()
-            .enumerate()
-            .map(|(i, o)| (o.address, i as u32))
-            .collect();
-        order.sort_unstable();
-        let mut position = vec![0u32; heap.objects.len()];
-        for (pos, &(_, i)) in order.iter().enumerate() {
-            position[i as usize] = pos as u32;
+        Encoded { heap, row_of_type }
+    }
+
+    /// The text of the columns of [`COLUMN_NAMES`] (without brackets) for objects `rows`,
+    /// in one pass.
+    fn format_rows(&self, rows: std::ops::Range<usize>) -> [Vec<u8>; 5] {
+        // Typical widths: a 3-digit delta, type and size, a 7-digit parent, a 4-digit label.
+        let mut text = [4, 3, 4, 8, 5].map(|width| {
+            let mut t = Vec::with_capacity(rows.len() * width);
+            crate::memory::populate_spare(&mut t, rows.len() * width);
+            t
+        });
+        let mut digits = itoa::Buffer::new();
+        let mut put = |column: usize, number: &str| {
+            let t = &mut text[column];
+            t.extend_from_slice(number.as_bytes());
+            t.push(b',');
+        };
+        for o in self.objects_in(rows) {
+            put(0, digits.format(o.address_delta));
+            put(1, digits.format(o.type_index));
+            put(2, digits.format(o.size));
+            put(3, digits.format(o.parent));
+            put(4, digits.format(o.label));
         }
-        Encoded {
-            heap,
-            row_of_type,
-            order,
-            position,
+        for t in &mut text {
+            t.pop();
         }
+        text
+    }
+
+    /// The text of each column, formatted by two threads (each half of the rows).
+    fn format_columns(&self) -> [[Vec<u8>; 2]; 5] {
+        let n = self.heap.objects.len();
+        let (head, tail) = std::thread::scope(|scope| {
+            let helper = scope.spawn(|| self.format_rows(n / 2..n));
+            let mine = self.format_rows(0..n / 2);
+            let theirs = helper
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (mine, theirs)
+        });
+        let mut tail = tail.into_iter();
+        head.map(|h| [h, tail.next().unwrap_or_default()])
     }
 
     fn objects(&self) -> impl Iterator<Item = EncodedObject> + '_ {
-        let mut previous = 0u64;
-        self.order.iter().map(move |&(address, i)| {
-            let o = &self.heap.objects[i as usize];
-            let delta = address - previous;
-            previous = address;
+        self.objects_in(0..self.heap.objects.len())
+    }
+
+    fn objects_in(&self, rows: std::ops::Range<usize>) -> impl Iterator<Item = EncodedObject> + '_ {
+        let mut previous = match rows.start {
+            0 => 0,
+            start => self.heap.objects[start - 1].address,
+        };
+        self.heap.objects[rows].iter().map(move |o| {
+            let delta = o.address - previous;
+            previous = o.address;
             EncodedObject {
                 address_delta: delta,
                 type_index: self.row_of_type[o.type_id as usize],
@@ -418,7 +424,7 @@ impl<'a> Encoded<'a> {
                 parent: if o.parent == crate::heap::NO_PARENT {
                     NO_PARENT
                 } else {
-                    i64::from(self.position[o.parent as usize])
+                    i64::from(o.parent)
                 },
                 label: if o.label >= INDEX_LABEL_BASE {
                     -(i64::from(o.label - INDEX_LABEL_BASE) + 1)
