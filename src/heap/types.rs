@@ -240,10 +240,7 @@ impl TypeTable {
     }
 
     pub fn into_infos(self) -> Vec<TypeInfo> {
-        self.infos
-            .into_iter()
-            .map(Arc::unwrap_or_clone)
-            .collect()
+        self.infos.into_iter().map(Arc::unwrap_or_clone).collect()
     }
 
     pub fn type_type(&self) -> u64 {

@@ -99,6 +99,9 @@ fn address_positions(image: &Image, records: &[HeapObject]) -> (Vec<u32>, usize)
 
 const NOT_PLACED: u32 = u32::MAX;
 
+/// The type id of a queued record, not yet processed.
+const PENDING: u32 = u32::MAX - 1;
+
 /// The record of a queued candidate that turned out not to be an object.
 const NOT_AN_OBJECT: HeapObject = HeapObject {
     address: 0,
@@ -199,6 +202,20 @@ struct Candidate {
     label: u32,
 }
 
+impl Candidate {
+    /// Its record while it waits in the queue.
+    fn pending(self) -> HeapObject {
+        HeapObject {
+            address: self.address,
+            type_id: PENDING,
+            size: 0,
+            size_exact: true,
+            parent: self.parent,
+            label: self.label,
+        }
+    }
+}
+
 /// What the walk's threads share.
 struct Shared<'a> {
     view: View<'a>,
@@ -279,29 +296,31 @@ struct WalkThread {
     types: TypeCache,
     labels: LabelCache,
     refs: Refs,
-    /// Candidates this thread found in a parallel level, and the span of each chunk it took
-    /// (chunk index, start, end).
+    /// Candidates this thread found in a level, and the span of each chunk it took (chunk
+    /// index, start, end).
     found: Vec<Candidate>,
     spans: Vec<(usize, usize, usize)>,
 }
 
 impl WalkThread {
-    /// Validate and process `candidates`, whose records are `records` (numbered from `first`):
-    /// keep each valid object with its type and size, and queue its referents in `next`.
+    /// Validate and process the pending `records` (numbered from `first`): fill in the type and
+    /// size of each valid object (mark the others [`NOT_AN_OBJECT`]), and queue its referents in
+    /// `next`.
     fn process(
         &mut self,
         shared: &Shared,
-        candidates: &[Candidate],
         records: &mut [HeapObject],
         first: u32,
         next: &mut Vec<Candidate>,
     ) {
         let view = &shared.view;
-        for (k, candidate) in candidates.iter().enumerate() {
-            if let Some(ahead) = candidates.get(k + PREFETCH_DISTANCE) {
+        for k in 0..records.len() {
+            if let Some(ahead) = records.get(k + PREFETCH_DISTANCE) {
                 view.image.prefetch(ahead.address);
             }
-            let addr = candidate.address;
+            let record = &mut records[k];
+            let addr = record.address;
+            record.type_id = NOT_AN_OBJECT.type_id;
             if !view.image.contains(addr, 16)
                 || !plausible_refcount(view.layout.refcount, view.word(addr))
             {
@@ -311,15 +330,8 @@ impl WalkThread {
                 continue;
             };
             let ty = self.types.info(type_id);
-            let (size, size_exact) = getsizeof(view, addr, ty, shared.type_type);
-            records[k] = HeapObject {
-                address: addr,
-                type_id,
-                size,
-                size_exact,
-                parent: candidate.parent,
-                label: candidate.label,
-            };
+            (record.size, record.size_exact) = getsizeof(view, addr, ty, shared.type_type);
+            record.type_id = type_id;
             self.refs.clear();
             if ty.is_gc_object(view, addr) {
                 gc_referents(view, addr, ty, &mut self.refs);
@@ -347,22 +359,26 @@ struct Walker<'a> {
     view: View<'a>,
     shared: Shared<'a>,
     threads: Vec<WalkThread>,
-    /// The breadth-first level being walked, and the next one.
-    level: Vec<Candidate>,
-    frontier: Vec<Candidate>,
-    /// One record per candidate processed, [`NOT_AN_OBJECT`] for those that were not objects.
+    /// One record per candidate, in breadth-first order: processed ones (objects, or
+    /// [`NOT_AN_OBJECT`]), then the queue ([`PENDING`]). The queue is the records themselves,
+    /// so that it costs no memory of its own.
     records: Vec<HeapObject>,
+    /// Records before this one are processed.
+    processed: usize,
 }
 
 impl Walker<'_> {
     /// Queue `addr` with no parent and label `label`, unless it was seen before.
     fn enqueue_root(&mut self, addr: u64, label: u32) {
         if addr != 0 && addr.is_multiple_of(8) && self.shared.visited.insert(addr) {
-            self.frontier.push(Candidate {
-                address: addr,
-                parent: NO_PARENT,
-                label,
-            });
+            self.records.push(
+                Candidate {
+                    address: addr,
+                    parent: NO_PARENT,
+                    label,
+                }
+                .pending(),
+            );
         }
     }
 
@@ -374,61 +390,53 @@ impl Walker<'_> {
 
     /// Walk level by level until no candidate is left.
     ///
-    /// Every buffer here lives as long as the walk and only grows between levels: freeing or
+    /// The buffers here live as long as the walk and only grow between levels: freeing or
     /// moving memory while two threads run costs both of them a TLB shootdown, which halved
     /// the speed of a parallel level when each chunk had a vector of its own.
     fn drain(&mut self) {
-        while !self.frontier.is_empty() {
-            std::mem::swap(&mut self.level, &mut self.frontier);
-            self.frontier.clear();
-            let level = &self.level;
-            let first = self.records.len();
-            self.records.reserve(level.len());
-            crate::memory::populate_spare(&mut self.records, level.len());
-            self.records.resize(first + level.len(), NOT_AN_OBJECT);
-            let records = &mut self.records[first..];
+        while self.processed < self.records.len() {
+            let first = self.processed;
+            let level = &mut self.records[first..];
+            self.processed += level.len();
             let shared = &self.shared;
-            if level.len() < PARALLEL_MIN || self.threads.len() < 2 {
-                self.threads[0].process(shared, level, records, first as u32, &mut self.frontier);
-                continue;
-            }
             for thread in &mut self.threads {
                 thread.found.clear();
-                thread.found.reserve(level.len());
                 thread.spans.clear();
             }
-            // Chunks in level order; each thread takes the next one free, and the next level
-            // is put together in chunk order (so that it is the same whoever took which).
-            let chunks = Mutex::new(
-                level
-                    .chunks(CHUNK)
-                    .zip(records.chunks_mut(CHUNK))
-                    .enumerate(),
-            );
-            let run = |thread: &mut WalkThread| loop {
-                let Some((i, (candidates, records))) = lock(&chunks).next() else {
-                    return;
-                };
-                let start = thread.found.len();
-                let chunk_first = (first + i * CHUNK) as u32;
+            if level.len() < PARALLEL_MIN || self.threads.len() < 2 {
+                let thread = &mut self.threads[0];
                 let mut found = std::mem::take(&mut thread.found);
-                thread.process(shared, candidates, records, chunk_first, &mut found);
-                thread.spans.push((i, start, found.len()));
+                thread.process(shared, level, first as u32, &mut found);
+                thread.spans.push((0, 0, found.len()));
                 thread.found = found;
-            };
-            std::thread::scope(|scope| {
-                let (mine, others) = self.threads.split_at_mut(1);
-                let helpers: Vec<_> = others
-                    .iter_mut()
-                    .map(|thread| scope.spawn(|| run(thread)))
-                    .collect();
-                run(&mut mine[0]);
-                for helper in helpers {
-                    if let Err(panic) = helper.join() {
-                        std::panic::resume_unwind(panic);
+            } else {
+                // Chunks in level order; each thread takes the next one free, and the next
+                // level is queued in chunk order (so that it is the same whoever took which).
+                let chunks = Mutex::new(level.chunks_mut(CHUNK).enumerate());
+                let run = |thread: &mut WalkThread| loop {
+                    let Some((i, records)) = lock(&chunks).next() else {
+                        return;
+                    };
+                    let mut found = std::mem::take(&mut thread.found);
+                    let start = found.len();
+                    thread.process(shared, records, (first + i * CHUNK) as u32, &mut found);
+                    thread.spans.push((i, start, found.len()));
+                    thread.found = found;
+                };
+                std::thread::scope(|scope| {
+                    let (mine, others) = self.threads.split_at_mut(1);
+                    let helpers: Vec<_> = others
+                        .iter_mut()
+                        .map(|thread| scope.spawn(|| run(thread)))
+                        .collect();
+                    run(&mut mine[0]);
+                    for helper in helpers {
+                        if let Err(panic) = helper.join() {
+                            std::panic::resume_unwind(panic);
+                        }
                     }
-                }
-            });
+                });
+            }
             let mut spans: Vec<(usize, usize, usize, usize)> = self
                 .threads
                 .iter()
@@ -441,9 +449,12 @@ impl Walker<'_> {
                 })
                 .collect();
             spans.sort_unstable();
+            let queued: usize = spans.iter().map(|&(_, _, start, end)| end - start).sum();
+            self.records.reserve(queued);
+            crate::memory::populate_spare(&mut self.records, queued);
             for (_, t, start, end) in spans {
-                self.frontier
-                    .extend_from_slice(&self.threads[t].found[start..end]);
+                let found = &self.threads[t].found[start..end];
+                self.records.extend(found.iter().map(|c| c.pending()));
             }
         }
     }
@@ -511,9 +522,8 @@ pub fn walk(
             labels: Mutex::new(Labeler::new(view)),
         },
         threads: (0..threads).map(|_| WalkThread::default()).collect(),
-        level: Vec::new(),
-        frontier: Vec::new(),
         records: Vec::with_capacity(seeds.len() * 3),
+        processed: 0,
     };
     let prefix = |k: usize| {
         if states.len() > 1 {
