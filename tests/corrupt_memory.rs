@@ -48,7 +48,7 @@ fn corrupted_walks(build_name: &'static str) {
     drop(frozen);
     let clean = walk(&image, &interp, Mode::Full, false)
         .unwrap()
-        .into_heap();
+        .into_heap_of(&image);
     let regions = image.to_regions();
     let total: u64 = regions.iter().map(|(_, d)| d.len() as u64 / 8).sum();
 
@@ -85,7 +85,8 @@ fn corrupted_walks(build_name: &'static str) {
         for tolerant in [false, true] {
             let started = Instant::now();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                walk(&corrupt, &interp, Mode::Full, tolerant).map(|w| w.into_heap().objects.len())
+                walk(&corrupt, &interp, Mode::Full, tolerant)
+                    .map(|w| w.into_heap_of(&corrupt).objects.len())
             }));
             let took = started.elapsed();
             assert!(

@@ -21,28 +21,28 @@ use crate::interpreter::layout::{
     self as L, CurrentFrame, DictKeysLayout, Frames, InterpFrameLayout, RefcountRule,
 };
 use crate::interpreter::Interpreter;
-use crate::memory::image::Image;
+use crate::memory::image::{Image, RegionLayout};
 
 /// A set of addresses in the memory image: one bit per 8-byte word (objects are 8-byte aligned
 /// and live in copied memory), so a lookup is a region lookup and a bit test — no hashing, and
 /// 1/64 of the image in size. Threads may insert concurrently.
 struct AddressSet<'a> {
-    image: &'a Image,
+    layout: &'a RegionLayout,
     /// Index of each region's first word in `bits`.
     first_word: Vec<usize>,
     bits: Vec<AtomicU64>,
 }
 
 impl<'a> AddressSet<'a> {
-    fn new(image: &'a Image) -> AddressSet<'a> {
-        let mut first_word = Vec::with_capacity(image.region_count());
+    fn new(layout: &'a RegionLayout) -> AddressSet<'a> {
+        let mut first_word = Vec::with_capacity(layout.region_count());
         let mut words = 0;
-        for i in 0..image.region_count() {
+        for i in 0..layout.region_count() {
             first_word.push(words);
-            words += (image.region(i).1 as usize / 8).div_ceil(64);
+            words += (layout.region(i).1 as usize / 8).div_ceil(64);
         }
         AddressSet {
-            image,
+            layout,
             first_word,
             bits: std::iter::repeat_with(|| AtomicU64::new(0))
                 .take(words)
@@ -53,8 +53,8 @@ impl<'a> AddressSet<'a> {
     /// The bit of `addr`: index in `bits` and mask.
     #[inline]
     fn locate(&self, addr: u64) -> Option<(usize, u64)> {
-        let region = self.image.region_of(addr)?;
-        let bit = ((addr - self.image.region(region).0) / 8) as usize;
+        let region = self.layout.region_of(addr)?;
+        let bit = ((addr - self.layout.region(region).0) / 8) as usize;
         Some((self.first_word[region] + bit / 64, 1u64 << (bit % 64)))
     }
 
@@ -71,30 +71,12 @@ impl<'a> AddressSet<'a> {
     }
 }
 
-/// Each record's position in address order (its rank among the objects' bits in a bitmap:
-/// linear time, no sort), [`NOT_PLACED`] for candidates that were not objects; and the count.
-fn address_positions(image: &Image, records: &[HeapObject]) -> (Vec<u32>, usize) {
-    let live = AddressSet::new(image);
-    for o in records.iter().filter(|o| is_object(o)) {
-        live.insert(o.address);
-    }
-    // Bits set before each word (regions are in address order, and so are the words).
-    let mut before = Vec::with_capacity(live.bits.len());
-    let mut total = 0u32;
-    for w in &live.bits {
-        before.push(total);
-        total += w.load(Relaxed).count_ones();
-    }
-    let position = records
-        .iter()
-        .map(|o| match live.locate(o.address) {
-            Some((word, mask)) if is_object(o) => {
-                before[word] + (live.bits[word].load(Relaxed) & (mask - 1)).count_ones()
-            }
-            _ => NOT_PLACED,
-        })
-        .collect();
-    (position, total as usize)
+/// Where each record goes in address order.
+pub struct AddressOrder {
+    /// Record index → position, [`NOT_PLACED`] for candidates that were not objects.
+    position: Vec<u32>,
+    /// Number of objects.
+    count: usize,
 }
 
 const NOT_PLACED: u32 = u32::MAX;
@@ -116,23 +98,48 @@ fn is_object(o: &HeapObject) -> bool {
     o.type_id != NOT_AN_OBJECT.type_id
 }
 
-/// A walked heap, objects still in the order the walk found them.
+/// A walked heap, objects still in the order the walk found them (one record per candidate).
 pub struct Walked {
     heap: Heap,
-    /// Record index → position in address order.
-    position: Vec<u32>,
-    count: usize,
 }
 
 impl Walked {
+    /// Each object's position in address order: its rank among the objects' bits in a bitmap
+    /// (linear time, no sort). Needs only where the image's regions were, not their bytes, so
+    /// that the copy can be released meanwhile.
+    pub fn address_order(&self, layout: &RegionLayout) -> AddressOrder {
+        let records = &self.heap.objects;
+        let live = AddressSet::new(layout);
+        for o in records.iter().filter(|o| is_object(o)) {
+            live.insert(o.address);
+        }
+        // Bits set before each word (regions are in address order, and so are the words).
+        let mut before = Vec::with_capacity(live.bits.len());
+        let mut total = 0u32;
+        for w in &live.bits {
+            before.push(total);
+            total += w.load(Relaxed).count_ones();
+        }
+        let position = records
+            .iter()
+            .map(|o| match live.locate(o.address) {
+                Some((word, mask)) if is_object(o) => {
+                    before[word] + (live.bits[word].load(Relaxed) & (mask - 1)).count_ones()
+                }
+                _ => NOT_PLACED,
+            })
+            .collect();
+        AddressOrder {
+            position,
+            count: total as usize,
+        }
+    }
+
     /// The heap with its objects in address order (the snapshot's order) and parents renumbered
     /// to match. This needs as much memory again as the objects: release the image first.
-    pub fn into_heap(self) -> Heap {
-        let Walked {
-            mut heap,
-            position,
-            count,
-        } = self;
+    pub fn into_heap(self, order: AddressOrder) -> Heap {
+        let Walked { mut heap } = self;
+        let AddressOrder { position, count } = order;
         let mut ordered = Vec::with_capacity(count);
         crate::memory::populate_spare(&mut ordered, count);
         // Every slot is overwritten: the positions of the objects are a permutation of 0..count
@@ -152,13 +159,10 @@ impl Walked {
         heap
     }
 
-    /// Number of objects found.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
+    /// [`Walked::into_heap`] for an image kept alive (tests).
+    pub fn into_heap_of(self, image: &Image) -> Heap {
+        let order = self.address_order(image.layout());
+        self.into_heap(order)
     }
 }
 
@@ -517,7 +521,7 @@ pub fn walk(
             view,
             mode,
             type_type: types.type_type(),
-            visited: AddressSet::new(image),
+            visited: AddressSet::new(image.layout()),
             types: Mutex::new(types),
             labels: Mutex::new(Labeler::new(view)),
         },
@@ -549,7 +553,6 @@ pub fn walk(
         w.enqueue_root(s, 0);
     }
     w.drain();
-    let (position, count) = address_positions(image, &w.records);
     let Shared { types, labels, .. } = w.shared;
     drop(w.threads);
     Ok(Walked {
@@ -566,8 +569,6 @@ pub fn walk(
             interpreters: states.len(),
             warnings,
         },
-        position,
-        count,
     })
 }
 

@@ -16,18 +16,13 @@ struct Region {
     data: Vec<u8>,
 }
 
-impl Region {
-    fn end(&self) -> u64 {
-        self.start + self.data.len() as u64
-    }
-}
-
 /// Address → region in two table lookups: the walk translates a few dozen addresses per
 /// object, and a binary search over a few hundred regions (each arena, each resident run is
 /// one) costs more than everything else it does per read.
 ///
 /// The address space (47 bits) is cut into 64 KiB chunks; each chunk records the only region
 /// that touches it, or that several do (then a binary search decides).
+#[derive(Clone)]
 struct RegionDirectory {
     /// Indexed by `addr >> 32`: a table for the 65,536 chunks of that 4 GiB, where any region is.
     top: Vec<Option<Box<[u32]>>>,
@@ -39,15 +34,15 @@ const NO_REGION: u32 = u32::MAX;
 const SEVERAL_REGIONS: u32 = u32::MAX - 1;
 
 impl RegionDirectory {
-    fn new(regions: &[Region]) -> RegionDirectory {
+    fn new(spans: &[(u64, u64)]) -> RegionDirectory {
         let mut top: Vec<Option<Box<[u32]>>> = Vec::new();
         let chunks_per_top = 1usize << (TOP_SHIFT - CHUNK_SHIFT);
-        for (i, r) in regions.iter().enumerate() {
-            if r.data.is_empty() {
+        for (i, &(start, len)) in spans.iter().enumerate() {
+            if len == 0 {
                 continue;
             }
-            let first = r.start >> CHUNK_SHIFT;
-            let last = (r.end() - 1) >> CHUNK_SHIFT;
+            let first = start >> CHUNK_SHIFT;
+            let last = (start + len - 1) >> CHUNK_SHIFT;
             for chunk in first..=last {
                 let t = (chunk >> (TOP_SHIFT - CHUNK_SHIFT)) as usize;
                 if t >= top.len() {
@@ -78,10 +73,54 @@ impl RegionDirectory {
     }
 }
 
+/// Where the copied regions are (not what they hold): enough to map addresses to regions, and
+/// to outlive the copy's memory.
+#[derive(Clone)]
+pub struct RegionLayout {
+    /// (start, length) of each region, by address.
+    spans: Vec<(u64, u64)>,
+    directory: RegionDirectory,
+}
+
+impl RegionLayout {
+    fn new(spans: Vec<(u64, u64)>) -> RegionLayout {
+        RegionLayout {
+            directory: RegionDirectory::new(&spans),
+            spans,
+        }
+    }
+
+    /// The index of the region holding `addr`.
+    #[inline(always)]
+    pub fn region_of(&self, addr: u64) -> Option<usize> {
+        let i = match self.directory.lookup(addr) {
+            NO_REGION => return None,
+            SEVERAL_REGIONS => self
+                .spans
+                .partition_point(|&(start, _)| start <= addr)
+                .checked_sub(1)?,
+            i => i as usize,
+        };
+        let (start, len) = self.spans[i];
+        (addr >= start && addr - start < len).then_some(i)
+    }
+
+    /// Start and length of region `i`.
+    #[inline(always)]
+    pub fn region(&self, i: usize) -> (u64, u64) {
+        self.spans[i]
+    }
+
+    pub fn region_count(&self) -> usize {
+        self.spans.len()
+    }
+}
+
 /// The copy: sorted, non-overlapping regions, plus the source for everything else.
 pub struct Image {
-    regions: Vec<Region>,
-    directory: RegionDirectory,
+    layout: RegionLayout,
+    /// The bytes of each region of `layout`.
+    data: Vec<Vec<u8>>,
     fallback: Option<Box<dyn Memory + Send + Sync>>,
     /// The fallback source (the live process) went away during the walk: read-only memory,
     /// such as type names, could not be read, so the result may lack objects.
@@ -239,8 +278,13 @@ impl Image {
     fn new(mut regions: Vec<Region>) -> Image {
         regions.sort_by_key(|r| r.start);
         Image {
-            directory: RegionDirectory::new(&regions),
-            regions,
+            layout: RegionLayout::new(
+                regions
+                    .iter()
+                    .map(|r| (r.start, r.data.len() as u64))
+                    .collect(),
+            ),
+            data: regions.into_iter().map(|r| r.data).collect(),
             fallback: None,
             source_gone: AtomicBool::new(false),
         }
@@ -265,10 +309,17 @@ impl Image {
     /// A copy of the regions as (start, bytes): for building altered images (tests of corrupt
     /// memory) with [`Image::from_regions`].
     pub fn to_regions(&self) -> Vec<(u64, Vec<u8>)> {
-        self.regions
+        self.layout
+            .spans
             .iter()
-            .map(|r| (r.start, r.data.clone()))
+            .zip(&self.data)
+            .map(|(&(start, _), data)| (start, data.clone()))
             .collect()
+    }
+
+    /// Where the regions are.
+    pub fn layout(&self) -> &RegionLayout {
+        &self.layout
     }
 
     /// Whether a read of the live process failed because it had exited.
@@ -278,34 +329,9 @@ impl Image {
 
     pub fn stats(&self) -> CopyStats {
         CopyStats {
-            bytes: self.regions.iter().map(|r| r.data.len() as u64).sum(),
-            regions: self.regions.len(),
+            bytes: self.data.iter().map(|d| d.len() as u64).sum(),
+            regions: self.data.len(),
         }
-    }
-
-    /// The index of the copied region holding `addr`.
-    #[inline(always)]
-    pub fn region_of(&self, addr: u64) -> Option<usize> {
-        let i = match self.directory.lookup(addr) {
-            NO_REGION => return None,
-            SEVERAL_REGIONS => self
-                .regions
-                .partition_point(|r| r.start <= addr)
-                .checked_sub(1)?,
-            i => i as usize,
-        };
-        let r = &self.regions[i];
-        (addr >= r.start && addr < r.end()).then_some(i)
-    }
-
-    /// Start and length of region `i`.
-    pub fn region(&self, i: usize) -> (u64, u64) {
-        let r = &self.regions[i];
-        (r.start, r.data.len() as u64)
-    }
-
-    pub fn region_count(&self) -> usize {
-        self.regions.len()
     }
 
     /// Hint the CPU to bring the copied cache line at `addr` into cache (no-op if not copied).
@@ -326,9 +352,9 @@ impl Image {
     /// `len` copied bytes at `addr`, if they are all inside one copied region.
     #[inline(always)]
     pub fn slice(&self, addr: u64, len: usize) -> Option<&[u8]> {
-        let r = &self.regions[self.region_of(addr)?];
-        let off = (addr - r.start) as usize;
-        r.data.get(off..off.checked_add(len)?)
+        let i = self.layout.region_of(addr)?;
+        let off = (addr - self.layout.spans[i].0) as usize;
+        self.data[i].get(off..off.checked_add(len)?)
     }
 
     /// True if `len` bytes at `addr` are in the copy (object memory must be).
