@@ -92,7 +92,7 @@ fn main() {
                 format!(
                     "copy too big: {} MB needed, {} MB available",
                     t.needed >> 20,
-                    t.available >> 20
+                    t.available.bytes >> 20
                 ),
             )
         }))

@@ -239,3 +239,100 @@ fn a_target_already_traced_is_named() {
     assert_failure(&dump(target.pid()), 4, "is already traced by process");
     gdb.wait().unwrap();
 }
+
+/// A memory cgroup of its own (v1 memory controller, or v2), under this test's cgroup; removed
+/// when dropped.
+struct MemoryCgroup {
+    dir: std::path::PathBuf,
+    limit_file: &'static str,
+}
+
+impl MemoryCgroup {
+    fn create() -> Result<MemoryCgroup, String> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+        let mut place = None;
+        for line in own.lines() {
+            let fields: Vec<&str> = line.splitn(3, ':').collect();
+            if fields.len() != 3 {
+                continue;
+            }
+            let path = fields[2].trim_start_matches('/');
+            if fields[1].split(',').any(|c| c == "memory") {
+                place = Some((
+                    std::path::Path::new("/sys/fs/cgroup/memory").join(path),
+                    "memory.limit_in_bytes",
+                ));
+            } else if fields[0] == "0" && fields[1].is_empty() && place.is_none() {
+                let base = std::path::Path::new("/sys/fs/cgroup").join(path);
+                // v2 controls a child's memory only if the parent delegates it.
+                let _ = std::fs::write(base.join("cgroup.subtree_control"), "+memory");
+                place = Some((base, "memory.max"));
+            }
+        }
+        let (base, limit_file) = place.ok_or("no memory cgroup in /proc/self/cgroup")?;
+        let dir = base.join(format!("heapsnap-test-{}", std::process::id()));
+        std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let cgroup = MemoryCgroup { dir, limit_file };
+        if !cgroup.dir.join(limit_file).exists() {
+            return Err(format!("{} has no {limit_file}", cgroup.dir.display()));
+        }
+        Ok(cgroup)
+    }
+
+    fn limit(&self, bytes: u64) {
+        std::fs::write(self.dir.join(self.limit_file), bytes.to_string()).unwrap();
+    }
+
+    /// `heapsnap dump <pid>`, run inside this cgroup.
+    fn dump(&self, pid: i32) -> Output {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {}/cgroup.procs && exec {} dump {pid}",
+                self.dir.display(),
+                env!("CARGO_BIN_EXE_heapsnap")
+            ))
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for MemoryCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+#[test]
+fn a_container_memory_limit_too_small_for_the_copy_is_refused() {
+    let Some(b) = build("3.12.1") else { return };
+    let cgroup = match MemoryCgroup::create() {
+        Ok(c) => c,
+        Err(why) => {
+            eprintln!("SKIPPED: cannot make a memory cgroup here ({why})");
+            return;
+        }
+    };
+    // About 170 MB of live objects.
+    let target = Target::start(
+        &b.python,
+        &[
+            "-c",
+            "x = [bytearray(4000) for _ in range(40000)]\nprint('ready', flush=True)\n\
+             import time; time.sleep(60)",
+        ],
+    );
+    cgroup.limit(96 << 20);
+    let out = cgroup.dump(target.pid());
+    assert_failure(&out, 1, "under the memory limit of cgroup");
+    assert_ne!(target.state(), 't');
+    // The same cgroup with room enough: the census is taken.
+    cgroup.limit(1 << 30);
+    let out = cgroup.dump(target.pid());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bytearray"));
+}

@@ -97,13 +97,19 @@ fn copy_target(pid: i32, nonblocking: bool) -> Result<Copy, Failure> {
     let source = ProcessMemory::new(pid);
     // Allocate and fault in the copy's buffers while the target still runs.
     let plan = CopyPlan::prepare(pid, &read_maps(pid).unwrap_or_default()).map_err(|t| {
+        let available = t.available.bytes >> 20;
+        let room = match &t.available.cgroup {
+            Some(cgroup) => {
+                format!("{available} MB left under the memory limit of cgroup {cgroup}")
+            }
+            None => format!("{available} MB available on this machine"),
+        };
         Failure::new(
             exit::ERROR,
             format!(
-                "process {pid} has {} MB of memory in use, more than this machine can copy \
-                 ({} MB available); heapsnap copies it to take a consistent census",
+                "process {pid} has {} MB of memory in use; heapsnap copies it to take a \
+                 consistent census and needs about 1.5 times that, but there is only {room}",
                 t.needed >> 20,
-                t.available >> 20
             ),
         )
     })?;

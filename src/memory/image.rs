@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::limits::{headroom, Headroom};
 use super::pagemap::resident_runs;
 use super::{maps::Mapping, process::ProcessMemory, Memory, MemoryError};
 
@@ -180,29 +181,22 @@ pub struct CopyPlan {
 }
 
 /// How much memory a copy needs, and how much the machine has.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct TooBig {
     pub needed: u64,
-    pub available: u64,
-}
-
-/// `MemAvailable` from /proc/meminfo, in bytes.
-fn available_memory() -> Option<u64> {
-    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    pub available: Headroom,
 }
 
 impl CopyPlan {
     /// Plan from the target's current mappings (read again, and adjusted, once it is stopped).
-    /// Refuses a copy that would not fit in the machine's available memory (with a margin for
-    /// the walk), rather than driving the host into swap or the OOM killer.
+    /// Refuses a copy that would not fit in the memory available to heapsnap (the machine's,
+    /// or its container's), with a margin for the walk, rather than driving the host into swap
+    /// or a container into the OOM killer (which might pick the target).
     pub fn prepare(pid: i32, maps: &[Mapping]) -> Result<CopyPlan, TooBig> {
         let ranges = copy_ranges(pid, maps);
         let needed: u64 = ranges.iter().map(|(s, e)| e - s).sum();
-        if let Some(available) = available_memory() {
-            if needed + needed / 2 > available {
+        if let Some(available) = headroom() {
+            if needed + needed / 2 > available.bytes {
                 return Err(TooBig { needed, available });
             }
         }
