@@ -1,8 +1,11 @@
 //! The physical floor of a blocking census: stop every thread of `<pid>`, copy its writable
 //! memory, resume it, walk nothing. Prints one JSON line:
 //!
-//! `{"pid":..,"mode":..,"stop_ms":..,"pause_ms":..,"copy_ms":..,"total_ms":..,"bytes":..,"regions":..,"threads":..}`
+//! `{"pid":..,"mode":..,"prepare_ms":..,"stop_ms":..,"pause_ms":..,"copy_ms":..,"total_ms":..,"bytes":..,"regions":..,"threads":..}`
 //!
+//! - `prepare_ms`: allocating and faulting in the copy's buffers, before the stop (0 for
+//!   `--naive`); `prepare_ms + total_ms` is what any census that copies the heap must spend
+//!   before it can start walking;
 //! - `stop_ms`: time to seize and interrupt every thread (before the pause clock starts, as in
 //!   `heapsnap dump`);
 //! - `pause_ms`: what `Frozen::resume` reports, the figure comparable to heapsnap's `pause_ms`;
@@ -82,6 +85,7 @@ fn main() {
     };
     let source = ProcessMemory::new(pid);
     // As in `heapsnap dump`: the plan (and its faulted-in buffers) is made before the stop.
+    let prepare = Instant::now();
     let plan = if naive {
         None
     } else {
@@ -98,6 +102,7 @@ fn main() {
         }))
     };
 
+    let prepare_ms = prepare.elapsed().as_secs_f64() * 1e3;
     let t0 = Instant::now();
     let frozen = Frozen::stop(pid).unwrap_or_else(|e| fail(7, e));
     let stop_ms = t0.elapsed().as_secs_f64() * 1e3;
@@ -116,7 +121,7 @@ fn main() {
 
     let (bytes, regions, image, bufs) = copied.unwrap_or_else(|e| fail(8, e));
     println!(
-        "{{\"pid\":{pid},\"mode\":\"{}\",\"stop_ms\":{stop_ms:.3},\"pause_ms\":{:.3},\
+        "{{\"pid\":{pid},\"mode\":\"{}\",\"prepare_ms\":{prepare_ms:.3},\"stop_ms\":{stop_ms:.3},\"pause_ms\":{:.3},\
          \"copy_ms\":{copy_ms:.3},\"total_ms\":{total_ms:.3},\"bytes\":{bytes},\
          \"regions\":{regions},\"threads\":{threads}}}",
         if naive { "naive" } else { "image" },

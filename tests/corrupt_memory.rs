@@ -48,7 +48,7 @@ fn corrupted_walks(build_name: &'static str) {
     drop(frozen);
     let clean = walk(&image, &interp, Mode::Full, false)
         .unwrap()
-        .into_heap_of(&image);
+        .into_ordered_heap();
     let regions = image.to_regions();
     let total: u64 = regions.iter().map(|(_, d)| d.len() as u64 / 8).sum();
 
@@ -85,8 +85,7 @@ fn corrupted_walks(build_name: &'static str) {
         for tolerant in [false, true] {
             let started = Instant::now();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                walk(&corrupt, &interp, Mode::Full, tolerant)
-                    .map(|w| w.into_heap_of(&corrupt).objects.len())
+                walk(&corrupt, &interp, Mode::Full, tolerant).map(|w| w.into_ordered_heap().len())
             }));
             let took = started.elapsed();
             assert!(
@@ -103,16 +102,13 @@ fn corrupted_walks(build_name: &'static str) {
             }
             if let Ok(Ok(n)) = result {
                 // A walk that succeeds still finds a census of the same order.
-                assert!(
-                    n <= clean.objects.len() * 4 + 1000,
-                    "round {round}: {n} objects"
-                );
+                assert!(n <= clean.len() * 4 + 1000, "round {round}: {n} objects");
             }
         }
     }
     println!(
         "FIGURES build={build_name} clean={} corrupted walks completed={completed} refused={refused}",
-        clean.objects.len()
+        clean.len()
     );
     assert!(
         completed > 0,

@@ -45,7 +45,7 @@ impl Census {
             })
             .collect();
         let (mut objects, mut bytes) = (0, 0);
-        for o in &heap.objects {
+        for o in heap.objects_unordered() {
             let row = &mut rows[row_of_type[o.type_id as usize]];
             row.count += 1;
             row.size += o.size;

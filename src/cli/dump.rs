@@ -194,9 +194,8 @@ pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
     // Ordering the objects needs as much memory again as they take: release the copy first
     // (unmapping it takes ~10 ms per 100 MB, done by another thread while this one ranks the
     // objects, which needs only where the copy was).
-    let layout = image.layout().clone();
     let release = std::thread::spawn(move || drop(image));
-    let order = walked.address_order(&layout);
+    let order = walked.address_order();
     let _ = release.join();
     let heap = walked.into_heap(order);
     for w in &heap.warnings {

@@ -49,9 +49,9 @@ pub struct HeapObject {
     pub size: u64,
     /// False when the type has a `__sizeof__` heapsnap cannot reproduce.
     pub size_exact: bool,
-    /// Index in [`Heap::objects`] of the object through which the walk first reached this one
-    /// (the walk is breadth first from the roots, so the parent is on a shortest path), or
-    /// [`NO_PARENT`] for roots and unreached objects.
+    /// Index in [`Heap::objects`] (address order) of the object through which the walk first
+    /// reached this one (the walk is breadth first from the roots, so the parent is on a
+    /// shortest path), or [`NO_PARENT`] for roots and unreached objects.
     pub parent: u32,
     /// Index in [`Heap::labels`]: how the parent holds it (`.attr`, `['key']`), or the root's
     /// name; 0 (empty) for objects no root reaches; from [`edges::INDEX_LABEL_BASE`] on, the
@@ -61,9 +61,55 @@ pub struct HeapObject {
 
 pub const NO_PARENT: u32 = u32::MAX;
 
-/// The result of a walk. Objects are in address order.
+impl Heap {
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.by_address.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_address.is_empty()
+    }
+
+    /// The objects in address order, each `parent` an index in that order.
+    pub fn objects(&self) -> impl Iterator<Item = HeapObject> + '_ {
+        self.objects_in(0..self.len())
+    }
+
+    /// Objects `range` (in address order) of [`Heap::objects`].
+    pub fn objects_in(
+        &self,
+        range: std::ops::Range<usize>,
+    ) -> impl Iterator<Item = HeapObject> + '_ {
+        self.by_address[range].iter().map(|&record| {
+            let mut o = self.records[record as usize];
+            if o.parent != NO_PARENT {
+                o.parent = self.position[o.parent as usize];
+            }
+            o
+        })
+    }
+
+    /// The objects in no particular order (faster when the order does not matter).
+    pub fn objects_unordered(&self) -> impl Iterator<Item = &HeapObject> + '_ {
+        self.records
+            .iter()
+            .zip(&self.position)
+            .filter(|(_, &p)| p != walk::NOT_PLACED)
+            .map(|(o, _)| o)
+    }
+}
+
+/// The result of a walk: its objects in address order (see [`Heap::objects`]), their types and
+/// edge labels.
 pub struct Heap {
-    pub objects: Vec<HeapObject>,
+    /// The walk's records, in the order the walk found them: objects, and candidates that were
+    /// not objects (their position is [`walk::NOT_PLACED`]). Their `parent` is a record index.
+    records: Vec<HeapObject>,
+    /// Record index → index in address order.
+    position: Vec<u32>,
+    /// Index in address order → record index.
+    by_address: Vec<u32>,
     pub types: Vec<types::TypeInfo>,
     pub labels: Vec<String>,
     pub interpreters: usize,

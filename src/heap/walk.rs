@@ -26,15 +26,15 @@ use crate::memory::image::{Image, RegionLayout};
 /// A set of addresses in the memory image: one bit per 8-byte word (objects are 8-byte aligned
 /// and live in copied memory), so a lookup is a region lookup and a bit test — no hashing, and
 /// 1/64 of the image in size. Threads may insert concurrently.
-struct AddressSet<'a> {
-    layout: &'a RegionLayout,
+struct AddressSet {
+    layout: Arc<RegionLayout>,
     /// Index of each region's first word in `bits`.
     first_word: Vec<usize>,
     bits: Vec<AtomicU64>,
 }
 
-impl<'a> AddressSet<'a> {
-    fn new(layout: &'a RegionLayout) -> AddressSet<'a> {
+impl AddressSet {
+    fn new(layout: Arc<RegionLayout>) -> AddressSet {
         let mut first_word = Vec::with_capacity(layout.region_count());
         let mut words = 0;
         for i in 0..layout.region_count() {
@@ -69,6 +69,12 @@ impl<'a> AddressSet<'a> {
         // Most candidates were seen before: test before paying for an atomic update.
         bits.load(Relaxed) & mask == 0 && bits.fetch_or(mask, Relaxed) & mask == 0
     }
+
+    fn remove(&self, addr: u64) {
+        if let Some((word, mask)) = self.locate(addr) {
+            self.bits[word].fetch_and(!mask, Relaxed);
+        }
+    }
 }
 
 /// Where each record goes in address order.
@@ -79,7 +85,8 @@ pub struct AddressOrder {
     count: usize,
 }
 
-const NOT_PLACED: u32 = u32::MAX;
+/// The position of a record that is not an object.
+pub(super) const NOT_PLACED: u32 = u32::MAX;
 
 /// The type id of a queued record, not yet processed.
 const PENDING: u32 = u32::MAX - 1;
@@ -101,67 +108,72 @@ fn is_object(o: &HeapObject) -> bool {
 /// A walked heap, objects still in the order the walk found them (one record per candidate).
 pub struct Walked {
     heap: Heap,
+    /// The address of every record: the walk's visited set.
+    visited: AddressSet,
 }
 
 impl Walked {
-    /// Each object's position in address order: its rank among the objects' bits in a bitmap
-    /// (linear time, no sort). Needs only where the image's regions were, not their bytes, so
-    /// that the copy can be released meanwhile.
-    pub fn address_order(&self, layout: &RegionLayout) -> AddressOrder {
-        let records = &self.heap.objects;
-        let live = AddressSet::new(layout);
-        for o in records.iter().filter(|o| is_object(o)) {
-            live.insert(o.address);
+    /// Each object's position in address order: its rank among the objects' bits in the
+    /// visited bitmap (linear time, no sort; two threads). Needs only where the image's
+    /// regions were, not their bytes, so that the copy can be released meanwhile.
+    pub fn address_order(&self) -> AddressOrder {
+        let records = &self.heap.records;
+        let set = &self.visited;
+        // Candidates that were not objects leave the set: what remains are the objects.
+        for o in records.iter().filter(|o| !is_object(o)) {
+            set.remove(o.address);
         }
         // Bits set before each word (regions are in address order, and so are the words).
-        let mut before = Vec::with_capacity(live.bits.len());
+        let mut before = Vec::with_capacity(set.bits.len());
         let mut total = 0u32;
-        for w in &live.bits {
+        for w in &set.bits {
             before.push(total);
             total += w.load(Relaxed).count_ones();
         }
-        let position = records
-            .iter()
-            .map(|o| match live.locate(o.address) {
-                Some((word, mask)) if is_object(o) => {
-                    before[word] + (live.bits[word].load(Relaxed) & (mask - 1)).count_ones()
-                }
-                _ => NOT_PLACED,
-            })
-            .collect();
+        let rank = |records: &[HeapObject], out: &mut [u32]| {
+            for (o, p) in records.iter().zip(out) {
+                *p = match set.locate(o.address) {
+                    Some((word, mask)) if is_object(o) => {
+                        before[word] + (set.bits[word].load(Relaxed) & (mask - 1)).count_ones()
+                    }
+                    _ => NOT_PLACED,
+                };
+            }
+        };
+        let mut position = vec![0u32; records.len()];
+        let half = records.len() / 2;
+        let (head, tail) = position.split_at_mut(half);
+        std::thread::scope(|scope| {
+            scope.spawn(|| rank(&records[half..], tail));
+            rank(&records[..half], head);
+        });
         AddressOrder {
             position,
             count: total as usize,
         }
     }
 
-    /// The heap with its objects in address order (the snapshot's order) and parents renumbered
-    /// to match. This needs as much memory again as the objects: release the image first.
+    /// The heap, its objects readable in address order (the snapshot's order) through the
+    /// inverse permutation of `order`: the records stay where they are (moving them would need
+    /// as much memory again, freshly faulted in).
     pub fn into_heap(self, order: AddressOrder) -> Heap {
-        let Walked { mut heap } = self;
+        let Walked { mut heap, .. } = self;
         let AddressOrder { position, count } = order;
-        let mut ordered = Vec::with_capacity(count);
-        crate::memory::populate_spare(&mut ordered, count);
-        // Every slot is overwritten: the positions of the objects are a permutation of 0..count
-        // (distinct addresses, distinct ranks).
-        ordered.resize(count, NOT_AN_OBJECT);
-        for (o, &p) in heap.objects.iter().zip(&position) {
-            if p == NOT_PLACED {
-                continue;
+        let mut by_address = vec![0u32; count];
+        for (record, &p) in position.iter().enumerate() {
+            if p != NOT_PLACED {
+                by_address[p as usize] = record as u32;
             }
-            let mut o = *o;
-            if o.parent != NO_PARENT {
-                o.parent = position[o.parent as usize];
-            }
-            ordered[p as usize] = o;
         }
-        heap.objects = ordered;
+        heap.position = position;
+        heap.by_address = by_address;
         heap
     }
 
-    /// [`Walked::into_heap`] for an image kept alive (tests).
-    pub fn into_heap_of(self, image: &Image) -> Heap {
-        let order = self.address_order(image.layout());
+    /// [`Walked::address_order`] then [`Walked::into_heap`], for a caller with no memory to
+    /// release in between.
+    pub fn into_ordered_heap(self) -> Heap {
+        let order = self.address_order();
         self.into_heap(order)
     }
 }
@@ -225,7 +237,7 @@ struct Shared<'a> {
     view: View<'a>,
     mode: Mode,
     type_type: u64,
-    visited: AddressSet<'a>,
+    visited: AddressSet,
     types: Mutex<TypeTable>,
     labels: Mutex<Labeler<'a>>,
 }
@@ -521,7 +533,7 @@ pub fn walk(
             view,
             mode,
             type_type: types.type_type(),
-            visited: AddressSet::new(image.layout()),
+            visited: AddressSet::new(image.layout().clone()),
             types: Mutex::new(types),
             labels: Mutex::new(Labeler::new(view)),
         },
@@ -553,11 +565,18 @@ pub fn walk(
         w.enqueue_root(s, 0);
     }
     w.drain();
-    let Shared { types, labels, .. } = w.shared;
+    let Shared {
+        types,
+        labels,
+        visited,
+        ..
+    } = w.shared;
     drop(w.threads);
     Ok(Walked {
         heap: Heap {
-            objects: w.records,
+            records: w.records,
+            position: Vec::new(),
+            by_address: Vec::new(),
             types: types
                 .into_inner()
                 .unwrap_or_else(|e| e.into_inner())
@@ -569,6 +588,7 @@ pub fn walk(
             interpreters: states.len(),
             warnings,
         },
+        visited,
     })
 }
 

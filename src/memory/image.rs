@@ -6,6 +6,7 @@
 //! read-only memory (type names in `.rodata`) go to a fallback source, which is immutable.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::limits::{headroom, Headroom};
 use super::pagemap::resident_runs;
@@ -23,7 +24,6 @@ struct Region {
 ///
 /// The address space (47 bits) is cut into 64 KiB chunks; each chunk records the only region
 /// that touches it, or that several do (then a binary search decides).
-#[derive(Clone)]
 struct RegionDirectory {
     /// Indexed by `addr >> 32`: a table for the 65,536 chunks of that 4 GiB, where any region is.
     top: Vec<Option<Box<[u32]>>>,
@@ -76,7 +76,6 @@ impl RegionDirectory {
 
 /// Where the copied regions are (not what they hold): enough to map addresses to regions, and
 /// to outlive the copy's memory.
-#[derive(Clone)]
 pub struct RegionLayout {
     /// (start, length) of each region, by address.
     spans: Vec<(u64, u64)>,
@@ -119,7 +118,7 @@ impl RegionLayout {
 
 /// The copy: sorted, non-overlapping regions, plus the source for everything else.
 pub struct Image {
-    layout: RegionLayout,
+    layout: Arc<RegionLayout>,
     /// The bytes of each region of `layout`.
     data: Vec<Vec<u8>>,
     fallback: Option<Box<dyn Memory + Send + Sync>>,
@@ -272,12 +271,12 @@ impl Image {
     fn new(mut regions: Vec<Region>) -> Image {
         regions.sort_by_key(|r| r.start);
         Image {
-            layout: RegionLayout::new(
+            layout: Arc::new(RegionLayout::new(
                 regions
                     .iter()
                     .map(|r| (r.start, r.data.len() as u64))
                     .collect(),
-            ),
+            )),
             data: regions.into_iter().map(|r| r.data).collect(),
             fallback: None,
             source_gone: AtomicBool::new(false),
@@ -311,8 +310,8 @@ impl Image {
             .collect()
     }
 
-    /// Where the regions are.
-    pub fn layout(&self) -> &RegionLayout {
+    /// Where the regions are (shared: it may outlive the copy's bytes).
+    pub fn layout(&self) -> &Arc<RegionLayout> {
         &self.layout
     }
 

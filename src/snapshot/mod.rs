@@ -294,7 +294,7 @@ pub fn write_objects_jsonl(path: &Path, heap: &Heap) -> std::io::Result<()> {
         approximate: bool,
     }
     let mut out = BufWriter::new(std::fs::File::create(path)?);
-    for o in &heap.objects {
+    for o in heap.objects() {
         let line = Line {
             address: o.address,
             type_name: &heap.types[o.type_id as usize].name,
@@ -392,7 +392,7 @@ impl<'a> Encoded<'a> {
 
     /// The text of each column, formatted by two threads (each half of the rows).
     fn format_columns(&self) -> [[Vec<u8>; 2]; 5] {
-        let n = self.heap.objects.len();
+        let n = self.heap.len();
         let (head, tail) = std::thread::scope(|scope| {
             let helper = scope.spawn(|| self.format_rows(n / 2..n));
             let mine = self.format_rows(0..n / 2);
@@ -406,15 +406,19 @@ impl<'a> Encoded<'a> {
     }
 
     fn objects(&self) -> impl Iterator<Item = EncodedObject> + '_ {
-        self.objects_in(0..self.heap.objects.len())
+        self.objects_in(0..self.heap.len())
     }
 
     fn objects_in(&self, rows: std::ops::Range<usize>) -> impl Iterator<Item = EncodedObject> + '_ {
         let mut previous = match rows.start {
             0 => 0,
-            start => self.heap.objects[start - 1].address,
+            start => self
+                .heap
+                .objects_in(start - 1..start)
+                .next()
+                .map_or(0, |o| o.address),
         };
-        self.heap.objects[rows].iter().map(move |o| {
+        self.heap.objects_in(rows).map(move |o| {
             let delta = o.address - previous;
             previous = o.address;
             EncodedObject {
