@@ -250,24 +250,27 @@ impl<'a> View<'a> {
         }
     }
 
-    /// Decode a key object (3.x; 2.7 has none).
+    /// Decode a key object (3.x; 2.7 has none). Its 40-byte header is read in one piece: the
+    /// walk decodes every dict's keys, and each instance's shared keys.
     pub fn dict_keys(&self, keys: u64) -> Option<DictKeys> {
-        self.image.slice(keys, 40)?;
+        let header = self.image.slice(keys, 40)?;
+        let byte = |at: usize| header[at];
+        let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or([0; 8]));
         let k = match self.layout.dict_keys {
             DictKeysLayout::V27 => return None,
             DictKeysLayout::V311 => {
-                let (log2_size, log2_index_bytes) = (self.u8_at(keys + 8), self.u8_at(keys + 9));
-                let general = self.u8_at(keys + 10) == 0;
-                if log2_size >= 40 || log2_index_bytes >= 44 || self.u8_at(keys + 10) > 2 {
+                let (log2_size, log2_index_bytes, kind) = (byte(8), byte(9), byte(10));
+                if log2_size >= 40 || log2_index_bytes >= 44 || kind > 2 {
                     return None;
                 }
+                let general = kind == 0;
                 DictKeys {
                     addr: keys,
-                    refcnt: self.word(keys),
+                    refcnt: word(0),
                     size: 1 << log2_size,
                     general,
-                    usable: self.i64_at(keys + 16),
-                    nentries: self.i64_at(keys + 24),
+                    usable: word(16) as i64,
+                    nentries: word(24) as i64,
                     header: 32,
                     index_bytes: 1 << log2_index_bytes,
                     entry_size: if general { 24 } else { 16 },
@@ -275,7 +278,7 @@ impl<'a> View<'a> {
                 }
             }
             DictKeysLayout::V36 => {
-                let size = self.word(keys + 8);
+                let size = word(8);
                 if !size.is_power_of_two() || size > 1 << 40 {
                     return None;
                 }
@@ -287,11 +290,11 @@ impl<'a> View<'a> {
                 };
                 DictKeys {
                     addr: keys,
-                    refcnt: self.word(keys),
+                    refcnt: word(0),
                     size,
-                    general: self.lookdict != 0 && self.word(keys + 16) == self.lookdict,
-                    usable: self.i64_at(keys + 24),
-                    nentries: self.i64_at(keys + 32),
+                    general: self.lookdict != 0 && word(16) == self.lookdict,
+                    usable: word(24) as i64,
+                    nentries: word(32) as i64,
                     header: 40,
                     index_bytes: index_width * size,
                     entry_size: 24,
