@@ -310,6 +310,12 @@ impl Image {
             .collect()
     }
 
+    /// Where the copy's bytes are in this process's own memory, region by region (to measure
+    /// which of them a walk reads: `examples/walk_touch.rs`).
+    pub fn local_ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.data.iter().map(|d| (d.as_ptr() as usize, d.len()))
+    }
+
     /// Where the regions are (shared: it may outlive the copy's bytes).
     pub fn layout(&self) -> &Arc<RegionLayout> {
         &self.layout

@@ -1,0 +1,88 @@
+//! How much of the copy the walk reads: the case for (or against) a page cache that fetches
+//! memory on demand instead of copying every writable mapping during the stop.
+//!
+//! `walk_touch <pid>` copies the target as `heapsnap dump` does (the target is stopped only for
+//! the copy), clears the referenced bits of this process's pages (`/proc/self/clear_refs`),
+//! walks the copy in full mode, and sums the `Referenced` pages of the copy's buffers in
+//! `/proc/self/smaps`. Prints one JSON line:
+//!
+//! `{"pid":..,"copied_bytes":..,"touched_bytes":..,"touched_pct":..,"walk_ms":..,"objects":..}`
+//!
+//! An on-demand design would have to keep the target stopped for the whole walk (`walk_ms`,
+//! plus the fetches) and would fetch at least `touched_bytes` (4 KiB pages; more with bigger
+//! chunks). Used by `bench/run`; `cargo build --release --examples` builds it.
+
+use std::time::Instant;
+
+use heapsnap::heap::{walk::walk, Mode};
+use heapsnap::interpreter::Interpreter;
+use heapsnap::memory::freeze::Frozen;
+use heapsnap::memory::image::{CopyPlan, Image};
+use heapsnap::memory::maps::read_maps;
+use heapsnap::memory::process::ProcessMemory;
+
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("walk_touch: error: {msg}");
+    std::process::exit(1);
+}
+
+/// Referenced bytes of the mappings in /proc/self/smaps that overlap `ranges` (local
+/// addresses). Buffers of the copy are big allocations, each its own mapping.
+fn referenced_bytes(ranges: &[(usize, usize)]) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_else(|e| fail(e));
+    let mut total = 0;
+    let mut current: Option<(usize, usize)> = None;
+    for line in smaps.lines() {
+        if let Some((range, _)) = line.split_once(' ') {
+            if let Some((a, b)) = range.split_once('-') {
+                if let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+                {
+                    current = Some((a, b));
+                    continue;
+                }
+            }
+        }
+        if let (Some(kb), Some((a, b))) = (line.strip_prefix("Referenced:"), current) {
+            let overlaps = ranges.iter().any(|&(s, len)| s < b && s + len > a);
+            if overlaps {
+                let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                total += kb * 1024;
+            }
+        }
+    }
+    total
+}
+
+fn main() {
+    let pid: i32 = match std::env::args().nth(1).map(|a| a.parse()) {
+        Some(Ok(p)) => p,
+        _ => {
+            eprintln!("usage: walk_touch <pid>");
+            std::process::exit(2);
+        }
+    };
+    let source = ProcessMemory::new(pid);
+    let maps = read_maps(pid).unwrap_or_else(|e| fail(e));
+    let interp = Interpreter::find(pid, &maps, &source).unwrap_or_else(|e| fail(e));
+    let plan = CopyPlan::prepare(pid, &maps).unwrap_or_else(|t| fail(format!("{t:?}")));
+    let frozen = Frozen::stop(pid).unwrap_or_else(|e| fail(e));
+    let image = Image::copy_process(&source, &read_maps(pid).unwrap_or_else(|e| fail(e)), plan)
+        .unwrap_or_else(|e| fail(e))
+        .with_fallback(Box::new(ProcessMemory::new(pid)));
+    frozen.resume();
+    // Only the copy's buffers are counted; everything is cleared so that the count starts now.
+    std::fs::write("/proc/self/clear_refs", "1").unwrap_or_else(|e| fail(e));
+    let ranges: Vec<(usize, usize)> = image.local_ranges().collect();
+    let started = Instant::now();
+    let walked = walk(&image, &interp, Mode::Full, false).unwrap_or_else(|e| fail(e));
+    let walk_ms = started.elapsed().as_secs_f64() * 1e3;
+    let touched = referenced_bytes(&ranges);
+    let copied = image.stats().bytes;
+    let objects = walked.into_ordered_heap().len();
+    println!(
+        "{{\"pid\":{pid},\"copied_bytes\":{copied},\"touched_bytes\":{touched},\
+         \"touched_pct\":{:.1},\"walk_ms\":{walk_ms:.1},\"objects\":{}}}",
+        100.0 * touched as f64 / copied.max(1) as f64,
+        objects
+    );
+}
