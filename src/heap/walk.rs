@@ -478,12 +478,25 @@ impl Walker<'_> {
 
 /// Walk the heap of `interp` in `image`. With `tolerant` (a copy taken without stopping the
 /// target), a GC list torn by the running target is cut where it breaks and reported in
-/// [`Heap::warnings`] instead of failing the walk.
+/// [`Heap::warnings`] instead of failing the walk. Big levels are walked by as many threads as
+/// there are cores, two at most.
 pub fn walk(
     image: &Image,
     interp: &Interpreter,
     mode: Mode,
     tolerant: bool,
+) -> Result<Walked, WalkError> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    walk_with_threads(image, interp, mode, tolerant, cores.clamp(1, THREADS))
+}
+
+/// [`walk`] with `threads` threads (1 walks every level in order, deterministically).
+pub fn walk_with_threads(
+    image: &Image,
+    interp: &Interpreter,
+    mode: Mode,
+    tolerant: bool,
+    threads: usize,
 ) -> Result<Walked, WalkError> {
     let mut warnings = Vec::new();
     let mut cut = |result: Result<(), WalkError>| match result {
@@ -524,9 +537,6 @@ pub fn walk(
     }
     let mut types = TypeTable::new(interp);
     types.learn_subtype_traverse(&view, seeds.iter().copied());
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, THREADS);
     let mut w = Walker {
         view,
         shared: Shared {
@@ -537,7 +547,7 @@ pub fn walk(
             types: Mutex::new(types),
             labels: Mutex::new(Labeler::new(view)),
         },
-        threads: (0..threads).map(|_| WalkThread::default()).collect(),
+        threads: (0..threads.max(1)).map(|_| WalkThread::default()).collect(),
         records: Vec::with_capacity(seeds.len() * 3),
         processed: 0,
     };
