@@ -40,7 +40,7 @@ pub enum WalkError {
 }
 
 /// One live object.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeapObject {
     pub address: u64,
     /// Index into [`Heap::types`].
@@ -60,6 +60,55 @@ pub struct HeapObject {
 }
 
 pub const NO_PARENT: u32 = u32::MAX;
+
+/// The walk's compact record of one candidate: 24 bytes, as there is one per object and they
+/// are most of heapsnap's memory besides the copy. [`HeapObject`] is what readers get.
+#[derive(Debug, Clone, Copy)]
+struct Record {
+    address: u64,
+    /// `sys.getsizeof`, or [`Record::BIG`] when it does not fit (the size is then in
+    /// [`Heap::big_sizes`]).
+    size: u32,
+    /// The type id, its top bit set when the size is approximate; or one of the markers
+    /// [`Record::PENDING`] and [`Record::NOT_AN_OBJECT`].
+    kind: u32,
+    /// Record index of the parent, or [`NO_PARENT`].
+    parent: u32,
+    label: u32,
+}
+
+impl Record {
+    const BIG: u32 = u32::MAX;
+    const APPROXIMATE: u32 = 1 << 31;
+    /// Queued, not yet processed.
+    const PENDING: u32 = 0x7FFF_FFFE;
+    /// Processed: not an object.
+    const NOT_AN_OBJECT: u32 = 0x7FFF_FFFF;
+
+    fn is_object(&self) -> bool {
+        self.kind & !Record::APPROXIMATE < Record::PENDING
+    }
+}
+
+impl Heap {
+    /// The object of `record`, its parent numbered in address order.
+    fn object(&self, record: &Record) -> HeapObject {
+        HeapObject {
+            address: record.address,
+            type_id: record.kind & !Record::APPROXIMATE,
+            size: match record.size {
+                Record::BIG => self.big_sizes.get(&record.address).copied().unwrap_or(0),
+                size => u64::from(size),
+            },
+            size_exact: record.kind & Record::APPROXIMATE == 0,
+            parent: match record.parent {
+                NO_PARENT => NO_PARENT,
+                parent => self.position[parent as usize],
+            },
+            label: record.label,
+        }
+    }
+}
 
 impl Heap {
     /// Number of objects.
@@ -81,22 +130,17 @@ impl Heap {
         &self,
         range: std::ops::Range<usize>,
     ) -> impl Iterator<Item = HeapObject> + '_ {
-        self.by_address[range].iter().map(|&record| {
-            let mut o = self.records[record as usize];
-            if o.parent != NO_PARENT {
-                o.parent = self.position[o.parent as usize];
-            }
-            o
-        })
+        self.by_address[range]
+            .iter()
+            .map(|&record| self.object(&self.records[record as usize]))
     }
 
     /// The objects in no particular order (faster when the order does not matter).
-    pub fn objects_unordered(&self) -> impl Iterator<Item = &HeapObject> + '_ {
+    pub fn objects_unordered(&self) -> impl Iterator<Item = HeapObject> + '_ {
         self.records
             .iter()
-            .zip(&self.position)
-            .filter(|(_, &p)| p != walk::NOT_PLACED)
-            .map(|(o, _)| o)
+            .filter(|r| r.is_object())
+            .map(|r| self.object(r))
     }
 }
 
@@ -105,7 +149,9 @@ impl Heap {
 pub struct Heap {
     /// The walk's records, in the order the walk found them: objects, and candidates that were
     /// not objects (their position is [`walk::NOT_PLACED`]). Their `parent` is a record index.
-    records: Vec<HeapObject>,
+    records: Vec<Record>,
+    /// Sizes that do not fit a record's 32 bits, by address.
+    big_sizes: hashing::FastMap<u64, u64>,
     /// Record index → index in address order.
     position: Vec<u32>,
     /// Index in address order → record index.
@@ -115,4 +161,46 @@ pub struct Heap {
     pub interpreters: usize,
     /// What a tolerant walk had to cut short (torn GC lists of a copy taken without stopping).
     pub warnings: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_keep_big_sizes_and_approximate_flags() {
+        let record = |address, size, kind, parent| Record {
+            address,
+            size,
+            kind,
+            parent,
+            label: 0,
+        };
+        let heap = Heap {
+            records: vec![
+                record(0x2000, Record::BIG, 3 | Record::APPROXIMATE, NO_PARENT),
+                record(0x3000, 0, Record::NOT_AN_OBJECT, 0),
+                record(0x1000, 56, 1, 0),
+            ],
+            big_sizes: [(0x2000, 5 << 30)].into_iter().collect(),
+            position: vec![1, walk::NOT_PLACED, 0],
+            by_address: vec![2, 0],
+            types: Vec::new(),
+            labels: Vec::new(),
+            interpreters: 1,
+            warnings: Vec::new(),
+        };
+        let objects: Vec<HeapObject> = heap.objects().collect();
+        assert_eq!(heap.len(), 2);
+        assert_eq!(
+            (objects[0].address, objects[0].size, objects[0].size_exact),
+            (0x1000, 56, true)
+        );
+        assert_eq!(objects[0].parent, 1, "parent renumbered in address order");
+        assert_eq!(
+            (objects[1].size, objects[1].size_exact, objects[1].type_id),
+            (5 << 30, false, 3)
+        );
+        assert_eq!(heap.objects_unordered().count(), 2);
+    }
 }

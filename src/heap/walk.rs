@@ -16,7 +16,7 @@ use super::objects::View;
 use super::referents::{full_extra_referents, gc_referents, Refs};
 use super::sizes::getsizeof;
 use super::types::{TypeInfo, TypeTable};
-use super::{Heap, HeapObject, Mode, WalkError, NO_PARENT};
+use super::{Heap, Mode, Record, WalkError, NO_PARENT};
 use crate::interpreter::layout::{
     self as L, CurrentFrame, DictKeysLayout, Frames, InterpFrameLayout, RefcountRule,
 };
@@ -88,23 +88,6 @@ pub struct AddressOrder {
 /// The position of a record that is not an object.
 pub(super) const NOT_PLACED: u32 = u32::MAX;
 
-/// The type id of a queued record, not yet processed.
-const PENDING: u32 = u32::MAX - 1;
-
-/// The record of a queued candidate that turned out not to be an object.
-const NOT_AN_OBJECT: HeapObject = HeapObject {
-    address: 0,
-    type_id: u32::MAX,
-    size: 0,
-    size_exact: true,
-    parent: NO_PARENT,
-    label: 0,
-};
-
-fn is_object(o: &HeapObject) -> bool {
-    o.type_id != NOT_AN_OBJECT.type_id
-}
-
 /// A walked heap, objects still in the order the walk found them (one record per candidate).
 pub struct Walked {
     heap: Heap,
@@ -120,7 +103,7 @@ impl Walked {
         let records = &self.heap.records;
         let set = &self.visited;
         // Candidates that were not objects leave the set: what remains are the objects.
-        for o in records.iter().filter(|o| !is_object(o)) {
+        for o in records.iter().filter(|o| !o.is_object()) {
             set.remove(o.address);
         }
         // Bits set before each word (regions are in address order, and so are the words).
@@ -130,10 +113,10 @@ impl Walked {
             before.push(total);
             total += w.load(Relaxed).count_ones();
         }
-        let rank = |records: &[HeapObject], out: &mut [u32]| {
+        let rank = |records: &[Record], out: &mut [u32]| {
             for (o, p) in records.iter().zip(out) {
                 *p = match set.locate(o.address) {
-                    Some((word, mask)) if is_object(o) => {
+                    Some((word, mask)) if o.is_object() => {
                         before[word] + (set.bits[word].load(Relaxed) & (mask - 1)).count_ones()
                     }
                     _ => NOT_PLACED,
@@ -220,12 +203,11 @@ struct Candidate {
 
 impl Candidate {
     /// Its record while it waits in the queue.
-    fn pending(self) -> HeapObject {
-        HeapObject {
+    fn pending(self) -> Record {
+        Record {
             address: self.address,
-            type_id: PENDING,
             size: 0,
-            size_exact: true,
+            kind: Record::PENDING,
             parent: self.parent,
             label: self.label,
         }
@@ -316,16 +298,18 @@ struct WalkThread {
     /// index, start, end).
     found: Vec<Candidate>,
     spans: Vec<(usize, usize, usize)>,
+    /// Sizes too big for a record, by address.
+    big_sizes: Vec<(u64, u64)>,
 }
 
 impl WalkThread {
     /// Validate and process the pending `records` (numbered from `first`): fill in the type and
-    /// size of each valid object (mark the others [`NOT_AN_OBJECT`]), and queue its referents in
-    /// `next`.
+    /// size of each valid object (mark the others [`Record::NOT_AN_OBJECT`]), and queue its
+    /// referents in `next`.
     fn process(
         &mut self,
         shared: &Shared,
-        records: &mut [HeapObject],
+        records: &mut [Record],
         first: u32,
         next: &mut Vec<Candidate>,
     ) {
@@ -336,7 +320,7 @@ impl WalkThread {
             }
             let record = &mut records[k];
             let addr = record.address;
-            record.type_id = NOT_AN_OBJECT.type_id;
+            record.kind = Record::NOT_AN_OBJECT;
             if !view.image.contains(addr, 16)
                 || !plausible_refcount(view.layout.refcount, view.word(addr))
             {
@@ -346,8 +330,19 @@ impl WalkThread {
                 continue;
             };
             let ty = self.types.info(type_id);
-            (record.size, record.size_exact) = getsizeof(view, addr, ty, shared.type_type);
-            record.type_id = type_id;
+            let (size, exact) = getsizeof(view, addr, ty, shared.type_type);
+            record.size = match u32::try_from(size) {
+                Ok(size) if size != Record::BIG => size,
+                _ => {
+                    self.big_sizes.push((addr, size));
+                    Record::BIG
+                }
+            };
+            record.kind = if exact {
+                type_id
+            } else {
+                type_id | Record::APPROXIMATE
+            };
             self.refs.clear();
             if ty.is_gc_object(view, addr) {
                 gc_referents(view, addr, ty, &mut self.refs);
@@ -376,9 +371,9 @@ struct Walker<'a> {
     shared: Shared<'a>,
     threads: Vec<WalkThread>,
     /// One record per candidate, in breadth-first order: processed ones (objects, or
-    /// [`NOT_AN_OBJECT`]), then the queue ([`PENDING`]). The queue is the records themselves,
-    /// so that it costs no memory of its own.
-    records: Vec<HeapObject>,
+    /// [`Record::NOT_AN_OBJECT`]), then the queue ([`Record::PENDING`]). The queue is the
+    /// records themselves, so that it costs no memory of its own.
+    records: Vec<Record>,
     /// Records before this one are processed.
     processed: usize,
 }
@@ -581,10 +576,15 @@ pub fn walk_with_threads(
         visited,
         ..
     } = w.shared;
-    drop(w.threads);
+    let big_sizes = w
+        .threads
+        .iter_mut()
+        .flat_map(|t| t.big_sizes.drain(..))
+        .collect();
     Ok(Walked {
         heap: Heap {
             records: w.records,
+            big_sizes,
             position: Vec::new(),
             by_address: Vec::new(),
             types: types
