@@ -2,9 +2,11 @@
 //! memory on demand instead of copying every writable mapping during the stop.
 //!
 //! `walk_touch <pid>` copies the target as `heapsnap dump` does (the target is stopped only for
-//! the copy), clears the referenced bits of this process's pages (`/proc/self/clear_refs`),
-//! walks the copy in full mode, and sums the `Referenced` pages of the copy's buffers in
-//! `/proc/self/smaps`. Prints one JSON line:
+//! the copy), makes the copy's buffers read-only (so that each is a mapping of its own, apart
+//! from the walk's own memory), clears the referenced bits of this process's pages
+//! (`/proc/self/clear_refs`), walks the copy in full mode, and sums the `Referenced` pages of
+//! those mappings in `/proc/self/smaps`. `copied_bytes` counts the whole pages of the buffers.
+//! Prints one JSON line:
 //!
 //! `{"pid":..,"copied_bytes":..,"touched_bytes":..,"touched_pct":..,"walk_ms":..,"objects":..}`
 //!
@@ -26,9 +28,30 @@ fn fail(msg: impl std::fmt::Display) -> ! {
     std::process::exit(1);
 }
 
-/// Referenced bytes of the mappings in /proc/self/smaps that overlap `ranges` (local
-/// addresses). Buffers of the copy are big allocations, each its own mapping.
-fn referenced_bytes(ranges: &[(usize, usize)]) -> u64 {
+/// Make the page-aligned inside of each buffer read-only, which splits it into mappings of its
+/// own (the walk only reads the copy): then `/proc/self/smaps` counts exactly those pages.
+/// Returns the page ranges.
+fn isolate(ranges: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    const PAGE: usize = 4096;
+    let mut pages = Vec::new();
+    for &(start, len) in ranges {
+        let (first, last) = (start.next_multiple_of(PAGE), (start + len) / PAGE * PAGE);
+        if last > first {
+            // SAFETY: the range lies inside a live buffer of the copy, which is only read from
+            // now on and never freed (see `main`).
+            let done = unsafe {
+                libc::mprotect(first as *mut libc::c_void, last - first, libc::PROT_READ)
+            };
+            if done == 0 {
+                pages.push((first, last));
+            }
+        }
+    }
+    pages
+}
+
+/// Referenced bytes of the mappings in /proc/self/smaps that lie inside `pages`.
+fn referenced_bytes(pages: &[(usize, usize)]) -> u64 {
     let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_else(|e| fail(e));
     let mut total = 0;
     let mut current: Option<(usize, usize)> = None;
@@ -43,8 +66,7 @@ fn referenced_bytes(ranges: &[(usize, usize)]) -> u64 {
             }
         }
         if let (Some(kb), Some((a, b))) = (line.strip_prefix("Referenced:"), current) {
-            let overlaps = ranges.iter().any(|&(s, len)| s < b && s + len > a);
-            if overlaps {
+            if pages.iter().any(|&(s, e)| s <= a && b <= e) {
                 let kb: u64 = kb.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
                 total += kb * 1024;
             }
@@ -70,19 +92,22 @@ fn main() {
         .unwrap_or_else(|e| fail(e))
         .with_fallback(Box::new(ProcessMemory::new(pid)));
     frozen.resume();
-    // Only the copy's buffers are counted; everything is cleared so that the count starts now.
-    std::fs::write("/proc/self/clear_refs", "1").unwrap_or_else(|e| fail(e));
     let ranges: Vec<(usize, usize)> = image.local_ranges().collect();
+    let pages = isolate(&ranges);
+    let counted: usize = pages.iter().map(|(s, e)| e - s).sum();
+    // Everything is cleared so that the count starts now.
+    std::fs::write("/proc/self/clear_refs", "1").unwrap_or_else(|e| fail(e));
     let started = Instant::now();
     let walked = walk(&image, &interp, Mode::Full, false).unwrap_or_else(|e| fail(e));
     let walk_ms = started.elapsed().as_secs_f64() * 1e3;
-    let touched = referenced_bytes(&ranges);
-    let copied = image.stats().bytes;
+    let touched = referenced_bytes(&pages);
     let objects = walked.into_ordered_heap().len();
+    // Freeing a read-only buffer could make the allocator write into it: keep them.
+    std::mem::forget(image);
     println!(
-        "{{\"pid\":{pid},\"copied_bytes\":{copied},\"touched_bytes\":{touched},\
+        "{{\"pid\":{pid},\"copied_bytes\":{counted},\"touched_bytes\":{touched},\
          \"touched_pct\":{:.1},\"walk_ms\":{walk_ms:.1},\"objects\":{}}}",
-        100.0 * touched as f64 / copied.max(1) as f64,
+        100.0 * touched as f64 / counted.max(1) as f64,
         objects
     );
 }

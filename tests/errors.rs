@@ -240,16 +240,20 @@ fn a_target_already_traced_is_named() {
     gdb.wait().unwrap();
 }
 
-/// A memory cgroup of its own (v1 memory controller, or v2), under this test's cgroup; removed
-/// when dropped.
-struct MemoryCgroup {
+/// A cgroup of its own for one controller (`memory` or `pids`; v1 hierarchy of that
+/// controller, or v2), under this test's cgroup; removed when dropped.
+struct LimitedCgroup {
     dir: std::path::PathBuf,
     limit_file: &'static str,
 }
 
-impl MemoryCgroup {
-    fn create() -> Result<MemoryCgroup, String> {
+impl LimitedCgroup {
+    fn create(controller: &str) -> Result<LimitedCgroup, String> {
         let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+        let (v1_limit, v2_limit) = match controller {
+            "memory" => ("memory.limit_in_bytes", "memory.max"),
+            _ => ("pids.max", "pids.max"),
+        };
         let mut place = None;
         for line in own.lines() {
             let fields: Vec<&str> = line.splitn(3, ':').collect();
@@ -257,38 +261,44 @@ impl MemoryCgroup {
                 continue;
             }
             let path = fields[2].trim_start_matches('/');
-            if fields[1].split(',').any(|c| c == "memory") {
+            if fields[1].split(',').any(|c| c == controller) {
                 place = Some((
-                    std::path::Path::new("/sys/fs/cgroup/memory").join(path),
-                    "memory.limit_in_bytes",
+                    std::path::Path::new("/sys/fs/cgroup")
+                        .join(controller)
+                        .join(path),
+                    v1_limit,
                 ));
             } else if fields[0] == "0" && fields[1].is_empty() && place.is_none() {
                 let base = std::path::Path::new("/sys/fs/cgroup").join(path);
-                // v2 controls a child's memory only if the parent delegates it.
-                let _ = std::fs::write(base.join("cgroup.subtree_control"), "+memory");
-                place = Some((base, "memory.max"));
+                // v2 controls a child only if the parent delegates the controller.
+                let _ = std::fs::write(
+                    base.join("cgroup.subtree_control"),
+                    format!("+{controller}"),
+                );
+                place = Some((base, v2_limit));
             }
         }
-        let (base, limit_file) = place.ok_or("no memory cgroup in /proc/self/cgroup")?;
-        let dir = base.join(format!("heapsnap-test-{}", std::process::id()));
+        let (base, limit_file) =
+            place.ok_or(format!("no {controller} cgroup in /proc/self/cgroup"))?;
+        let dir = base.join(format!("heapsnap-test-{controller}-{}", std::process::id()));
         std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let cgroup = MemoryCgroup { dir, limit_file };
+        let cgroup = LimitedCgroup { dir, limit_file };
         if !cgroup.dir.join(limit_file).exists() {
             return Err(format!("{} has no {limit_file}", cgroup.dir.display()));
         }
         Ok(cgroup)
     }
 
-    fn limit(&self, bytes: u64) {
-        std::fs::write(self.dir.join(self.limit_file), bytes.to_string()).unwrap();
+    fn limit(&self, value: u64) {
+        std::fs::write(self.dir.join(self.limit_file), value.to_string()).unwrap();
     }
 
-    /// `heapsnap dump <pid>`, run inside this cgroup.
-    fn dump(&self, pid: i32) -> Output {
+    /// `heapsnap dump <pid> args...`, run inside this cgroup.
+    fn dump(&self, pid: i32, args: &str) -> Output {
         Command::new("sh")
             .arg("-c")
             .arg(format!(
-                "echo $$ > {}/cgroup.procs && exec {} dump {pid}",
+                "echo $$ > {}/cgroup.procs && exec {} dump {pid} {args}",
                 self.dir.display(),
                 env!("CARGO_BIN_EXE_heapsnap")
             ))
@@ -297,21 +307,64 @@ impl MemoryCgroup {
     }
 }
 
-impl Drop for MemoryCgroup {
+impl Drop for LimitedCgroup {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir(&self.dir);
     }
 }
 
+fn limited_cgroup(controller: &str) -> Option<LimitedCgroup> {
+    match LimitedCgroup::create(controller) {
+        Ok(c) => Some(c),
+        Err(why) => {
+            eprintln!("SKIPPED: cannot make a {controller} cgroup here ({why})");
+            None
+        }
+    }
+}
+
+#[test]
+fn a_process_that_may_start_no_thread_still_takes_a_census() {
+    let Some(b) = build("3.12.1") else { return };
+    let Some(cgroup) = limited_cgroup("pids") else {
+        return;
+    };
+    // Levels big enough for the walk to want a second thread.
+    let target = Target::start(
+        &b.python,
+        &[
+            "-c",
+            "x = [{'i': i} for i in range(50000)]\nprint('ready', flush=True)\n\
+             import time; time.sleep(60)",
+        ],
+    );
+    // heapsnap itself is the only task allowed: every thread it tries to start fails.
+    cgroup.limit(1);
+    let snapshot = std::env::temp_dir().join(format!("heapsnap-pids-{}.json", std::process::id()));
+    let out = cgroup.dump(target.pid(), &format!("-o {}", snapshot.display()));
+    let written = std::fs::read(&snapshot);
+    let _ = std::fs::remove_file(&snapshot);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let failed = std::fs::read_to_string(cgroup.dir.join("pids.events")).unwrap_or_default();
+    assert!(
+        !failed.contains("max 0"),
+        "no thread creation was refused ({failed}): the test proves nothing"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dict"));
+    let doc: serde_json::Value = serde_json::from_slice(&written.unwrap()).unwrap();
+    assert!(doc["meta"]["objects"].as_u64().unwrap() > 100_000);
+    assert_ne!(target.state(), 't');
+}
+
 #[test]
 fn a_container_memory_limit_too_small_for_the_copy_is_refused() {
     let Some(b) = build("3.12.1") else { return };
-    let cgroup = match MemoryCgroup::create() {
-        Ok(c) => c,
-        Err(why) => {
-            eprintln!("SKIPPED: cannot make a memory cgroup here ({why})");
-            return;
-        }
+    let Some(cgroup) = limited_cgroup("memory") else {
+        return;
     };
     // About 170 MB of live objects.
     let target = Target::start(
@@ -323,12 +376,12 @@ fn a_container_memory_limit_too_small_for_the_copy_is_refused() {
         ],
     );
     cgroup.limit(96 << 20);
-    let out = cgroup.dump(target.pid());
+    let out = cgroup.dump(target.pid(), "");
     assert_failure(&out, 1, "under the memory limit of cgroup");
     assert_ne!(target.state(), 't');
     // The same cgroup with room enough: the census is taken.
     cgroup.limit(1 << 30);
-    let out = cgroup.dump(target.pid());
+    let out = cgroup.dump(target.pid(), "");
     assert!(
         out.status.success(),
         "{}",

@@ -23,6 +23,17 @@ fn permission_message(pid: i32) -> String {
     )
 }
 
+/// Whether `pid` is gone or exiting (a zombie, or dead: state `Z`, `X` or `x`).
+fn exiting(pid: i32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return true;
+    };
+    let state = stat
+        .rsplit_once(") ")
+        .and_then(|(_, rest)| rest.chars().next());
+    matches!(state, None | Some('Z' | 'X' | 'x'))
+}
+
 /// The pid tracing `pid` (`TracerPid` in /proc/<pid>/status), if any.
 fn tracer_of(pid: i32) -> Option<i32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -66,6 +77,11 @@ fn find_failure(pid: i32, e: FindError) -> Failure {
 fn freeze_failure(pid: i32, e: FreezeError) -> Failure {
     match e {
         FreezeError::NoSuchProcess(_) => Failure::new(
+            exit::TARGET_LOST,
+            format!("process {pid} exited during the read"),
+        ),
+        // The kernel refuses to seize a process that is exiting (EPERM, as for a lack of rights).
+        FreezeError::PermissionDenied(_) if exiting(pid) => Failure::new(
             exit::TARGET_LOST,
             format!("process {pid} exited during the read"),
         ),
@@ -194,9 +210,12 @@ pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
     // Ordering the objects needs as much memory again as they take: release the copy first
     // (unmapping it takes ~10 ms per 100 MB, done by another thread while this one ranks the
     // objects, which needs only where the copy was).
-    let release = std::thread::spawn(move || drop(image));
+    // (If no thread can be started, the closure and the copy are dropped right here.)
+    let release = std::thread::Builder::new().spawn(move || drop(image));
     let order = walked.address_order();
-    let _ = release.join();
+    if let Ok(release) = release {
+        let _ = release.join();
+    }
     let heap = walked.into_heap(order);
     for w in &heap.warnings {
         eprintln!("heapsnap: warning: --nonblocking: {w}; objects past that point may be missing");

@@ -39,7 +39,7 @@ impl AddressSet {
         let mut words = 0;
         for i in 0..layout.region_count() {
             first_word.push(words);
-            words += (layout.region(i).1 as usize / 8).div_ceil(64);
+            words += (layout.region(i).1 as usize).div_ceil(8).div_ceil(64);
         }
         AddressSet {
             layout,
@@ -125,11 +125,17 @@ impl Walked {
         };
         let mut position = vec![0u32; records.len()];
         let half = records.len() / 2;
-        let (head, tail) = position.split_at_mut(half);
-        std::thread::scope(|scope| {
-            scope.spawn(|| rank(&records[half..], tail));
+        let helped = std::thread::scope(|scope| {
+            let (head, tail) = position.split_at_mut(half);
+            let helper = std::thread::Builder::new()
+                .spawn_scoped(scope, || rank(&records[half..], tail))
+                .is_ok();
             rank(&records[..half], head);
+            helper
         });
+        if !helped {
+            rank(&records[half..], &mut position[half..]);
+        }
         AddressOrder {
             position,
             count: total as usize,
@@ -379,9 +385,10 @@ struct Walker<'a> {
 }
 
 impl Walker<'_> {
-    /// Queue `addr` with no parent and label `label`, unless it was seen before.
-    fn enqueue_root(&mut self, addr: u64, label: u32) {
+    /// Queue `addr` with no parent and the label `label()`, unless it was seen before.
+    fn enqueue_root(&mut self, addr: u64, label: impl FnOnce(&Self) -> u32) {
         if addr != 0 && addr.is_multiple_of(8) && self.shared.visited.insert(addr) {
+            let label = label(self);
             self.records.push(
                 Candidate {
                     address: addr,
@@ -395,8 +402,7 @@ impl Walker<'_> {
 
     /// Add a root: an object the interpreter holds directly, named for retainer chains.
     fn root(&mut self, addr: u64, name: &str) {
-        let label = lock(&self.shared.labels).root(name);
-        self.enqueue_root(addr, label);
+        self.enqueue_root(addr, |w| lock(&w.shared.labels).root(name));
     }
 
     /// Walk level by level until no candidate is left.
@@ -422,7 +428,9 @@ impl Walker<'_> {
                 thread.found = found;
             } else {
                 // Chunks in level order; each thread takes the next one free, and the next
-                // level is queued in chunk order (so that it is the same whoever took which).
+                // level is queued in chunk order. Which thread claims a child that two chunks
+                // share decides its parent (both at the same depth), so parents may differ from
+                // run to run; the objects and their depths do not.
                 let chunks = Mutex::new(level.chunks_mut(CHUNK).enumerate());
                 let run = |thread: &mut WalkThread| loop {
                     let Some((i, records)) = lock(&chunks).next() else {
@@ -436,9 +444,14 @@ impl Walker<'_> {
                 };
                 std::thread::scope(|scope| {
                     let (mine, others) = self.threads.split_at_mut(1);
+                    // A thread that cannot be started leaves its chunks to the others.
                     let helpers: Vec<_> = others
                         .iter_mut()
-                        .map(|thread| scope.spawn(|| run(thread)))
+                        .filter_map(|thread| {
+                            std::thread::Builder::new()
+                                .spawn_scoped(scope, || run(thread))
+                                .ok()
+                        })
                         .collect();
                     run(&mut mine[0]);
                     for helper in helpers {
@@ -567,7 +580,7 @@ pub fn walk_with_threads(
     }
     // What no root reaches: garbage cycles not yet collected, objects held only by C code.
     for s in seeds {
-        w.enqueue_root(s, 0);
+        w.enqueue_root(s, |_| 0);
     }
     w.drain();
     let Shared {
@@ -576,10 +589,10 @@ pub fn walk_with_threads(
         visited,
         ..
     } = w.shared;
-    let big_sizes = w
-        .threads
-        .iter_mut()
-        .flat_map(|t| t.big_sizes.drain(..))
+    // The threads' caches go first: they share the type descriptions `into_infos` hands out.
+    let big_sizes = std::mem::take(&mut w.threads)
+        .into_iter()
+        .flat_map(|t| t.big_sizes)
         .collect();
     Ok(Walked {
         heap: Heap {
@@ -747,4 +760,21 @@ fn local_name(view: &View, code: u64, i: u32) -> Option<String> {
     let names = view.word(code + view.layout.code.localsplusnames);
     let name = view.tuple_items(names).nth(i as usize)?;
     view.str_value(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_set_covers_regions_of_any_length() {
+        // 516 bytes: 65 words, so two bitmap words; the next region must not share them.
+        let image = Image::from_regions(vec![(0x1000, vec![0; 516]), (0x2000, vec![0; 8])]);
+        let set = AddressSet::new(image.layout().clone());
+        assert!(set.insert(0x1200));
+        assert!(set.insert(0x2000));
+        assert!(!set.insert(0x1200));
+        assert!(set.insert(0x1000));
+        assert!(!set.insert(0x3000), "outside the image counts as seen");
+    }
 }

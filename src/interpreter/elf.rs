@@ -8,24 +8,25 @@ use goblin::elf::{header::ET_DYN, program_header::PT_LOAD, Elf};
 
 use crate::memory::maps::Mapping;
 
-/// A file mapped read-only: parsing reads a few pages of a libpython (tens of MB with its
-/// symbol table) instead of copying all of it.
-struct MappedFile {
-    ptr: *mut libc::c_void,
-    len: usize,
+/// The bytes of a file, mapped read-only where the file system allows it (parsing then reads a
+/// few pages of a libpython, tens of MB with its symbol table, instead of copying all of it),
+/// read into memory otherwise.
+enum FileBytes {
+    Mapped { ptr: *mut libc::c_void, len: usize },
+    Read(Vec<u8>),
 }
 
-impl MappedFile {
-    fn open(path: &Path) -> std::io::Result<MappedFile> {
+impl FileBytes {
+    fn open(path: &Path) -> std::io::Result<FileBytes> {
         let file = std::fs::File::open(path)?;
         let len = file.metadata()?.len() as usize;
         if len == 0 {
-            return Ok(MappedFile {
-                ptr: std::ptr::null_mut(),
-                len,
-            });
+            return Ok(FileBytes::Read(Vec::new()));
         }
-        // SAFETY: a fresh private read-only mapping of an open file; checked for failure.
+        // SAFETY: a fresh private read-only mapping of an open file, checked for failure. The
+        // mapping stays valid while mapped; if the file were truncated meanwhile (a library
+        // rewritten in place), reading past its new end would raise SIGBUS: this happens
+        // before the target is stopped, so at worst heapsnap dies with the target running.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -37,25 +38,27 @@ impl MappedFile {
             )
         };
         if ptr == libc::MAP_FAILED {
-            return Err(std::io::Error::last_os_error());
+            return std::fs::read(path).map(FileBytes::Read);
         }
-        Ok(MappedFile { ptr, len })
+        Ok(FileBytes::Mapped { ptr, len })
     }
 
     fn bytes(&self) -> &[u8] {
-        if self.len == 0 {
-            return &[];
+        match self {
+            // SAFETY: `ptr` maps `len` readable bytes until `drop`.
+            FileBytes::Mapped { ptr, len } => unsafe {
+                std::slice::from_raw_parts(*ptr as *const u8, *len)
+            },
+            FileBytes::Read(bytes) => bytes,
         }
-        // SAFETY: `ptr` maps `len` readable bytes until `drop`.
-        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
     }
 }
 
-impl Drop for MappedFile {
+impl Drop for FileBytes {
     fn drop(&mut self) {
-        if self.len > 0 {
+        if let FileBytes::Mapped { ptr, len } = *self {
             // SAFETY: unmapping exactly what `open` mapped; no borrow of it outlives `self`.
-            unsafe { libc::munmap(self.ptr, self.len) };
+            unsafe { libc::munmap(ptr, len) };
         }
     }
 }
@@ -78,7 +81,7 @@ impl ElfImage {
     /// Parse the file at `path`. Returns `None` if it is not a 64-bit ELF file.
     /// `wanted` says which symbol names to keep (a libpython has ~15,000; heapsnap needs ~50).
     pub fn open(path: &Path, wanted: impl Fn(&str) -> bool) -> std::io::Result<Option<ElfImage>> {
-        let file = MappedFile::open(path)?;
+        let file = FileBytes::open(path)?;
         let Ok(elf) = Elf::parse(file.bytes()) else {
             return Ok(None);
         };

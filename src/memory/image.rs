@@ -27,25 +27,35 @@ struct Region {
 struct RegionDirectory {
     /// Indexed by `addr >> 32`: a table for the 65,536 chunks of that 4 GiB, where any region is.
     top: Vec<Option<Box<[u32]>>>,
+    /// Some region lies above the 47-bit user address space the tables cover (possible with
+    /// 5-level paging): addresses up there are found by binary search.
+    beyond: bool,
 }
 
 const CHUNK_SHIFT: u32 = 16;
 const TOP_SHIFT: u32 = 32;
+/// Top-level entries: the 128 TiB of a 47-bit user address space.
+const TOP_ENTRIES: usize = 1 << (47 - TOP_SHIFT);
 const NO_REGION: u32 = u32::MAX;
 const SEVERAL_REGIONS: u32 = u32::MAX - 1;
 
 impl RegionDirectory {
     fn new(spans: &[(u64, u64)]) -> RegionDirectory {
         let mut top: Vec<Option<Box<[u32]>>> = Vec::new();
+        let mut beyond = false;
         let chunks_per_top = 1usize << (TOP_SHIFT - CHUNK_SHIFT);
         for (i, &(start, len)) in spans.iter().enumerate() {
             if len == 0 {
                 continue;
             }
             let first = start >> CHUNK_SHIFT;
-            let last = (start + len - 1) >> CHUNK_SHIFT;
+            let last = start.saturating_add(len - 1) >> CHUNK_SHIFT;
             for chunk in first..=last {
                 let t = (chunk >> (TOP_SHIFT - CHUNK_SHIFT)) as usize;
+                if t >= TOP_ENTRIES {
+                    beyond = true;
+                    break;
+                }
                 if t >= top.len() {
                     top.resize_with(t + 1, || None);
                 }
@@ -59,7 +69,7 @@ impl RegionDirectory {
                 };
             }
         }
-        RegionDirectory { top }
+        RegionDirectory { top, beyond }
     }
 
     /// The region touching `addr`'s chunk, [`SEVERAL_REGIONS`] or [`NO_REGION`].
@@ -69,6 +79,7 @@ impl RegionDirectory {
             Some(Some(table)) => {
                 table[(addr >> CHUNK_SHIFT) as usize & ((1 << (TOP_SHIFT - CHUNK_SHIFT)) - 1)]
             }
+            _ if self.beyond && addr >> TOP_SHIFT >= TOP_ENTRIES as u64 => SEVERAL_REGIONS,
             _ => NO_REGION,
         }
     }
@@ -179,7 +190,7 @@ pub struct CopyPlan {
     buffers: Vec<(u64, Vec<u8>)>,
 }
 
-/// How much memory a copy needs, and how much the machine has.
+/// How much memory a copy needs, and how much heapsnap may use (the machine's or its cgroup's).
 #[derive(Debug, Clone)]
 pub struct TooBig {
     pub needed: u64,
@@ -256,11 +267,15 @@ impl Image {
             }
         };
         let (a, b) = std::thread::scope(|scope| {
-            let helper = scope.spawn(work);
+            // Without a second thread (a container's pids limit), this one copies everything.
+            let helper = std::thread::Builder::new().spawn_scoped(scope, work).ok();
             let mine = work();
-            let theirs = helper
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let theirs = match helper {
+                Some(helper) => helper
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                None => Ok(Vec::new()),
+            };
             (mine, theirs)
         });
         let mut regions = a?;
@@ -459,5 +474,16 @@ mod tests {
         let mut buf = [0u8; 4];
         assert!(image.read(0x5000, &mut buf).is_err());
         assert_eq!(image.stats().bytes, 0x2000);
+    }
+
+    #[test]
+    fn addresses_above_47_bits_are_found_without_a_huge_table() {
+        let high = 1u64 << 50;
+        let image = Image::from_regions(vec![(high, vec![1u8; 4096]), (0x1000, vec![2u8; 16])]);
+        assert_eq!(image.word(high + 8), Some(0x0101_0101_0101_0101));
+        assert_eq!(image.word(0x1008), Some(0x0202_0202_0202_0202));
+        assert_eq!(image.word(high + 4096), None);
+        assert_eq!(image.word(1u64 << 49), None);
+        assert!(image.layout.directory.top.len() <= TOP_ENTRIES);
     }
 }

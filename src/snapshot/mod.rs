@@ -308,11 +308,27 @@ pub fn write_objects_jsonl(path: &Path, heap: &Heap) -> std::io::Result<()> {
 }
 
 /// Write through a temporary file renamed into place, so that a failed write never leaves a
-/// truncated snapshot (or destroys the previous one).
+/// truncated snapshot (or destroys the previous one). A path that is not a regular file
+/// (`/dev/stdout`, `/dev/null`, a pipe) is written directly: renaming would replace the device;
+/// a symbolic link is followed, so that the file it names is replaced, not the link.
 fn write_atomically(
     path: &Path,
     body: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    let mut path = path.to_path_buf();
+    // Follow symbolic links (a few levels), even dangling ones: the file they name is written.
+    for _ in 0..8 {
+        match std::fs::read_link(&path) {
+            Ok(target) => path = path.parent().unwrap_or(Path::new("")).join(target),
+            Err(_) => break,
+        }
+    }
+    if std::fs::metadata(&path).is_ok_and(|m| !m.file_type().is_file()) {
+        let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+        body(&mut out)?;
+        out.write_all(b"\n")?;
+        return out.flush();
+    }
     let mut partial = path.as_os_str().to_owned();
     partial.push(".partial");
     let partial = std::path::PathBuf::from(partial);
@@ -323,7 +339,7 @@ fn write_atomically(
         out.flush()
     })();
     match written {
-        Ok(()) => std::fs::rename(&partial, path),
+        Ok(()) => std::fs::rename(&partial, &path),
         Err(e) => {
             let _ = std::fs::remove_file(&partial);
             Err(e)
@@ -343,8 +359,8 @@ struct EncodedObject {
     label: i64,
 }
 
-/// A walked heap as the snapshot encodes it (objects by address, as the walk leaves them;
-/// types as census rows): the single definition of the object encoding, for
+/// A walked heap as the snapshot encodes it (objects in address order, as [`Heap::objects`]
+/// gives them; types as census rows): the single definition of the object encoding, for
 /// [`Snapshot::new`] and [`Snapshot::write_heap`].
 struct Encoded<'a> {
     heap: &'a Heap,
@@ -394,11 +410,16 @@ impl<'a> Encoded<'a> {
     fn format_columns(&self) -> [[Vec<u8>; 2]; 5] {
         let n = self.heap.len();
         let (head, tail) = std::thread::scope(|scope| {
-            let helper = scope.spawn(|| self.format_rows(n / 2..n));
+            let helper = std::thread::Builder::new()
+                .spawn_scoped(scope, || self.format_rows(n / 2..n))
+                .ok();
             let mine = self.format_rows(0..n / 2);
-            let theirs = helper
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let theirs = match helper {
+                Some(helper) => helper
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                None => self.format_rows(n / 2..n),
+            };
             (mine, theirs)
         });
         let mut tail = tail.into_iter();

@@ -1,0 +1,102 @@
+//! Where `-o` points decides how the snapshot is written: a regular file (or a path that does
+//! not exist yet) through a temporary file renamed into place; a device or a pipe directly (a
+//! rename would replace the device node); a symbolic link is followed, and stays a link.
+
+mod common;
+
+use std::os::unix::fs::FileTypeExt;
+use std::process::Command;
+
+use common::{build, heapsnap, Target};
+
+fn dump_to(pid: i32, path: &std::path::Path) -> std::process::Output {
+    heapsnap()
+        .args(["dump", &pid.to_string(), "--quiet", "-o"])
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn devices_pipes_and_links_are_written_through() {
+    let Some(b) = build("3.12.1") else { return };
+    let target = Target::start(
+        &b.python,
+        &[
+            "-c",
+            "print('ready', flush=True); import time; time.sleep(60)",
+        ],
+    );
+    let dir = std::env::temp_dir().join(format!("heapsnap-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+
+    // A character device of our own (the null device's numbers), so that a failure here
+    // cannot break the machine's /dev/null.
+    let device = dir.join("null");
+    let made = Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if made {
+        let out = dump_to(target.pid(), &device);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let kind = std::fs::symlink_metadata(&device).unwrap().file_type();
+        assert!(
+            kind.is_char_device(),
+            "the device node was replaced: {kind:?}"
+        );
+    } else {
+        eprintln!("SKIPPED (device part): mknod needs root");
+    }
+
+    // A pipe: the snapshot arrives whole at the reader.
+    let fifo = dir.join("pipe");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || std::fs::read(fifo).unwrap()
+    });
+    let out = dump_to(target.pid(), &fifo);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = reader.join().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc["format"], "heapsnap-snapshot");
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+
+    // A symbolic link, dangling at first: the file it names is created, then replaced.
+    let link = dir.join("latest.json");
+    std::os::unix::fs::symlink("real.json", &link).unwrap();
+    for _ in 0..2 {
+        let out = dump_to(target.pid(), &link);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("real.json")).unwrap()).unwrap();
+        assert_eq!(doc["format"], "heapsnap-snapshot");
+    }
+    assert!(!dir.join("real.json.partial").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
