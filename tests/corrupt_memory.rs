@@ -5,12 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{build, fixture, Target};
+use common::{build, copy_of, fixture, Target};
 use heapsnap::heap::{walk::walk, Mode};
-use heapsnap::interpreter::Interpreter;
-use heapsnap::memory::freeze::Frozen;
-use heapsnap::memory::image::{CopyPlan, Image};
-use heapsnap::memory::maps::read_maps;
+use heapsnap::memory::image::Image;
 use heapsnap::memory::process::ProcessMemory;
 
 /// xorshift64*: reproducible pseudo-random numbers without a dependency.
@@ -37,15 +34,7 @@ fn corrupted_walks(build_name: &'static str) {
         ],
     );
     let pid = target.pid();
-    let maps = read_maps(pid).unwrap();
-    let source = ProcessMemory::new(pid);
-    let interp = Interpreter::find(pid, &maps, &source).unwrap();
-    let plan = CopyPlan::prepare(pid, &maps).unwrap();
-    let frozen = Frozen::stop(pid).unwrap();
-    let image = Image::copy_process(&source, &read_maps(pid).unwrap(), plan)
-        .unwrap()
-        .with_fallback(Box::new(ProcessMemory::new(pid)));
-    drop(frozen);
+    let (interp, image) = copy_of(pid);
     let clean = walk(&image, &interp, Mode::Full, false)
         .unwrap()
         .into_ordered_heap();

@@ -4,14 +4,9 @@
 
 mod common;
 
-use common::{build, Target};
+use common::{build, copy_of, Target};
 use heapsnap::heap::walk::walk_with_threads;
 use heapsnap::heap::{Heap, Mode, NO_PARENT};
-use heapsnap::interpreter::Interpreter;
-use heapsnap::memory::freeze::Frozen;
-use heapsnap::memory::image::{CopyPlan, Image};
-use heapsnap::memory::maps::read_maps;
-use heapsnap::memory::process::ProcessMemory;
 
 /// (address, type name, size, exact, depth) of every object, in address order.
 fn described(heap: &Heap) -> Vec<(u64, String, u64, bool, u32)> {
@@ -70,15 +65,7 @@ fn two_threads_find_what_one_thread_finds() {
         ],
     );
     let pid = target.pid();
-    let maps = read_maps(pid).unwrap();
-    let source = ProcessMemory::new(pid);
-    let interp = Interpreter::find(pid, &maps, &source).unwrap();
-    let plan = CopyPlan::prepare(pid, &maps).unwrap();
-    let frozen = Frozen::stop(pid).unwrap();
-    let image = Image::copy_process(&source, &read_maps(pid).unwrap(), plan)
-        .unwrap()
-        .with_fallback(Box::new(ProcessMemory::new(pid)));
-    frozen.resume();
+    let (interp, image) = copy_of(pid);
 
     let walk = |threads| {
         walk_with_threads(&image, &interp, Mode::Full, false, threads)

@@ -167,3 +167,26 @@ pub fn diff_json(files: &[&Path], extra: &[&str]) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// The interpreter of live process `pid`, and a copy of its memory taken as `heapsnap dump`
+/// takes it (stopped only for the copy), for tests that walk the library directly.
+pub fn copy_of(
+    pid: i32,
+) -> (
+    heapsnap::interpreter::Interpreter,
+    heapsnap::memory::image::Image,
+) {
+    use heapsnap::memory::{
+        freeze::Frozen, image::CopyPlan, image::Image, maps::read_maps, process::ProcessMemory,
+    };
+    let maps = read_maps(pid).unwrap();
+    let source = ProcessMemory::new(pid);
+    let interp = heapsnap::interpreter::Interpreter::find(pid, &maps, &source).unwrap();
+    let plan = CopyPlan::prepare(pid, &maps).unwrap();
+    let frozen = Frozen::stop(pid).unwrap();
+    let image = Image::copy_process(&source, &read_maps(pid).unwrap(), plan)
+        .unwrap()
+        .with_fallback(Box::new(ProcessMemory::new(pid)));
+    frozen.resume();
+    (interp, image)
+}
