@@ -1,6 +1,7 @@
 //! Walking the heap: from the GC lists (and, in full mode, the interpreter's roots) through
 //! every referent, on a memory image. Produces every object with its type and size.
 //!
+//! - `address_set` — bitmaps of addresses of the copy (the visited set; address ranks);
 //! - [`edges`] — how a parent holds a child: retainer-chain labels;
 //! - [`gc_lists`] — interpreters and their generation lists;
 //! - [`types`] — validated type objects and what each needs;
@@ -8,12 +9,15 @@
 //! - [`sizes`] — `sys.getsizeof`;
 //! - [`hashing`] — fast hash tables for addresses;
 //! - [`objects`] — decoding str, tuple and dict contents;
+//! - [`order`] — the walk's result put in address order (ranks, no sort);
 //! - [`walk`] — the traversal itself.
 
+mod address_set;
 pub mod edges;
 pub mod gc_lists;
 pub mod hashing;
 pub mod objects;
+pub mod order;
 pub mod referents;
 pub mod sizes;
 pub mod types;
@@ -148,7 +152,7 @@ impl Heap {
 /// edge labels.
 pub struct Heap {
     /// The walk's records, in the order the walk found them: objects, and candidates that were
-    /// not objects (their position is [`walk::NOT_PLACED`]). Their `parent` is a record index.
+    /// not objects (their position is [`order::NOT_PLACED`]). Their `parent` is a record index.
     records: Vec<Record>,
     /// Sizes that do not fit a record's 32 bits, by address.
     big_sizes: hashing::FastMap<u64, u64>,
@@ -183,7 +187,7 @@ mod tests {
                 record(0x1000, 56, 1, 0),
             ],
             big_sizes: [(0x2000, 5 << 30)].into_iter().collect(),
-            position: vec![1, walk::NOT_PLACED, 0],
+            position: vec![1, order::NOT_PLACED, 0],
             by_address: vec![2, 0],
             types: Vec::new(),
             labels: Vec::new(),

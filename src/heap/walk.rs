@@ -6,13 +6,14 @@
 //! by memory latency, which a second core hides as well as it would a second walk. Each thread
 //! keeps its own cache of types and labels; the shared tables are locked only to add to them.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::address_set::AddressSet;
 use super::edges::{index_label, label_key, Edge, LabelKey, Labeler};
 use super::gc_lists::{gc_heads, interpreters, list_objects};
 use super::hashing::FastMap;
 use super::objects::View;
+use super::order::Walked;
 use super::referents::{full_extra_referents, gc_referents, Refs};
 use super::sizes::getsizeof;
 use super::types::{TypeInfo, TypeTable};
@@ -21,151 +22,7 @@ use crate::interpreter::layout::{
     self as L, CurrentFrame, DictKeysLayout, Frames, InterpFrameLayout, RefcountRule,
 };
 use crate::interpreter::Interpreter;
-use crate::memory::image::{Image, RegionLayout};
-
-/// A set of addresses in the memory image: one bit per 8-byte word (objects are 8-byte aligned
-/// and live in copied memory), so a lookup is a region lookup and a bit test — no hashing, and
-/// 1/64 of the image in size. Threads may insert concurrently.
-struct AddressSet {
-    layout: Arc<RegionLayout>,
-    /// Index of each region's first word in `bits`.
-    first_word: Vec<usize>,
-    bits: Vec<AtomicU64>,
-}
-
-impl AddressSet {
-    fn new(layout: Arc<RegionLayout>) -> AddressSet {
-        let mut first_word = Vec::with_capacity(layout.region_count());
-        let mut words = 0;
-        for i in 0..layout.region_count() {
-            first_word.push(words);
-            words += (layout.region(i).1 as usize).div_ceil(8).div_ceil(64);
-        }
-        AddressSet {
-            layout,
-            first_word,
-            bits: std::iter::repeat_with(|| AtomicU64::new(0))
-                .take(words)
-                .collect(),
-        }
-    }
-
-    /// The bit of `addr`: index in `bits` and mask.
-    #[inline]
-    fn locate(&self, addr: u64) -> Option<(usize, u64)> {
-        let region = self.layout.region_of(addr)?;
-        let bit = ((addr - self.layout.region(region).0) / 8) as usize;
-        Some((self.first_word[region] + bit / 64, 1u64 << (bit % 64)))
-    }
-
-    /// Add `addr` (8-byte aligned); true if it was not in the set. Addresses outside the image
-    /// are never objects: they count as present.
-    #[inline]
-    fn insert(&self, addr: u64) -> bool {
-        let Some((word, mask)) = self.locate(addr) else {
-            return false;
-        };
-        let bits = &self.bits[word];
-        // Most candidates were seen before: test before paying for an atomic update.
-        bits.load(Relaxed) & mask == 0 && bits.fetch_or(mask, Relaxed) & mask == 0
-    }
-
-    fn remove(&self, addr: u64) {
-        if let Some((word, mask)) = self.locate(addr) {
-            self.bits[word].fetch_and(!mask, Relaxed);
-        }
-    }
-}
-
-/// Where each record goes in address order.
-pub struct AddressOrder {
-    /// Record index → position, [`NOT_PLACED`] for candidates that were not objects.
-    position: Vec<u32>,
-    /// Number of objects.
-    count: usize,
-}
-
-/// The position of a record that is not an object.
-pub(super) const NOT_PLACED: u32 = u32::MAX;
-
-/// A walked heap, objects still in the order the walk found them (one record per candidate).
-pub struct Walked {
-    heap: Heap,
-    /// The address of every record: the walk's visited set.
-    visited: AddressSet,
-}
-
-impl Walked {
-    /// Each object's position in address order: its rank among the objects' bits in the
-    /// visited bitmap (linear time, no sort; two threads). Needs only where the image's
-    /// regions were, not their bytes, so that the copy can be released meanwhile.
-    pub fn address_order(&self) -> AddressOrder {
-        let records = &self.heap.records;
-        let set = &self.visited;
-        // Candidates that were not objects leave the set: what remains are the objects.
-        for o in records.iter().filter(|o| !o.is_object()) {
-            set.remove(o.address);
-        }
-        // Bits set before each word (regions are in address order, and so are the words).
-        let mut before = Vec::with_capacity(set.bits.len());
-        let mut total = 0u32;
-        for w in &set.bits {
-            before.push(total);
-            total += w.load(Relaxed).count_ones();
-        }
-        let rank = |records: &[Record], out: &mut [u32]| {
-            for (o, p) in records.iter().zip(out) {
-                *p = match set.locate(o.address) {
-                    Some((word, mask)) if o.is_object() => {
-                        before[word] + (set.bits[word].load(Relaxed) & (mask - 1)).count_ones()
-                    }
-                    _ => NOT_PLACED,
-                };
-            }
-        };
-        let mut position = vec![0u32; records.len()];
-        let half = records.len() / 2;
-        let helped = std::thread::scope(|scope| {
-            let (head, tail) = position.split_at_mut(half);
-            let helper = std::thread::Builder::new()
-                .spawn_scoped(scope, || rank(&records[half..], tail))
-                .is_ok();
-            rank(&records[..half], head);
-            helper
-        });
-        if !helped {
-            rank(&records[half..], &mut position[half..]);
-        }
-        AddressOrder {
-            position,
-            count: total as usize,
-        }
-    }
-
-    /// The heap, its objects readable in address order (the snapshot's order) through the
-    /// inverse permutation of `order`: the records stay where they are (moving them would need
-    /// as much memory again, freshly faulted in).
-    pub fn into_heap(self, order: AddressOrder) -> Heap {
-        let Walked { mut heap, .. } = self;
-        let AddressOrder { position, count } = order;
-        let mut by_address = vec![0u32; count];
-        for (record, &p) in position.iter().enumerate() {
-            if p != NOT_PLACED {
-                by_address[p as usize] = record as u32;
-            }
-        }
-        heap.position = position;
-        heap.by_address = by_address;
-        heap
-    }
-
-    /// [`Walked::address_order`] then [`Walked::into_heap`], for a caller with no memory to
-    /// release in between.
-    pub fn into_ordered_heap(self) -> Heap {
-        let order = self.address_order();
-        self.into_heap(order)
-    }
-}
+use crate::memory::image::Image;
 
 /// Is the reference-count word plausible for a live object? (Rejects stale pointers to freed
 /// memory, whose first word is then a free-list pointer.)
@@ -760,21 +617,4 @@ fn local_name(view: &View, code: u64, i: u32) -> Option<String> {
     let names = view.word(code + view.layout.code.localsplusnames);
     let name = view.tuple_items(names).nth(i as usize)?;
     view.str_value(name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn address_set_covers_regions_of_any_length() {
-        // 516 bytes: 65 words, so two bitmap words; the next region must not share them.
-        let image = Image::from_regions(vec![(0x1000, vec![0; 516]), (0x2000, vec![0; 8])]);
-        let set = AddressSet::new(image.layout().clone());
-        assert!(set.insert(0x1200));
-        assert!(set.insert(0x2000));
-        assert!(!set.insert(0x1200));
-        assert!(set.insert(0x1000));
-        assert!(!set.insert(0x3000), "outside the image counts as seen");
-    }
 }
