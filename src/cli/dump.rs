@@ -207,10 +207,10 @@ pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
         threads,
     } = copy;
     let copied_bytes = image.stats().bytes;
-    // Ordering the objects needs as much memory again as they take: release the copy first
-    // (unmapping it takes ~10 ms per 100 MB, done by another thread while this one ranks the
-    // objects, which needs only where the copy was).
-    // (If no thread can be started, the closure and the copy are dropped right here.)
+    // The copy is not needed any more: release it before the census and the snapshot's text
+    // take memory. Unmapping takes ~10 ms per 100 MB; another thread does it while this one
+    // ranks the objects, which needs only where the copy was. (If no thread can be started,
+    // the closure, and the copy with it, is dropped right here.)
     let release = std::thread::Builder::new().spawn(move || drop(image));
     let order = walked.address_order();
     if let Ok(release) = release {
