@@ -1,6 +1,7 @@
-//! Where `-o` points decides how the snapshot is written: a regular file (or a path that does
-//! not exist yet) through a temporary file renamed into place; a device or a pipe directly (a
-//! rename would replace the device node); a symbolic link is followed, and stays a link.
+//! What `-o` writes, and how: the same text serde writes for the snapshot; to a regular file
+//! (or a path that does not exist yet) through a temporary file renamed into place, to a
+//! device or a pipe directly (a rename would replace the device node), and through a symbolic
+//! link, which stays a link.
 
 mod common;
 
@@ -99,4 +100,30 @@ fn devices_pipes_and_links_are_written_through() {
     }
     assert!(!dir.join("real.json.partial").exists());
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `dump -o` writes the snapshot by hand (columns formatted by two threads); it must be
+/// byte for byte what serde writes for the same [`Snapshot`], which `demo` and the reader use.
+#[test]
+fn the_streamed_snapshot_is_the_serde_snapshot() {
+    use heapsnap::snapshot::Snapshot;
+    let Some(b) = build("3.12.1") else { return };
+    let target = Target::start(
+        &b.python,
+        &[
+            "-c",
+            "x = [{'i': i, 's': 'v%d' % i} for i in range(30000)]\nprint('ready', flush=True)\n\
+             import time; time.sleep(60)",
+        ],
+    );
+    let taken = heapsnap::cli::dump::take(target.pid(), heapsnap::heap::Mode::Full, false)
+        .unwrap_or_else(|f| panic!("{}", f.message));
+    let path = std::env::temp_dir().join(format!("heapsnap-serde-{}.json", std::process::id()));
+    Snapshot::write_heap(&path, &taken.meta, &taken.census, &taken.heap).unwrap();
+    let streamed = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let built = Snapshot::new(taken.meta.clone(), &taken.census, &taken.heap);
+    let serde_text = serde_json::to_string(&built).unwrap();
+    assert!(taken.heap.len() > 90_000, "{} objects", taken.heap.len());
+    assert_eq!(streamed.trim_end(), serde_text, "the two encodings differ");
 }
