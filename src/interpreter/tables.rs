@@ -178,15 +178,9 @@ pub static V2_7: Layout = Layout {
     },
     frames: Frames::Objects {
         frame: FrameObjectLayout {
-            code: 32,
-            visited: FRAME_VISITED_2_7,
-            back: 24,
-            valuestack: 64,
-            stack: ValueStack::Top(72),
-            localsplus: 376,
-            sizeof: 384,
             code_cellvars: 72,
             code_freevars: 64,
+            ..FRAME_OBJECT_3_6
         },
         gen: GenObjectLayout {
             visited: &[(16, "gi_frame"), (32, "gi_code")],
@@ -275,17 +269,7 @@ pub static V3_7: Layout = Layout {
     heap_type: HEAP_TYPE_3_6,
     code: CODE_3_6,
     frames: Frames::Objects {
-        frame: FrameObjectLayout {
-            code: 32,
-            visited: FRAME_VISITED_3_8,
-            back: 24,
-            valuestack: 64,
-            stack: ValueStack::Top(72),
-            localsplus: 360,
-            sizeof: 368,
-            code_cellvars: 80,
-            code_freevars: 72,
-        },
+        frame: FRAME_OBJECT_3_7,
         gen: GEN_3_7,
     },
     ..V3_8
@@ -308,17 +292,7 @@ pub static V3_6: Layout = Layout {
         permanent: None,
     },
     frames: Frames::Objects {
-        frame: FrameObjectLayout {
-            code: 32,
-            visited: FRAME_VISITED_2_7,
-            back: 24,
-            valuestack: 64,
-            stack: ValueStack::Top(72),
-            localsplus: 376,
-            sizeof: 384,
-            code_cellvars: 80,
-            code_freevars: 72,
-        },
+        frame: FRAME_OBJECT_3_6,
         gen: GenObjectLayout {
             visited: &[
                 (16, "gi_frame"),
@@ -403,18 +377,38 @@ const FRAME_VISITED_3_8: &[(u64, &str)] = &[
     (80, "f_trace"),
 ];
 
+/// `PyFrameObject` of 3.8 and 3.9; the other versions with frame objects differ from it in a few
+/// fields only.
+const FRAME_OBJECT_3_8: FrameObjectLayout = FrameObjectLayout {
+    code: 32,
+    visited: FRAME_VISITED_3_8,
+    back: 24,
+    valuestack: 64,
+    stack: ValueStack::Top(72),
+    localsplus: 360,
+    sizeof: 368,
+    code_cellvars: 88,
+    code_freevars: 80,
+};
+
+/// 3.7: the code object's cell and free variable tuples one word lower.
+const FRAME_OBJECT_3_7: FrameObjectLayout = FrameObjectLayout {
+    code_cellvars: 80,
+    code_freevars: 72,
+    ..FRAME_OBJECT_3_8
+};
+
+/// 3.6 (and 2.7, but for its code object): two more words before the locals, and the 2.7
+/// list of visited fields.
+const FRAME_OBJECT_3_6: FrameObjectLayout = FrameObjectLayout {
+    visited: FRAME_VISITED_2_7,
+    localsplus: 376,
+    sizeof: 384,
+    ..FRAME_OBJECT_3_7
+};
+
 const FRAMES_3_8: Frames = Frames::Objects {
-    frame: FrameObjectLayout {
-        code: 32,
-        visited: FRAME_VISITED_3_8,
-        back: 24,
-        valuestack: 64,
-        stack: ValueStack::Top(72),
-        localsplus: 360,
-        sizeof: 368,
-        code_cellvars: 88,
-        code_freevars: 80,
-    },
+    frame: FRAME_OBJECT_3_8,
     gen: GEN_3_7,
 };
 
@@ -516,7 +510,6 @@ pub static V3_10: Layout = Layout {
     },
     frames: Frames::Objects {
         frame: FrameObjectLayout {
-            code: 32,
             visited: &[
                 (24, "f_back"),
                 (32, "f_code"),
@@ -525,13 +518,10 @@ pub static V3_10: Layout = Layout {
                 (56, "f_locals"),
                 (72, "f_trace"),
             ],
-            back: 24,
-            valuestack: 64,
             stack: ValueStack::Depth(80),
             localsplus: 352,
             sizeof: 360,
-            code_cellvars: 88,
-            code_freevars: 80,
+            ..FRAME_OBJECT_3_8
         },
         gen: GenObjectLayout {
             visited: &[
