@@ -89,6 +89,16 @@ def _rss_kb():
     return 0
 
 
+def phases_ms(t0, t1, t2, t3=None):
+    """Times in ms from perf_counter marks: import (t0-t1), census (t1-t2), print (t2-t3)."""
+    phases = {"import_ms": (t1 - t0) * 1e3, "census_ms": (t2 - t1) * 1e3}
+    if t3 is None:
+        phases["total_ms"] = (t2 - t1) * 1e3
+    else:
+        phases.update(print_ms=(t3 - t2) * 1e3, total_ms=(t3 - t1) * 1e3)
+    return phases
+
+
 def _peer(name):
     """Run one in-process census tool; return a dict of timings (ms) and counts."""
     out = {"peer": name}
@@ -103,10 +113,7 @@ def _peer(name):
         text = str(h)
         t3 = time.perf_counter()
         out.update(
-            import_ms=(t1 - t0) * 1e3,
-            census_ms=(t2 - t1) * 1e3,
-            print_ms=(t3 - t2) * 1e3,
-            total_ms=(t3 - t1) * 1e3,
+            phases_ms(t0, t1, t2, t3),
             objects=h.count,
             bytes=h.size,
             text_lines=text.count("\n") + 1,
@@ -120,10 +127,7 @@ def _peer(name):
         rows = summary.summarize(objs)
         t3 = time.perf_counter()
         out.update(
-            import_ms=(t1 - t0) * 1e3,
-            census_ms=(t2 - t1) * 1e3,
-            print_ms=(t3 - t2) * 1e3,
-            total_ms=(t3 - t1) * 1e3,
+            phases_ms(t0, t1, t2, t3),
             objects=len(objs),
             bytes=sum(r[2] for r in rows),
             types=len(rows),
@@ -136,11 +140,7 @@ def _peer(name):
         buf = io.StringIO()
         objgraph.show_most_common_types(limit=20, file=buf)
         t2 = time.perf_counter()
-        out.update(
-            import_ms=(t1 - t0) * 1e3,
-            census_ms=(t2 - t1) * 1e3,
-            total_ms=(t2 - t1) * 1e3,
-        )
+        out.update(phases_ms(t0, t1, t2))
     elif name == "gccount":
         t1 = time.perf_counter()
         objs = gc.get_objects()

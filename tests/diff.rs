@@ -6,7 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{build, diff_json, dump_to as dump, heapsnap, Target};
+use common::{assert_succeeded, build, diff_json, dump_to as dump, heapsnap, Target};
 use serde_json::Value;
 
 fn dir(name: &str) -> PathBuf {
@@ -114,11 +114,7 @@ fn demo_tells_the_whole_story() {
         .arg(&d)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("sys.modules['__main__'].Registry.items["),

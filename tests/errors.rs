@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{build, heapsnap, process_state, Target};
+use common::{assert_succeeded, build, heapsnap, process_state, Target};
 
 fn dump(pid: i32) -> Output {
     heapsnap()
@@ -116,11 +116,7 @@ fn target_keeps_running_after_a_dump() {
     );
     let before: u64 = target.read_line().trim().parse().unwrap();
     let out = dump(target.pid());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Python 3.12.1"), "{stdout}");
     assert!(stdout.contains(" int"), "census table lists int: {stdout}");
@@ -344,11 +340,7 @@ fn a_process_that_may_start_no_thread_still_takes_a_census() {
     let out = cgroup.dump(target.pid(), &format!("-o {}", snapshot.display()));
     let written = std::fs::read(&snapshot);
     let _ = std::fs::remove_file(&snapshot);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     let failed = std::fs::read_to_string(cgroup.dir.join("pids.events")).unwrap_or_default();
     assert!(
         !failed.contains("max 0"),
@@ -382,10 +374,6 @@ fn a_container_memory_limit_too_small_for_the_copy_is_refused() {
     // The same cgroup with room enough: the census is taken.
     cgroup.limit(1 << 30);
     let out = cgroup.dump(target.pid(), "");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("bytearray"));
 }

@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::Path;
 
-use common::{build, heapsnap, Build, Target};
+use common::{assert_succeeded, build, heapsnap, Build, Target};
 use serde_json::Value;
 
 struct Record {
@@ -58,11 +58,7 @@ fn compare(b: &Build, mode: &str) {
         .arg(&remote)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "heapsnap failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     assert_ne!(target.state(), 't', "target left stopped");
     target.send("go\n");
     let done = target.read_line();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{build, heapsnap, Target};
+use common::{build, dump_to, Target};
 use serde_json::Value;
 
 /// Dump a sleeping interpreter of `build_name`; returns the snapshot's meta and the target's
@@ -23,16 +23,7 @@ fn meta_of(build_name: &'static str) -> Option<(Value, String)> {
         "heapsnap-launch-{build_name}-{}.json",
         std::process::id()
     ));
-    let run = heapsnap()
-        .args(["dump", &target.pid().to_string(), "--quiet", "-o"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    dump_to(target.pid(), &out);
     let exe = std::fs::read_link(format!("/proc/{}/exe", target.pid()))
         .unwrap()
         .display()

@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 
 /// A CPython build to test against.
 pub struct Build {
@@ -137,6 +137,15 @@ pub fn process_state(pid: i32) -> char {
         .unwrap_or('?')
 }
 
+/// Fail the test with the command's stderr unless it exited with 0.
+pub fn assert_succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `heapsnap dump <pid> --quiet -o <path>`, which must succeed.
 pub fn dump_to(pid: i32, path: &Path) {
     let out = heapsnap()
@@ -144,11 +153,7 @@ pub fn dump_to(pid: i32, path: &Path) {
         .arg(path)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
 }
 
 /// `heapsnap diff <files> --json <extra>`, which must succeed, parsed.
@@ -160,11 +165,7 @@ pub fn diff_json(files: &[&Path], extra: &[&str]) -> serde_json::Value {
         .args(extra)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_succeeded(&out);
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
