@@ -23,15 +23,18 @@ fn permission_message(pid: i32) -> String {
     )
 }
 
+/// The fields of /proc/<pid>/stat from the state on (field 3): those after the parenthesised
+/// command name, which may hold spaces and parentheses.
+fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(") ")?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
 /// Whether `pid` is gone or exiting (a zombie, or dead: state `Z`, `X` or `x`).
 fn exiting(pid: i32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return true;
-    };
-    let state = stat
-        .rsplit_once(") ")
-        .and_then(|(_, rest)| rest.chars().next());
-    matches!(state, None | Some('Z' | 'X' | 'x'))
+    let state = stat_fields(pid).and_then(|f| f.first().cloned());
+    matches!(state.as_deref(), None | Some("Z" | "X" | "x"))
 }
 
 /// The pid tracing `pid` (`TracerPid` in /proc/<pid>/status), if any.
@@ -270,14 +273,10 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Field 22 of /proc/<pid>/stat (after the parenthesised command name, which may hold spaces).
+/// When `pid` started: field 22 of /proc/<pid>/stat, in clock ticks after boot.
 fn start_time(pid: i32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or("");
-    after_name
-        .split_whitespace()
-        .nth(19)
-        .and_then(|f| f.parse().ok())
+    stat_fields(pid)
+        .and_then(|f| f.get(19)?.parse().ok())
         .unwrap_or(0)
 }
 
