@@ -13,6 +13,8 @@ pub struct View<'a> {
     pub str_type: u64,
     /// `&PyLong_Type`: integer keys are only decoded from exact `int` objects.
     pub int_type: u64,
+    /// `&PyType_Type`.
+    pub type_type: u64,
     /// 3.6–3.10: the general dict lookup function (`lookdict`), 0 if unknown.
     pub lookdict: u64,
 }
@@ -317,9 +319,13 @@ impl<'a> View<'a> {
     /// Live (key, value) pairs of a dict, in entry order. For split tables the keys come from
     /// the shared keys.
     pub fn dict_entries(&self, dict: u64, out: &mut Vec<DictEntry>) {
-        let Some(keys) = self.dict_table(dict) else {
-            return;
-        };
+        if let Some(keys) = self.dict_table(dict) {
+            self.for_each_dict_entry(dict, &keys, |e| out.push(e));
+        }
+    }
+
+    /// Call `f` with each live entry of `dict`, whose table `keys` is.
+    pub fn for_each_dict_entry(&self, dict: u64, keys: &DictKeys, mut f: impl FnMut(DictEntry)) {
         let values = self.dict_split_values(dict);
         let start = keys.entries_start();
         let esize = keys.entry_size;
@@ -333,7 +339,7 @@ impl<'a> View<'a> {
                 self.word(e + key_at + 8)
             };
             if key != 0 && value != 0 {
-                out.push(DictEntry { key, value });
+                f(DictEntry { key, value });
             }
         }
     }

@@ -67,17 +67,12 @@ fn dict_pointer(view: &View, obj: u64, ty: &TypeInfo, off: i64) -> u64 {
 }
 
 fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
-    let shared_entries = || {
-        view.dict_keys(ty.cached_keys)
-            .map(|k| k.nentries.max(0) as u64)
-            .unwrap_or(0)
-    };
     match view.layout.managed_dict {
         ManagedDict::None => {}
         ManagedDict::ValuesAndDict => {
             let values = view.word(obj.wrapping_sub(32));
             if values != 0 {
-                push_array(view, values, shared_entries(), Edge::Attribute, out);
+                push_array(view, values, ty.cached_keys_entries, Edge::Attribute, out);
             }
             out.push((view.word(obj.wrapping_sub(24)), Edge::Field("__dict__")));
         }
@@ -85,7 +80,7 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) 
             let word = view.word(obj.wrapping_sub(24));
             if word & 1 != 0 {
                 // Stored as `values - 1`, so the tag bit is set.
-                push_array(view, word + 1, shared_entries(), Edge::Attribute, out);
+                push_array(view, word + 1, ty.cached_keys_entries, Edge::Attribute, out);
             } else {
                 out.push((word, Edge::Field("__dict__")));
             }
@@ -454,9 +449,10 @@ pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs
     let lay = view.layout;
     match ty.kind {
         Kind::Dict | Kind::OrderedDict => {
-            let mut entries = Vec::new();
-            view.dict_entries(obj, &mut entries);
-            out.extend(entries.iter().map(|e| (e.key, Edge::DictKey(e.key))));
+            // Tables with hashed keys already gave their keys to `dict_referents`.
+            if let Some(keys) = view.dict_table(obj).filter(|k| !k.general) {
+                view.for_each_dict_entry(obj, &keys, |e| out.push((e.key, Edge::DictKey(e.key))));
+            }
         }
         Kind::Code => {
             for &(off, name) in lay.code.object_fields {

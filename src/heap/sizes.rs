@@ -9,13 +9,13 @@ use crate::interpreter::layout::{
 };
 
 /// The size of `obj` and whether it is exact (false for `__sizeof__` we cannot reproduce).
-pub fn getsizeof(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> (u64, bool) {
+pub fn getsizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
     let (body, exact) = sizeof(view, obj, ty);
-    (body + header(view, obj, ty, type_type), exact)
+    (body + header(view, obj, ty), exact)
 }
 
 /// The part `sys.getsizeof` adds to `__sizeof__`.
-fn header(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> u64 {
+fn header(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
     let gc = if ty.has_gc() { 16 } else { 0 };
     match view.layout.header {
         HeaderRule::GcObject => {
@@ -34,7 +34,7 @@ fn header(view: &View, obj: u64, ty: &TypeInfo, type_type: u64) -> u64 {
         }
         HeaderRule::V312 | HeaderRule::V313 => {
             if view.layout.header == HeaderRule::V313
-                && ty.address == type_type
+                && ty.address == view.type_type
                 && view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE == 0
             {
                 return 0;

@@ -106,6 +106,8 @@ pub struct TypeInfo {
     pub is_metatype: bool,
     /// `ht_cached_keys` of a heap type: the shared keys of its instances' values.
     pub cached_keys: u64,
+    /// Entries of `cached_keys` (the length of each instance's values array), read once.
+    pub cached_keys_entries: u64,
 }
 
 impl TypeInfo {
@@ -243,10 +245,6 @@ impl TypeTable {
         self.infos.into_iter().map(Arc::unwrap_or_clone).collect()
     }
 
-    pub fn type_type(&self) -> u64 {
-        self.known.type_
-    }
-
     /// The id of the type at `addr`, validating and describing it on first sight.
     #[inline]
     pub fn resolve(&mut self, view: &View, addr: u64) -> Option<u32> {
@@ -358,6 +356,15 @@ impl TypeTable {
                 }
             };
         let size_rule = self.size_rule(view, t, &name);
+        let cached_keys = if is_heap {
+            view.layout
+                .heap_type
+                .ht_cached_keys
+                .map(|off| view.word(t + off))
+                .unwrap_or(0)
+        } else {
+            0
+        };
         Some(TypeInfo {
             address: t,
             name,
@@ -377,15 +384,10 @@ impl TypeTable {
             instance,
             size_rule,
             is_metatype,
-            cached_keys: if is_heap {
-                view.layout
-                    .heap_type
-                    .ht_cached_keys
-                    .map(|off| view.word(t + off))
-                    .unwrap_or(0)
-            } else {
-                0
-            },
+            cached_keys,
+            cached_keys_entries: view
+                .dict_keys(cached_keys)
+                .map_or(0, |k| k.nentries.max(0) as u64),
         })
     }
 

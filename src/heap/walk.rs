@@ -81,7 +81,6 @@ impl Candidate {
 struct Shared<'a> {
     view: View<'a>,
     mode: Mode,
-    type_type: u64,
     visited: AddressSet,
     types: Mutex<TypeTable>,
     labels: Mutex<Labeler<'a>>,
@@ -184,16 +183,20 @@ impl WalkThread {
             let record = &mut records[k];
             let addr = record.address;
             record.kind = Record::NOT_AN_OBJECT;
-            if !view.image.contains(addr, 16)
-                || !plausible_refcount(view.layout.refcount, view.word(addr))
-            {
+            // The header, found once: reference count and type.
+            let Some(header) = view.image.slice(addr, 16) else {
+                continue;
+            };
+            let word =
+                |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or([0; 8]));
+            if !plausible_refcount(view.layout.refcount, word(0)) {
                 continue;
             }
-            let Some(type_id) = self.types.resolve(shared, view.ob_type(addr)) else {
+            let Some(type_id) = self.types.resolve(shared, word(L::OB_TYPE as usize)) else {
                 continue;
             };
             let ty = self.types.info(type_id);
-            let (size, exact) = getsizeof(view, addr, ty, shared.type_type);
+            let (size, exact) = getsizeof(view, addr, ty);
             record.size = match u32::try_from(size) {
                 Ok(size) if size != Record::BIG => size,
                 _ => {
@@ -230,7 +233,6 @@ impl WalkThread {
 
 /// The walk's state.
 struct Walker<'a> {
-    view: View<'a>,
     shared: Shared<'a>,
     threads: Vec<WalkThread>,
     /// One record per candidate, in breadth-first order: processed ones (objects, or
@@ -383,6 +385,7 @@ pub fn walk_with_threads(
             .static_type("PyInt_Type")
             .or(interp.static_type("PyLong_Type"))
             .unwrap_or(0),
+        type_type: interp.static_type("PyType_Type").unwrap_or(0),
         lookdict: interp.lookdict.unwrap_or(0),
     };
     let states = interpreters(&view, interp)?;
@@ -403,11 +406,9 @@ pub fn walk_with_threads(
     let mut types = TypeTable::new(interp);
     types.learn_subtype_traverse(&view, seeds.iter().copied());
     let mut w = Walker {
-        view,
         shared: Shared {
             view,
             mode,
-            type_type: types.type_type(),
             visited: AddressSet::new(image.layout().clone()),
             types: Mutex::new(types),
             labels: Mutex::new(Labeler::new(view)),
@@ -488,7 +489,7 @@ fn learn_lookdict(view: &View, dict_type: Option<u64>, seeds: &[u64]) -> u64 {
 
 /// The roots every mode has: an interpreter's module table, sys and builtins dicts (GC objects).
 fn module_roots(w: &mut Walker, state: u64, prefix: &str) {
-    let view = w.view;
+    let view = w.shared.view;
     let rt = &view.layout.runtime;
     w.root(
         view.word(state + rt.interp_modules),
@@ -507,7 +508,7 @@ fn module_roots(w: &mut Walker, state: u64, prefix: &str) {
 /// Full mode: what the runtime holds outside any object (and so outside gc.get_objects()):
 /// interned strings, and every live frame of every thread.
 fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str) {
-    let view = w.view;
+    let view = w.shared.view;
     let rt = &view.layout.runtime;
     let interned = match (rt.interp_interned, interp.interned_static) {
         (Some(off), _) => view.word(state + off),
@@ -548,7 +549,7 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
 
 /// 3.11+: the interpreter frames of one thread, each local a root named after its frame.
 fn live_frame_roots(w: &mut Walker, tstate: u64, f: &InterpFrameLayout, at: &str) {
-    let view = w.view;
+    let view = w.shared.view;
     let mut frame = current_frame(&view, tstate);
     let mut depth = 0;
     while frame != 0 && depth < 100_000 && view.image.contains(frame, 88) {
