@@ -503,7 +503,6 @@ pub static V3_10: Layout = Layout {
         ht_module: Some(880),
     },
     function_fields: FUNC_FIELDS_3_10,
-    function_fields_added: &[],
     code: CodeLayout {
         object_fields: CODE_FIELDS_3_10,
         ..CODE_3_8
@@ -555,51 +554,41 @@ const CODE_FIELDS_3_11: &[(u64, &str)] = &[
     (136, "co_linetable"),
 ];
 
+/// The frame object of 3.11 and 3.12: a pointer to its interpreter frame.
+const FRAME_3_11: FrameLayout = FrameLayout {
+    f_frame: 24,
+    visited: &[(16, "f_back"), (32, "f_trace")],
+    frame_data: 48,
+};
+
 const GEN_VISITED_3_12: &[(u64, &str)] =
     &[(24, "__name__"), (32, "__qualname__"), (40, "exception")];
 
 pub static V3_11: Layout = Layout {
-    debug_offsets: None,
     runtime: RuntimeLayout {
         interpreters: InterpretersHead::Runtime(40),
-        interp_next: 0,
         interp_threads_head: 16,
         gc_state: GcState::Interpreter(648),
         interp_modules: 888,
         interp_sysdict: 904,
         interp_builtins: 912,
-        interp_interned: None,
-        tstate_next: 8,
         tstate_native_thread_id: Some(160),
         current_frame: CurrentFrame::ViaCFrame {
             cframe: 56,
             current_frame: 8,
         },
+        ..V3_10.runtime
     },
-    gc: GC_3_8,
-    tuple_items: 24,
     managed_dict: ManagedDict::ValuesAndDict,
     dict_keys: DictKeysLayout::V311,
-    dict_values: DictValues::Plain,
     header: HeaderRule::V311,
-    strings: Strings::Pep393(STR_3_8),
-    set: SET_3,
-    deque: DEQUE_3,
-    method_fields: METHOD_FIELDS_3,
     long: LongLayout::ObSize {
         min_one_digit: true,
     },
     heap_type: HeapTypeLayout {
-        sizeof_type: 408,
         sizeof_heap_type: 904,
-        ht_name: 848,
-        ht_slots: 856,
-        ht_qualname: Some(864),
-        ht_cached_keys: Some(872),
-        ht_module: Some(880),
+        ..V3_10.heap_type
     },
-    function_fields: FUNC_FIELDS_3_10,
-    function_fields_added: &[],
     code: CodeLayout {
         object_fields: CODE_FIELDS_3_11,
         localsplusnames: 96,
@@ -611,11 +600,7 @@ pub static V3_11: Layout = Layout {
         size: CodeSize::Inline,
     },
     frames: Frames::Interpreter {
-        frame: FrameLayout {
-            f_frame: 24,
-            visited: &[(16, "f_back"), (32, "f_trace")],
-            frame_data: 48,
-        },
+        frame: FRAME_3_11,
         iframe: InterpFrameLayout {
             func: 0,
             globals: 8,
@@ -646,11 +631,7 @@ pub static V3_11: Layout = Layout {
             visits_code_when_cleared: false,
         },
     },
-    module: MODULE_VIA_DEF,
-    refcount: RefcountRule::Plain,
-    bytearray: ByteArrayRule::Inline { alloc: 24 },
-    dict_first_since_micro: None,
-    dict_first: false,
+    ..V3_10
 };
 
 const IFRAME_3_12: InterpFrameLayout = InterpFrameLayout {
@@ -692,20 +673,18 @@ const CODE_3_12: CodeLayout = CodeLayout {
 
 pub static V3_12: Layout = Layout {
     runtime: RuntimeLayout {
-        interpreters: InterpretersHead::Runtime(40),
-        interp_next: 0,
         interp_threads_head: 72,
         gc_state: GcState::Interpreter(112),
         interp_modules: 944,
         interp_sysdict: 352,
         interp_builtins: 360,
         interp_interned: Some(382_936),
-        tstate_next: 8,
         tstate_native_thread_id: Some(144),
         current_frame: CurrentFrame::ViaCFrame {
             cframe: 56,
             current_frame: 0,
         },
+        ..V3_11.runtime
     },
     managed_dict: ManagedDict::Tagged,
     header: HeaderRule::V312,
@@ -720,15 +699,10 @@ pub static V3_12: Layout = Layout {
         ht_cached_keys: Some(880),
         ht_module: Some(888),
     },
-    function_fields: FUNC_FIELDS_3_10,
     function_fields_added: &[(120, "__type_params__")],
     code: CODE_3_12,
     frames: Frames::Interpreter {
-        frame: FrameLayout {
-            f_frame: 24,
-            visited: &[(16, "f_back"), (32, "f_trace")],
-            frame_data: 48,
-        },
+        frame: FRAME_3_11,
         iframe: IFRAME_3_12,
         gen: GEN_3_12,
     },
@@ -759,10 +733,8 @@ pub static V3_13: Layout = Layout {
         current_frame: CurrentFrame::Direct(72),
     },
     gc: GcLayout {
-        head_size: 16,
-        generations: [24, 48, 72],
         generations_alt: Some([20, 44, 68]),
-        permanent: Some(104),
+        ..GC_3_8
     },
     managed_dict: ManagedDict::InlineValues,
     dict_values: DictValues::Prefixed,
@@ -842,22 +814,17 @@ pub static V3_14: Layout = Layout {
         interp_sysdict: 7672,
         interp_builtins: 7680,
         interp_interned: Some(224_624),
-        tstate_next: 8,
-        tstate_native_thread_id: Some(160),
-        current_frame: CurrentFrame::Direct(72),
+        ..V3_13.runtime
     },
     gc: GcLayout {
-        head_size: 16,
-        generations: [24, 48, 72],
-        generations_alt: None,
         permanent: Some(96),
+        ..GC_3_8
     },
     tuple_items: 32,
     heap_type: HeapTypeLayout {
         sizeof_heap_type: 936,
         ..V3_12.heap_type
     },
-    function_fields: FUNC_FIELDS_3_10,
     function_fields_added: &[(120, "__annotate__"), (128, "__type_params__")],
     code: CodeLayout {
         co_extra: Some(200),
@@ -885,10 +852,9 @@ pub static V3_15: Layout = Layout {
         ..V3_14.runtime
     },
     gc: GcLayout {
-        head_size: 16,
         generations: [8, 32, 56],
-        generations_alt: None,
         permanent: Some(80),
+        ..GC_3_8
     },
     heap_type: HeapTypeLayout {
         sizeof_type: 424,
