@@ -90,16 +90,10 @@ fn main() {
         None
     } else {
         let maps = read_maps(pid).unwrap_or_else(|e| fail(3, e));
-        Some(CopyPlan::prepare(pid, &maps).unwrap_or_else(|t| {
-            fail(
-                1,
-                format!(
-                    "copy too big: {} MB needed, {} MB available",
-                    t.needed >> 20,
-                    t.available.bytes >> 20
-                ),
-            )
-        }))
+        Some(
+            CopyPlan::prepare(pid, &maps)
+                .unwrap_or_else(|t| fail(1, format!("process {pid} has {t}"))),
+        )
     };
 
     let prepare_ms = prepare.elapsed().as_secs_f64() * 1e3;

@@ -86,7 +86,8 @@ fn main() {
     let source = ProcessMemory::new(pid);
     let maps = read_maps(pid).unwrap_or_else(|e| fail(e));
     let interp = Interpreter::find(pid, &maps, &source).unwrap_or_else(|e| fail(e));
-    let plan = CopyPlan::prepare(pid, &maps).unwrap_or_else(|t| fail(format!("{t:?}")));
+    let plan =
+        CopyPlan::prepare(pid, &maps).unwrap_or_else(|t| fail(format!("process {pid} has {t}")));
     let frozen = Frozen::stop(pid).unwrap_or_else(|e| fail(e));
     let image = Image::copy_process(&source, &read_maps(pid).unwrap_or_else(|e| fail(e)), plan)
         .unwrap_or_else(|e| fail(e))

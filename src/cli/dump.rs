@@ -31,6 +31,14 @@ fn stat_fields(pid: i32) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_string).collect())
 }
 
+/// The target went away while heapsnap read it.
+fn target_lost(pid: i32) -> Failure {
+    Failure::new(
+        exit::TARGET_LOST,
+        format!("process {pid} exited during the read"),
+    )
+}
+
 /// Whether `pid` is gone or exiting (a zombie, or dead: state `Z`, `X` or `x`).
 fn exiting(pid: i32) -> bool {
     let state = stat_fields(pid).and_then(|f| f.first().cloned());
@@ -52,10 +60,7 @@ fn tracer_of(pid: i32) -> Option<i32> {
 fn memory_failure(pid: i32, e: MemoryError) -> Failure {
     match e {
         MemoryError::PermissionDenied(_) => Failure::new(exit::PERMISSION, permission_message(pid)),
-        MemoryError::Gone(_) => Failure::new(
-            exit::TARGET_LOST,
-            format!("process {pid} exited during the read"),
-        ),
+        MemoryError::Gone(_) => target_lost(pid),
         e @ MemoryError::Unreadable { .. } => {
             Failure::new(exit::INCONSISTENT, format!("reading process {pid}: {e}"))
         }
@@ -79,15 +84,9 @@ fn find_failure(pid: i32, e: FindError) -> Failure {
 
 fn freeze_failure(pid: i32, e: FreezeError) -> Failure {
     match e {
-        FreezeError::NoSuchProcess(_) => Failure::new(
-            exit::TARGET_LOST,
-            format!("process {pid} exited during the read"),
-        ),
+        FreezeError::NoSuchProcess(_) => target_lost(pid),
         // The kernel refuses to seize a process that is exiting (EPERM, as for a lack of rights).
-        FreezeError::PermissionDenied(_) if exiting(pid) => Failure::new(
-            exit::TARGET_LOST,
-            format!("process {pid} exited during the read"),
-        ),
+        FreezeError::PermissionDenied(_) if exiting(pid) => target_lost(pid),
         FreezeError::PermissionDenied(_) => match tracer_of(pid) {
             Some(tracer) => Failure::new(
                 exit::PERMISSION,
@@ -115,23 +114,8 @@ struct Copy {
 fn copy_target(pid: i32, nonblocking: bool) -> Result<Copy, Failure> {
     let source = ProcessMemory::new(pid);
     // Allocate and fault in the copy's buffers while the target still runs.
-    let plan = CopyPlan::prepare(pid, &read_maps(pid).unwrap_or_default()).map_err(|t| {
-        let available = t.available.bytes >> 20;
-        let room = match &t.available.cgroup {
-            Some(cgroup) => {
-                format!("{available} MB left under the memory limit of cgroup {cgroup}")
-            }
-            None => format!("{available} MB available on this machine"),
-        };
-        Failure::new(
-            exit::ERROR,
-            format!(
-                "process {pid} has {} MB of memory in use; heapsnap copies it to take a \
-                 consistent census and needs about 1.5 times that, but there is only {room}",
-                t.needed >> 20,
-            ),
-        )
-    })?;
+    let plan = CopyPlan::prepare(pid, &read_maps(pid).unwrap_or_default())
+        .map_err(|t| Failure::new(exit::ERROR, format!("process {pid} has {t}")))?;
     let frozen = if nonblocking {
         None
     } else {
@@ -139,12 +123,7 @@ fn copy_target(pid: i32, nonblocking: bool) -> Result<Copy, Failure> {
     };
     let started = Instant::now();
     // Maps are read while stopped: they must describe the memory we copy.
-    let maps = read_maps(pid).map_err(|_| {
-        Failure::new(
-            exit::TARGET_LOST,
-            format!("process {pid} exited during the read"),
-        )
-    })?;
+    let maps = read_maps(pid).map_err(|_| target_lost(pid))?;
     let image = Image::copy_process(&source, &maps, plan).map_err(|e| memory_failure(pid, e))?;
     let threads = frozen.as_ref().map(|f| f.thread_count()).unwrap_or(0);
     let pause = match frozen {

@@ -197,6 +197,25 @@ pub struct TooBig {
     pub available: Headroom,
 }
 
+/// "N MB of memory in use; ... only M MB left under ...": the end of a sentence naming the
+/// process.
+impl std::fmt::Display for TooBig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mb = |bytes: u64| bytes / 1_000_000;
+        write!(
+            f,
+            "{} MB of memory in use; heapsnap copies it to take a consistent census and needs \
+             about 1.5 times that, but there is only {} MB ",
+            mb(self.needed),
+            mb(self.available.bytes)
+        )?;
+        match &self.available.cgroup {
+            Some(cgroup) => write!(f, "left under the memory limit of cgroup {cgroup}"),
+            None => write!(f, "available on this machine"),
+        }
+    }
+}
+
 impl CopyPlan {
     /// Plan from the target's current mappings (read again, and adjusted, once it is stopped).
     /// Refuses a copy that would not fit in the memory available to heapsnap (the machine's,
