@@ -3,7 +3,7 @@
 //! The layers, each a folder: [`memory`] (where bytes come from), [`interpreter`] (which
 //! CPython and its layouts), [`heap`] (walking the objects), [`census`] (grouping by type),
 //! [`snapshot`] (the JSON format), [`diff`] (comparing snapshots), [`render`] (tables for
-//! people), [`cli`] (commands).
+//! people), [`cli`] (commands); [`parallel`] runs work on two cores.
 
 pub mod census;
 pub mod cli;
@@ -11,5 +11,6 @@ pub mod diff;
 pub mod heap;
 pub mod interpreter;
 pub mod memory;
+pub mod parallel;
 pub mod render;
 pub mod snapshot;

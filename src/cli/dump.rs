@@ -191,13 +191,8 @@ pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
     let copied_bytes = image.stats().bytes;
     // The copy is not needed any more: release it before the census and the snapshot's text
     // take memory. Unmapping takes ~10 ms per 100 MB; another thread does it while this one
-    // ranks the objects, which needs only where the copy was. (If no thread can be started,
-    // the closure, and the copy with it, is dropped right here.)
-    let release = std::thread::Builder::new().spawn(move || drop(image));
-    let order = walked.address_order();
-    if let Ok(release) = release {
-        let _ = release.join();
-    }
+    // ranks the objects, which needs only where the copy was.
+    let ((), order) = crate::parallel::join(move || drop(image), || walked.address_order());
     let heap = walked.into_heap(order);
     for w in &heap.warnings {
         eprintln!("heapsnap: warning: --nonblocking: {w}; objects past that point may be missing");

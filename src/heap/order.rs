@@ -46,17 +46,11 @@ impl Walked {
         };
         let mut position = vec![0u32; records.len()];
         let half = records.len() / 2;
-        let helped = std::thread::scope(|scope| {
-            let (head, tail) = position.split_at_mut(half);
-            let helper = std::thread::Builder::new()
-                .spawn_scoped(scope, || rank(&records[half..], tail))
-                .is_ok();
-            rank(&records[..half], head);
-            helper
-        });
-        if !helped {
-            rank(&records[half..], &mut position[half..]);
-        }
+        let (head, tail) = position.split_at_mut(half);
+        crate::parallel::join(
+            || rank(&records[half..], tail),
+            || rank(&records[..half], head),
+        );
         AddressOrder {
             position,
             count: total as usize,

@@ -285,18 +285,7 @@ impl Image {
                 copy_range(source, start, buffer, &mut out)?;
             }
         };
-        let (a, b) = std::thread::scope(|scope| {
-            // Without a second thread (a container's pids limit), this one copies everything.
-            let helper = std::thread::Builder::new().spawn_scoped(scope, work).ok();
-            let mine = work();
-            let theirs = match helper {
-                Some(helper) => helper
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                None => Ok(Vec::new()),
-            };
-            (mine, theirs)
-        });
+        let (a, b) = crate::parallel::join(work, work);
         let mut regions = a?;
         regions.extend(b?);
         Ok(Image::new(regions))

@@ -409,19 +409,8 @@ impl<'a> Encoded<'a> {
     /// The text of each column, formatted by two threads (each half of the rows).
     fn format_columns(&self) -> [[Vec<u8>; 2]; 5] {
         let n = self.heap.len();
-        let (head, tail) = std::thread::scope(|scope| {
-            let helper = std::thread::Builder::new()
-                .spawn_scoped(scope, || self.format_rows(n / 2..n))
-                .ok();
-            let mine = self.format_rows(0..n / 2);
-            let theirs = match helper {
-                Some(helper) => helper
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                None => self.format_rows(n / 2..n),
-            };
-            (mine, theirs)
-        });
+        let (tail, head) =
+            crate::parallel::join(|| self.format_rows(n / 2..n), || self.format_rows(0..n / 2));
         let mut tail = tail.into_iter();
         head.map(|h| [h, tail.next().unwrap_or_default()])
     }
