@@ -38,6 +38,8 @@ pub struct DictKeys {
     pub general: bool,
     pub usable: i64,
     pub nentries: i64,
+    /// Which layout it was decoded from.
+    layout: DictKeysLayout,
     /// Size of the header (32 since 3.11, 40 before) and of the index table.
     header: u64,
     index_bytes: u64,
@@ -63,7 +65,7 @@ impl DictKeys {
 
     /// What a split dict's values array counts in `dict.__sizeof__`.
     pub fn split_values_size(&self) -> u64 {
-        if self.header == 40 {
+        if self.layout == DictKeysLayout::V36 {
             8 * self.usable_fraction()
         } else {
             8 * (self.nentries + self.usable).max(0) as u64
@@ -129,6 +131,13 @@ impl<'a> View<'a> {
         (0..n).map(move |i| self.word(base + 8 * i))
     }
 
+    /// Whether `s` is a 2.7 `str` holding exactly `text` (compared in place, no allocation).
+    pub fn is_py2_str(&self, s: u64, text: &[u8]) -> bool {
+        self.ob_type(s) == self.str_type
+            && self.ob_size(s) == text.len() as i64
+            && self.image.slice(s + L::PY2_STR_DATA, text.len()) == Some(text)
+    }
+
     /// The text of a `str` object, if it is one we can decode.
     pub fn str_value(&self, s: u64) -> Option<String> {
         if self.ob_type(s) != self.str_type {
@@ -142,7 +151,7 @@ impl<'a> View<'a> {
                 if !(0..=1 << 20).contains(&len) {
                     return None;
                 }
-                let bytes = self.image.slice(s + 36, len as usize)?;
+                let bytes = self.image.slice(s + L::PY2_STR_DATA, len as usize)?;
                 return Some(String::from_utf8_lossy(bytes).into_owned());
             }
         };
@@ -229,14 +238,15 @@ impl<'a> View<'a> {
         if self.layout.dict_keys != DictKeysLayout::V27 {
             return self.dict_keys(self.word(dict + L::DICT_KEYS));
         }
-        let mask = self.word(dict + 32);
+        let mask = self.word(dict + L::DICT27_MASK);
         (mask < 1 << 32).then(|| DictKeys {
-            addr: self.word(dict + 40),
+            addr: self.word(dict + L::DICT27_TABLE),
             refcnt: 0,
             size: mask + 1,
             general: true,
             usable: 0,
             nentries: (mask + 1) as i64,
+            layout: DictKeysLayout::V27,
             header: 0,
             index_bytes: 0,
             entry_size: 24,
@@ -273,6 +283,7 @@ impl<'a> View<'a> {
                     general,
                     usable: word(16) as i64,
                     nentries: word(24) as i64,
+                    layout: DictKeysLayout::V311,
                     header: 32,
                     index_bytes: 1 << log2_index_bytes,
                     entry_size: if general { 24 } else { 16 },
@@ -297,6 +308,7 @@ impl<'a> View<'a> {
                     general: self.lookdict != 0 && word(16) == self.lookdict,
                     usable: word(24) as i64,
                     nentries: word(32) as i64,
+                    layout: DictKeysLayout::V36,
                     header: 40,
                     index_bytes: index_width * size,
                     entry_size: 24,

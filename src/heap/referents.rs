@@ -167,7 +167,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
                         let dummy = if set.dummy_hash {
                             hash == -1
                         } else {
-                            view.str_value(key).as_deref() == Some("<dummy key>")
+                            view.is_py2_str(key, b"<dummy key>")
                         };
                         if key != 0 && !dummy {
                             out.push((key, Edge::Element));

@@ -138,28 +138,27 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
             Frames::Objects { .. } => default_size(view, obj, ty),
         },
         SizeRule::OrderedDict => {
-            // The dict, the fast-node index (od_fast_nodes_size +72) and one 32-byte node per
-            // item while the node list (od_first +48) is not empty.
-            let nodes = if view.word(obj + 48) != 0 {
+            // The dict, the fast-node index and one 32-byte node per item while the node list
+            // is not empty.
+            let nodes = if view.word(obj + L::ODICT_FIRST) != 0 {
                 32 * view.word(obj + L::DICT_USED)
             } else {
                 0
             };
-            dict_size(view, obj, ty) + 8 * view.word(obj + 72) + nodes
+            dict_size(view, obj, ty) + 8 * view.word(obj + L::ODICT_FAST_NODES_SIZE) + nodes
         }
         SizeRule::Deque => {
             let d = &lay.deque;
             let len = view.i64_at(obj + d.len).max(0) as u64;
             let left = view.word(obj + d.leftindex);
-            // 3.x counts (leftindex + len + BLOCKLEN) / BLOCKLEN blocks, 2.7 rounds up.
-            let blocks = if d.block_items == 64 {
+            let blocks = if d.sizeof_spare_block {
                 (left + len + d.block_items) / d.block_items
             } else {
                 (left + len).div_ceil(d.block_items)
             };
             ty.basicsize + d.block_size * blocks
         }
-        SizeRule::Py2Str => 37 + view.ob_size(obj).max(0) as u64,
+        SizeRule::Py2Str => L::PY2_STR_DATA + 1 + view.ob_size(obj).max(0) as u64,
     };
     (size, true)
 }
@@ -215,9 +214,14 @@ fn dict_size(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
     let mut size = ty.basicsize;
     if view.layout.dict_keys == DictKeysLayout::V27 {
         // 2.7: the table is counted unless it is the dict's own small table (+56).
-        let table = view.word(obj + 40);
-        let slots = view.word(obj + 32) + 1;
-        return size + if table != obj + 56 { 24 * slots } else { 0 };
+        let table = view.word(obj + L::DICT27_TABLE);
+        let slots = view.word(obj + L::DICT27_MASK) + 1;
+        return size
+            + if table != obj + L::DICT27_SMALLTABLE {
+                24 * slots
+            } else {
+                0
+            };
     }
     let Some(keys) = view.dict_table(obj) else {
         return size;

@@ -119,6 +119,9 @@ pub struct DequeLayout {
     pub block_data: u64,
     pub block_next: u64,
     pub block_size: u64,
+    /// `deque.__sizeof__` counts `(leftindex + len + BLOCKLEN) / BLOCKLEN` blocks (3.x: a
+    /// spare one when the last is full); otherwise it rounds up (2.7).
+    pub sizeof_spare_block: bool,
 }
 
 /// How a dict's key table is laid out.
@@ -453,9 +456,15 @@ pub const LIST_ALLOCATED: u64 = 32;
 pub const DICT_USED: u64 = 16;
 pub const DICT_KEYS: u64 = 32;
 pub const DICT_VALUES: u64 = 40;
+/// 2.7 `PyDictObject`: `ma_mask`, `ma_table`, and the table inside the dict (`ma_smalltable`).
+pub const DICT27_MASK: u64 = 32;
+pub const DICT27_TABLE: u64 = 40;
+pub const DICT27_SMALLTABLE: u64 = 56;
 pub const SET_MASK: u64 = 32;
 pub const SET_TABLE: u64 = 40;
 pub const STR_LENGTH: u64 = 16;
+/// 2.7 `PyStringObject`: the bytes (`ob_sval`) follow the hash and the interning state.
+pub const PY2_STR_DATA: u64 = 36;
 pub const STR_STATE: u64 = 32;
 pub const MODULE_DICT: u64 = 16;
 pub const MODULEDEF_SIZE: u64 = 56;

@@ -41,6 +41,7 @@ const DEQUE_3: DequeLayout = DequeLayout {
     block_data: 8,
     block_next: 520,
     block_size: 528,
+    sizeof_spare_block: true,
 };
 
 const METHOD_FIELDS_3: &[(u64, &str)] = &[(16, "__func__"), (24, "__self__")];
@@ -133,6 +134,7 @@ pub static V2_7: Layout = Layout {
         block_data: 0,
         block_next: 496,
         block_size: 512,
+        sizeof_spare_block: false,
     },
     method_fields: &[(16, "__func__"), (24, "__self__"), (32, "im_class")],
     long: LongLayout::Py2,
