@@ -4,8 +4,7 @@
 
 use super::hashing::FastMap;
 use super::objects::View;
-use super::types::{Kind, TypeInfo};
-use crate::interpreter::layout::Frames;
+use super::types::TypeInfo;
 use crate::memory::Memory;
 
 /// How a parent references a child.
@@ -64,7 +63,7 @@ pub fn label_key(view: &View, parent: u64, ty: &TypeInfo, edge: Edge) -> LabelKe
     let context = match edge {
         Edge::DictValue(key) | Edge::DictKey(key) => key,
         Edge::Attribute(_) | Edge::Slot(_) => ty.address,
-        Edge::Local(_) => frame_code(view, parent, ty),
+        Edge::Local(_) => view.frame_code(parent, ty.kind),
         _ => 0,
     };
     (edge, context)
@@ -138,37 +137,19 @@ impl<'a> Labeler<'a> {
             Edge::Local(i) => {
                 let names = v.word(context + v.layout.code.localsplusnames);
                 let nlocals = v.ob_size(names).max(0) as u32;
-                match (i < nlocals)
-                    .then(|| v.tuple_items(names).nth(i as usize))
-                    .flatten()
-                {
-                    Some(name) => match v.str_value(name) {
+                if i >= nlocals {
+                    format!(".<stack {}>", i - nlocals)
+                } else {
+                    match v.local_name(context, i) {
                         Some(n) => format!(".f_locals['{n}']"),
                         None => format!(".<local {i}>"),
-                    },
-                    None => format!(".<stack {}>", i - nlocals.min(i)),
+                    }
                 }
             }
             Edge::Element => ".<element>".to_string(),
             Edge::ModuleState(i) => format!(".<module state {i}>"),
             Edge::Scanned(off) => format!(".<field +{off}>"),
         }
-    }
-}
-
-/// The code object of a frame object or generator (for local variable names).
-fn frame_code(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
-    match &view.layout.frames {
-        Frames::Interpreter { frame, iframe, gen } => {
-            let data = match ty.kind {
-                Kind::Frame => view.word(obj + frame.f_frame),
-                Kind::Generator | Kind::AsyncGenerator => obj + gen.iframe,
-                // A live interpreter frame (a root): `obj` is the frame itself.
-                _ => obj,
-            };
-            view.stackref(view.word(data + iframe.code))
-        }
-        Frames::Objects { frame, .. } => view.word(obj + frame.code),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Reading the contents of core objects out of the memory image: strings, tuples, dict entries.
 //! Used for names (type names, `__module__`, dict keys) and by the per-type referent handlers.
 
-use crate::interpreter::layout::{self as L, DictKeysLayout, DictValues, Layout, Strings};
+use super::types::Kind;
+use crate::interpreter::layout::{self as L, DictKeysLayout, DictValues, Frames, Layout, Strings};
 use crate::memory::image::Image;
 
 /// The image seen through one interpreter's layout.
@@ -111,6 +112,38 @@ impl<'a> View<'a> {
             return 0;
         }
         word & !1
+    }
+
+    /// 3.11+: the interpreter frame of a frame object (`kind` `Frame`), or the one embedded in a
+    /// generator or coroutine; `obj` itself for anything else (a live interpreter frame), and
+    /// for versions whose frames are objects.
+    pub fn interpreter_frame(&self, obj: u64, kind: Kind) -> u64 {
+        match &self.layout.frames {
+            Frames::Interpreter { frame, gen, .. } => match kind {
+                Kind::Frame => self.word(obj + frame.f_frame),
+                Kind::Generator | Kind::AsyncGenerator => obj + gen.iframe,
+                _ => obj,
+            },
+            Frames::Objects { .. } => obj,
+        }
+    }
+
+    /// The code object run by a frame, generator or live interpreter frame (see
+    /// [`View::interpreter_frame`]).
+    pub fn frame_code(&self, obj: u64, kind: Kind) -> u64 {
+        match &self.layout.frames {
+            Frames::Interpreter { iframe, .. } => {
+                self.stackref(self.word(self.interpreter_frame(obj, kind) + iframe.code))
+            }
+            Frames::Objects { frame, .. } => self.word(obj + frame.code),
+        }
+    }
+
+    /// The name of local slot `i` of `code` (its `co_localsplusnames` entry), if it is a str.
+    pub fn local_name(&self, code: u64, i: u32) -> Option<String> {
+        let names = self.word(code + self.layout.code.localsplusnames);
+        let name = self.tuple_items(names).nth(i as usize)?;
+        self.str_value(name)
     }
 
     /// `ob_size` of a variable-size object.

@@ -106,7 +106,7 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) 
 }
 
 /// Push `n` pointers stored from `at`, the i-th with edge `edge(i)`.
-fn push_array(view: &View, at: u64, n: u64, edge: fn(u32) -> Edge, out: &mut Refs) {
+fn push_array(view: &View, at: u64, n: u64, edge: impl Fn(u32) -> Edge, out: &mut Refs) {
     let n = n.min(1 << 28);
     if let Some(bytes) = view.image.slice(at, 8 * n as usize) {
         out.extend(
@@ -277,7 +277,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
             Frames::Objects { frame, .. } => frame_object_referents(view, obj, frame, out),
         },
         Kind::Generator | Kind::AsyncGenerator => match &lay.frames {
-            Frames::Interpreter { iframe, gen, .. } => {
+            Frames::Interpreter { gen, .. } => {
                 for &(off, name) in gen.visited {
                     field(view, out, obj, off, name);
                 }
@@ -287,8 +287,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
                 if (view.u8_at(obj + gen.frame_state) as i8) < gen.frame_cleared {
                     interpreter_frame_referents(view, obj + gen.iframe, out);
                 } else if gen.visits_code_when_cleared {
-                    let code = view.stackref(view.word(obj + gen.iframe + iframe.code));
-                    out.push((code, Edge::Field("gi_code")));
+                    out.push((view.frame_code(obj, ty.kind), Edge::Field("gi_code")));
                 }
             }
             Frames::Objects { gen, .. } => {
@@ -311,18 +310,14 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
             while left > 0 && block != 0 && blocks > 0 && view.image.contains(block, 8) {
                 blocks -= 1;
                 let take = (d.block_items - index.min(d.block_items)).min(left);
-                let first = out.len();
+                let done = (len - left) as u32;
                 push_array(
                     view,
                     block + d.block_data + 8 * index,
                     take,
-                    Edge::Index,
+                    |i| Edge::Index(done + i),
                     out,
                 );
-                let done = (len - left) as u32;
-                for (i, item) in out[first..].iter_mut().enumerate() {
-                    item.1 = Edge::Index(done + i as u32);
-                }
                 left -= take;
                 index = 0;
                 block = view.word(block + d.block_next);
@@ -356,12 +351,14 @@ fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
             && view.u8_at(values + 2) != 0;
         if !embedded {
             // Split table: the keys are the shared keys' entries, in the same order.
-            let first = out.len();
-            push_array(view, view.dict_values_array(values), n, Edge::Index, out);
-            for (i, slot) in out[first..].iter_mut().enumerate() {
-                let key = view.word(start + keys.entry_size * i as u64 + key_at);
-                slot.1 = Edge::DictValue(key);
-            }
+            let key = |i: u32| view.word(start + keys.entry_size * u64::from(i) + key_at);
+            push_array(
+                view,
+                view.dict_values_array(values),
+                n,
+                |i| Edge::DictValue(key(i)),
+                out,
+            );
         }
     } else {
         for i in 0..n {
@@ -428,11 +425,13 @@ fn frame_object_referents(view: &View, obj: u64, f: &FrameObjectLayout, out: &mu
         }
         ValueStack::Depth(off) => (view.u32_at(obj + off) as i32).max(0) as u64,
     };
-    let start = out.len();
-    push_array(view, stack, depth.min(1 << 20), Edge::Index, out);
-    for slot in &mut out[start..] {
-        slot.1 = Edge::Field("<value stack>");
-    }
+    push_array(
+        view,
+        stack,
+        depth.min(1 << 20),
+        |_| Edge::Field("<value stack>"),
+        out,
+    );
 }
 
 /// Fast locals + cells + free variables of a ≤3.10 frame running `code`.
@@ -480,12 +479,8 @@ pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs
             field(view, out, obj, L::DESCR_QUALNAME, "__qualname__");
         }
         Kind::Frame | Kind::Generator | Kind::AsyncGenerator => {
-            if let Frames::Interpreter { frame, iframe, gen } = &lay.frames {
-                let data = if ty.kind == Kind::Frame {
-                    view.word(obj + frame.f_frame)
-                } else {
-                    obj + gen.iframe
-                };
+            if let Frames::Interpreter { iframe, .. } = &lay.frames {
+                let data = view.interpreter_frame(obj, ty.kind);
                 if data != 0 {
                     field(view, out, data, iframe.globals, "f_globals");
                     field(view, out, data, iframe.builtins, "f_builtins");

@@ -3,7 +3,7 @@
 
 use super::objects::View;
 use super::referents::frame_object_slots;
-use super::types::{SizeRule, TypeInfo};
+use super::types::{Kind, SizeRule, TypeInfo};
 use crate::interpreter::layout::{
     self as L, ByteArrayRule, CodeSize, DictKeysLayout, Frames, HeaderRule, LongLayout, Strings,
 };
@@ -116,8 +116,7 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
         SizeRule::Code => code_size(view, obj, ty),
         SizeRule::Frame => match &lay.frames {
             Frames::Interpreter { frame, iframe, .. } => {
-                let data = view.word(obj + frame.f_frame);
-                let code = view.stackref(view.word(data + iframe.code));
+                let code = view.frame_code(obj, Kind::Frame);
                 frame.frame_data + iframe.localsplus + frame_slots(view, code) * 8
             }
             Frames::Objects { frame, .. } => {
@@ -131,7 +130,7 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
             Frames::Interpreter { iframe, gen, .. } => {
                 let code = match gen.code {
                     Some(off) => view.word(obj + off),
-                    None => view.stackref(view.word(obj + gen.iframe + iframe.code)),
+                    None => view.frame_code(obj, ty.kind),
                 };
                 gen.iframe + iframe.localsplus + frame_slots(view, code) * 8
             }

@@ -532,11 +532,7 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
                 let mut depth = 0;
                 while f != 0 && depth < 100_000 {
                     let code = view.word(f + frame.code);
-                    let name = view.str_value(view.word(code + view.layout.code.qualname));
-                    w.root(
-                        f,
-                        &format!("{at} frame {}()", name.as_deref().unwrap_or("?")),
-                    );
+                    w.root(f, &frame_root_name(&view, &at, code));
                     f = view.word(f + frame.back);
                     depth += 1;
                 }
@@ -545,6 +541,12 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
         tstate = view.word(tstate + rt.tstate_next);
         threads += 1;
     }
+}
+
+/// `<thread N> frame qualname()`: how a running frame of `code` is named in retainer chains.
+fn frame_root_name(view: &View, at: &str, code: u64) -> String {
+    let name = view.str_value(view.word(code + view.layout.code.qualname));
+    format!("{at} frame {}()", name.as_deref().unwrap_or("?"))
 }
 
 /// 3.11+: the interpreter frames of one thread, each local a root named after its frame.
@@ -557,8 +559,7 @@ fn live_frame_roots(w: &mut Walker, tstate: u64, f: &InterpFrameLayout, at: &str
             .is_none_or(|min| view.u8_at(frame + f.owner) < min)
         {
             let code = view.stackref(view.word(frame + f.code));
-            let name = view.str_value(view.word(code + view.layout.code.qualname));
-            let at = format!("{at} frame {}()", name.as_deref().unwrap_or("?"));
+            let at = frame_root_name(&view, at, code);
             // An executing frame's stack depth is not maintained: take its named locals.
             let nlocals = view.u32_at(code + view.layout.code.nlocalsplus) as u64;
             let mut refs: Refs = (0..nlocals.min(1 << 16))
@@ -581,7 +582,8 @@ fn live_frame_roots(w: &mut Walker, tstate: u64, f: &InterpFrameLayout, at: &str
             }
             for (child, edge) in refs {
                 let label = match edge {
-                    Edge::Local(i) => local_name(&view, code, i)
+                    Edge::Local(i) => view
+                        .local_name(code, i)
                         .map(|n| format!("{at} local '{n}'"))
                         .unwrap_or_else(|| format!("{at} stack[{i}]")),
                     Edge::Field(name) => format!("{at} {name}"),
@@ -611,11 +613,4 @@ fn current_frame(view: &View, tstate: u64) -> u64 {
         }
         CurrentFrame::Direct(off) => view.word(tstate + off),
     }
-}
-
-/// Name of local slot `i` of `code`, if it is a named local (not a value-stack slot).
-fn local_name(view: &View, code: u64, i: u32) -> Option<String> {
-    let names = view.word(code + view.layout.code.localsplusnames);
-    let name = view.tuple_items(names).nth(i as usize)?;
-    view.str_value(name)
 }
