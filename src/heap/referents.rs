@@ -332,42 +332,31 @@ fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
         return;
     };
     let values = view.dict_split_values(dict);
-    let n = keys.nentries.max(0) as u64;
-    let start = keys.entries_start();
-    let (key_at, value_at) = (keys.key_offset, keys.key_offset + 8);
-    if keys.general {
-        for i in 0..n {
-            let e = start + keys.entry_size * i;
-            if view.word(e + value_at) != 0 {
-                let key = view.word(e + key_at);
-                out.push((key, Edge::DictKey(key)));
-                out.push((view.word(e + value_at), Edge::DictValue(key)));
+    if keys.general || values == 0 {
+        // Combined table: keys only when hashed (not all str), and the values.
+        view.for_each_dict_entry(dict, &keys, |e| {
+            if keys.general {
+                out.push((e.key, Edge::DictKey(e.key)));
             }
-        }
-    } else if values != 0 {
-        // Before gh-130327, values embedded in an instance were visited by the instance only.
-        let embedded = view.layout.dict_values == crate::interpreter::layout::DictValues::Prefixed
-            && !view.layout.dict_first
-            && view.u8_at(values + 2) != 0;
-        if !embedded {
-            // Split table: the keys are the shared keys' entries, in the same order.
-            let key = |i: u32| view.word(start + keys.entry_size * u64::from(i) + key_at);
-            push_array(
-                view,
-                view.dict_values_array(values),
-                n,
-                |i| Edge::DictValue(key(i)),
-                out,
-            );
-        }
-    } else {
-        for i in 0..n {
-            let e = start + keys.entry_size * i;
-            let value = view.word(e + value_at);
-            if value != 0 {
-                out.push((value, Edge::DictValue(view.word(e + key_at))));
-            }
-        }
+            out.push((e.value, Edge::DictValue(e.key)));
+        });
+        return;
+    }
+    // Before gh-130327, values embedded in an instance were visited by the instance only.
+    let embedded = view.layout.dict_values == crate::interpreter::layout::DictValues::Prefixed
+        && !view.layout.dict_first
+        && view.u8_at(values + 2) != 0;
+    if !embedded {
+        // Split table: the keys are the shared keys' entries, in the same order.
+        let start = keys.entries_start();
+        let key = |i: u32| view.word(start + keys.entry_size * u64::from(i) + keys.key_offset);
+        push_array(
+            view,
+            view.dict_values_array(values),
+            keys.nentries.max(0) as u64,
+            |i| Edge::DictValue(key(i)),
+            out,
+        );
     }
 }
 
