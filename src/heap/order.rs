@@ -26,7 +26,8 @@ pub struct Walked {
 impl Walked {
     /// Each object's position in address order: its rank among the objects' bits in the
     /// visited bitmap (linear time, no sort; two threads). Needs only where the image's
-    /// regions were, not their bytes, so that the copy can be released meanwhile.
+    /// regions were, not their bytes: the copy can be released before [`Walked::into_heap`]
+    /// takes more memory.
     pub fn address_order(&self) -> AddressOrder {
         let records = &self.heap.records;
         let set = &self.visited;

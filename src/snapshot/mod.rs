@@ -382,11 +382,10 @@ impl<'a> Encoded<'a> {
     /// in one pass.
     fn format_rows(&self, rows: std::ops::Range<usize>) -> [Vec<u8>; 5] {
         // Typical widths: a 3-digit delta, type and size, a 7-digit parent, a 4-digit label.
-        let mut text = [4, 3, 4, 8, 5].map(|width| {
-            let mut t = Vec::with_capacity(rows.len() * width);
-            crate::memory::populate_spare(&mut t, rows.len() * width);
-            t
-        });
+        // Not faulted in beforehand with `populate_spare`: while the other thread starts (and
+        // maps its stack), that made the formatting slower (22 ms instead of 18 ms for 1.2M
+        // objects here).
+        let mut text = [4, 3, 4, 8, 5].map(|width| Vec::with_capacity(rows.len() * width));
         let mut digits = itoa::Buffer::new();
         let mut put = |column: usize, number: &str| {
             let t = &mut text[column];
