@@ -545,11 +545,11 @@ def tables(summary, order, peers):
             "with a blocking dump of the same target taken just before it."
         )
 
-    rows = []
+    count_rows = []
     for py, wl in order:
         s = summary[py][wl]
         p = s["peers"]
-        rows.append([py, wl, fmt(s["full_objects"]), fmt(s["gc_objects"])] + [
+        count_rows.append([py, wl, fmt(s["full_objects"]), fmt(s["gc_objects"])] + [
             fmt(p.get(name, {}).get("objects")) for name in ("gcclosure", "gccount", "guppy", "pympler")
         ] + [fmt(p.get("guppy", {}).get("rss_growth_mb"))])
     rows = []
@@ -575,7 +575,7 @@ def tables(summary, order, peers):
     parts.append(md_table([
         "Python", "heap", "heapsnap full", "heapsnap --mode gc", "gc-closure", "gc.get_objects()",
         "guppy h.count", "pympler muppy", "target RSS growth from guppy, MB",
-    ], rows))
+    ], count_rows))
 
     parts.append("\n### Scaling W1/4 → W1 → W4 (per object, medians)\n")
     for py in dict.fromkeys(py for py, _ in order):
