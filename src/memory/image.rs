@@ -184,9 +184,6 @@ fn copy_ranges(pid: i32, maps: &[Mapping]) -> Vec<(u64, u64)> {
     ranges
 }
 
-/// How much of the copy's buffers a thread faults in at a time.
-const POPULATE_PIECE: usize = 4 << 20;
-
 /// Buffers for the copy, allocated and faulted in before the target is stopped, so that the
 /// pause is spent copying, not taking page faults in heapsnap's own memory.
 pub struct CopyPlan {
@@ -236,22 +233,7 @@ impl CopyPlan {
             .into_iter()
             .map(|(start, end)| (start, vec![0u8; (end - start) as usize]))
             .collect();
-        // Two threads, as page faults on different pages of one process run in parallel
-        // (26 ms instead of 41 ms for 128 MB here). This thread takes a fault per page, which
-        // does not hold the process's memory map lock: `populate` does, and the helper, while
-        // it starts, maps its stacks and malloc arena, which waits for that lock (up to 36 ms).
-        let pieces = buffers
-            .iter_mut()
-            .flat_map(|(_, data)| data.chunks_mut(POPULATE_PIECE));
-        let queue = std::sync::Mutex::new(pieces);
-        let work = |fault_in: fn(&mut [u8])| loop {
-            let piece = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-            match piece {
-                Some(piece) => fault_in(piece),
-                None => return,
-            }
-        };
-        crate::parallel::join(|| work(super::populate), || work(super::touch_pages));
+        super::populate(buffers.iter_mut().map(|(_, data)| data.as_mut_slice()));
         Ok(CopyPlan { buffers })
     }
 

@@ -67,12 +67,15 @@ pub trait Memory {
     }
 }
 
-/// Fault in every page of a buffer about to be filled: one `madvise(MADV_POPULATE_WRITE)` for
-/// the page-aligned part (Linux 5.14+; several times cheaper than a fault per page), a zero
-/// byte written per page elsewhere (so the contents are not kept).
-pub fn populate(data: &mut [u8]) {
-    // SAFETY: `data` is valid for writes of its length, borrowed mutably here.
-    unsafe { populate_raw(data.as_mut_ptr(), data.len()) }
+/// Fault in every page of buffers about to be filled (so that filling them later takes no
+/// page faults, which cost ~1.3 µs per page here).
+pub fn populate<'a>(buffers: impl IntoIterator<Item = &'a mut [u8]>) {
+    let spans: Vec<(usize, usize)> = buffers
+        .into_iter()
+        .map(|b| (b.as_mut_ptr() as usize, b.len()))
+        .collect();
+    // SAFETY: each span is a buffer borrowed mutably for the duration of the call.
+    unsafe { fault_in(&spans) }
 }
 
 /// [`populate`] the first `n` elements of the spare capacity of `vec` (for a big vector about
@@ -83,9 +86,46 @@ pub fn populate_spare<T>(vec: &mut Vec<T>, n: usize) {
     let spare = &mut spare[..n];
     // SAFETY: the spare capacity is allocated, writable and borrowed mutably; writing zero
     // bytes to `MaybeUninit` memory is allowed.
-    unsafe { populate_raw(spare.as_mut_ptr() as *mut u8, std::mem::size_of_val(spare)) }
+    unsafe { fault_in(&[(spare.as_mut_ptr() as usize, std::mem::size_of_val(spare))]) }
 }
 
+/// How much memory a thread faults in at a time; less than this in all is done by one thread.
+const FAULT_IN_PIECE: usize = 4 << 20;
+
+/// Fault in the pages of `spans` (address, length) on two threads: page faults on different
+/// pages of one process run in parallel (128 MB: 23 ms instead of 40 here). The helper thread
+/// uses [`populate_raw`], and this one a write per page ([`touch_raw`]): `populate_raw` holds
+/// the process's memory map lock, which a starting thread needs to map its stack and malloc
+/// arena (the helper's start was seen to wait up to 36 ms behind it); a page fault does not.
+///
+/// # Safety
+/// Each span must be valid for writes and not otherwise accessed during the call.
+unsafe fn fault_in(spans: &[(usize, usize)]) {
+    let total: usize = spans.iter().map(|&(_, len)| len).sum();
+    if total < FAULT_IN_PIECE {
+        for &(at, len) in spans {
+            populate_raw(at as *mut u8, len);
+        }
+        return;
+    }
+    let pieces = spans.iter().flat_map(|&(at, len)| {
+        (0..len)
+            .step_by(FAULT_IN_PIECE)
+            .map(move |offset| (at + offset, FAULT_IN_PIECE.min(len - offset)))
+    });
+    let queue = std::sync::Mutex::new(pieces);
+    let work = |fault_in_piece: unsafe fn(*mut u8, usize)| loop {
+        let piece = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+        let Some((at, len)) = piece else { return };
+        // SAFETY: a piece of a span the caller vouches for, taken by one thread only.
+        unsafe { fault_in_piece(at as *mut u8, len) }
+    };
+    crate::parallel::join(|| work(populate_raw), || work(touch_raw));
+}
+
+/// One `madvise(MADV_POPULATE_WRITE)` for the page-aligned part (Linux 5.14+; cheaper than a
+/// fault per page), a zero byte written per page elsewhere (so the contents are not kept).
+///
 /// # Safety
 /// `ptr..ptr + len` must be valid for writes and not otherwise accessed during the call.
 unsafe fn populate_raw(ptr: *mut u8, len: usize) {
@@ -112,13 +152,8 @@ unsafe fn populate_raw(ptr: *mut u8, len: usize) {
     touch_raw(ptr, len);
 }
 
-/// Fault in every page of a buffer about to be filled, by writing a zero byte to each: slower
-/// than [`populate`] by a sixth, but a page fault does not take the process's memory map lock.
-pub fn touch_pages(data: &mut [u8]) {
-    // SAFETY: `data` is valid for writes of its length, borrowed mutably here.
-    unsafe { touch_raw(data.as_mut_ptr(), data.len()) }
-}
-
+/// Fault in every page by writing a zero byte to each.
+///
 /// # Safety
 /// `ptr..ptr + len` must be valid for writes and not otherwise accessed during the call.
 unsafe fn touch_raw(ptr: *mut u8, len: usize) {
