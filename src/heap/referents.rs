@@ -12,29 +12,26 @@ use crate::interpreter::layout::{
     self as L, FrameObjectLayout, Frames, ManagedDict, ModuleLayout, StackDepth, ValueStack,
 };
 
-/// Candidate referents with their edges.
-pub type Refs = Vec<(u64, Edge)>;
-
 /// `FRAME_OWNED_BY_FRAME_OBJECT`: the interpreter frame lives inside a frame object.
 const FRAME_OWNED_BY_FRAME_OBJECT: u8 = 2;
 
 /// Push the referents of `obj` (of type `ty`) that `tp_traverse` visits.
-pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
+pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl FnMut(u64, Edge)) {
     if let Some(inst) = &ty.instance {
         for (k, &(off, _)) in inst.slots.iter().enumerate() {
-            out.push((view.word(obj + off), Edge::Slot(k as u32)));
+            out(view.word(obj + off), Edge::Slot(k as u32));
         }
         if let Some(off) = inst.dict_offset {
             let at = dict_pointer(view, obj, ty, off);
-            out.push((view.word(at), Edge::Field("__dict__")));
+            out(view.word(at), Edge::Field("__dict__"));
         }
         if inst.visits_type {
-            out.push((ty.address, Edge::Field("__class__")));
+            out(ty.address, Edge::Field("__class__"));
         }
     } else if ty.is_heap() {
         // C types created from a spec are heap types; their traverse visits `Py_TYPE(self)`
         // (required since 3.9).
-        out.push((ty.address, Edge::Field("__class__")));
+        out(ty.address, Edge::Field("__class__"));
     }
     if view.layout.has_managed_dict(ty.flags) {
         // Python classes and C types alike (e.g. 3.12's typing.TypeVar) visit their managed
@@ -43,7 +40,7 @@ pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
     }
     kind_referents(view, obj, ty, out);
     for at in (ty.scan_from..ty.scan_to).step_by(8) {
-        out.push((view.word(obj + at), Edge::Scanned(at as u32)));
+        out(view.word(obj + at), Edge::Scanned(at as u32));
     }
     if ty.scan_items {
         let n = view.ob_size(obj).clamp(0, 1 << 20) as u64;
@@ -66,7 +63,7 @@ fn dict_pointer(view: &View, obj: u64, ty: &TypeInfo, off: i64) -> u64 {
     obj.wrapping_add(size).wrapping_add(off as u64)
 }
 
-fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
+fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl FnMut(u64, Edge)) {
     match view.layout.managed_dict {
         ManagedDict::None => {}
         ManagedDict::ValuesAndDict => {
@@ -74,7 +71,7 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) 
             if values != 0 {
                 push_array(view, values, ty.cached_keys_entries, Edge::Attribute, out);
             }
-            out.push((view.word(obj.wrapping_sub(24)), Edge::Field("__dict__")));
+            out(view.word(obj.wrapping_sub(24)), Edge::Field("__dict__"));
         }
         ManagedDict::Tagged => {
             let word = view.word(obj.wrapping_sub(24));
@@ -82,14 +79,14 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) 
                 // Stored as `values - 1`, so the tag bit is set.
                 push_array(view, word + 1, ty.cached_keys_entries, Edge::Attribute, out);
             } else {
-                out.push((word, Edge::Field("__dict__")));
+                out(word, Edge::Field("__dict__"));
             }
         }
         ManagedDict::InlineValues => {
             let dict = view.word(obj.wrapping_sub(24));
             if view.layout.dict_first && dict != 0 {
                 // gh-130327: a materialised dict is visited (and visits the values).
-                out.push((dict, Edge::Field("__dict__")));
+                out(dict, Edge::Field("__dict__"));
                 return;
             }
             if ty.flags & L::TPFLAGS_INLINE_VALUES != 0 {
@@ -100,30 +97,33 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) 
                     return;
                 }
             }
-            out.push((dict, Edge::Field("__dict__")));
+            out(dict, Edge::Field("__dict__"));
         }
     }
 }
 
 /// Push `n` pointers stored from `at`, the i-th with edge `edge(i)`.
-fn push_array(view: &View, at: u64, n: u64, edge: impl Fn(u32) -> Edge, out: &mut Refs) {
+fn push_array(
+    view: &View,
+    at: u64,
+    n: u64,
+    edge: impl Fn(u32) -> Edge,
+    out: &mut impl FnMut(u64, Edge),
+) {
     let n = n.min(1 << 28);
     if let Some(bytes) = view.image.slice(at, 8 * n as usize) {
-        out.extend(
-            bytes
-                .chunks_exact(8)
-                .enumerate()
-                .map(|(i, c)| (u64::from_le_bytes(c.try_into().unwrap()), edge(i as u32))),
-        );
+        for (i, c) in bytes.chunks_exact(8).enumerate() {
+            out(u64::from_le_bytes(c.try_into().unwrap()), edge(i as u32));
+        }
     }
 }
 
 /// Push one field.
-fn field(view: &View, out: &mut Refs, obj: u64, off: u64, name: &'static str) {
-    out.push((view.word(obj + off), Edge::Field(name)));
+fn field(view: &View, out: &mut impl FnMut(u64, Edge), obj: u64, off: u64, name: &'static str) {
+    out(view.word(obj + off), Edge::Field(name));
 }
 
-fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
+fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl FnMut(u64, Edge)) {
     let lay = view.layout;
     match ty.kind {
         Kind::Atomic | Kind::Code => {}
@@ -146,7 +146,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
             let mut guard = 0u64;
             let used = view.word(obj + L::DICT_USED);
             while node != 0 && guard <= used {
-                out.push((view.word(node), Edge::Element));
+                out(view.word(node), Edge::Element);
                 node = view.word(node + 16);
                 guard += 1;
             }
@@ -170,7 +170,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
                             view.is_py2_str(key, b"<dummy key>")
                         };
                         if key != 0 && !dummy {
-                            out.push((key, Edge::Element));
+                            out(key, Edge::Element);
                         }
                     }
                 }
@@ -287,7 +287,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
                 if (view.u8_at(obj + gen.frame_state) as i8) < gen.frame_cleared {
                     interpreter_frame_referents(view, obj + gen.iframe, out);
                 } else if gen.visits_code_when_cleared {
-                    out.push((view.frame_code(obj, ty.kind), Edge::Field("gi_code")));
+                    out(view.frame_code(obj, ty.kind), Edge::Field("gi_code"));
                 }
             }
             Frames::Objects { gen, .. } => {
@@ -327,7 +327,7 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
 }
 
 /// `dict_traverse`: values only for str-keyed and split tables, keys and values otherwise.
-fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
+fn dict_referents(view: &View, dict: u64, out: &mut impl FnMut(u64, Edge)) {
     let Some(keys) = view.dict_table(dict) else {
         return;
     };
@@ -336,9 +336,9 @@ fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
         // Combined table: keys only when hashed (not all str), and the values.
         view.for_each_dict_entry(dict, &keys, |e| {
             if keys.general {
-                out.push((e.key, Edge::DictKey(e.key)));
+                out(e.key, Edge::DictKey(e.key));
             }
-            out.push((e.value, Edge::DictValue(e.key)));
+            out(e.value, Edge::DictValue(e.key));
         });
         return;
     }
@@ -361,35 +361,42 @@ fn dict_referents(view: &View, dict: u64, out: &mut Refs) {
 }
 
 /// `_PyFrame_Traverse`: frame object, locals, function, code and the live local/stack slots.
-pub fn interpreter_frame_referents(view: &View, frame: u64, out: &mut Refs) {
+pub fn interpreter_frame_referents(view: &View, frame: u64, out: &mut impl FnMut(u64, Edge)) {
     let Some(f) = view.layout.iframe() else {
         return;
     };
     field(view, out, frame, f.frame_obj, "frame");
     field(view, out, frame, f.locals, "f_locals");
-    out.push((
+    out(
         view.stackref(view.word(frame + f.func)),
         Edge::Field("function"),
-    ));
-    out.push((
+    );
+    out(
         view.stackref(view.word(frame + f.code)),
         Edge::Field("f_code"),
-    ));
+    );
     let first = frame + f.localsplus;
     let n = match f.stack_depth {
         StackDepth::Count(off) => (view.u32_at(frame + off) as i32).max(0) as u64,
         StackDepth::Pointer(off) => view.word(frame + off).saturating_sub(first) / 8,
     };
-    let start = out.len();
-    push_array(view, first, n.min(1 << 20), Edge::Local, out);
-    for slot in &mut out[start..] {
-        slot.0 = view.stackref(slot.0);
-    }
+    push_array(
+        view,
+        first,
+        n.min(1 << 20),
+        Edge::Local,
+        &mut |slot, edge| out(view.stackref(slot), edge),
+    );
 }
 
 /// `frame_traverse` up to 3.10: the frame's fields, its fast locals, cells and free variables,
 /// and the live part of its value stack.
-fn frame_object_referents(view: &View, obj: u64, f: &FrameObjectLayout, out: &mut Refs) {
+fn frame_object_referents(
+    view: &View,
+    obj: u64,
+    f: &FrameObjectLayout,
+    out: &mut impl FnMut(u64, Edge),
+) {
     for &(off, name) in f.visited {
         field(view, out, obj, off, name);
     }
@@ -432,14 +439,14 @@ pub fn frame_object_slots(view: &View, code: u64, f: &FrameObjectLayout) -> u64 
 
 /// Edges that `--mode full` follows on top of `tp_traverse`: the type of every object, all
 /// dict keys, code object contents, type and descriptor names, frame globals and builtins.
-pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut Refs) {
-    out.push((ty.address, Edge::Field("__class__")));
+pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl FnMut(u64, Edge)) {
+    out(ty.address, Edge::Field("__class__"));
     let lay = view.layout;
     match ty.kind {
         Kind::Dict | Kind::OrderedDict => {
             // Tables with hashed keys already gave their keys to `dict_referents`.
             if let Some(keys) = view.dict_table(obj).filter(|k| !k.general) {
-                view.for_each_dict_entry(obj, &keys, |e| out.push((e.key, Edge::DictKey(e.key))));
+                view.for_each_dict_entry(obj, &keys, |e| out(e.key, Edge::DictKey(e.key)));
             }
         }
         Kind::Code => {

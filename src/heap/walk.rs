@@ -14,7 +14,7 @@ use super::gc_lists::{gc_heads, interpreters, list_objects, GcHeads};
 use super::hashing::FastMap;
 use super::objects::View;
 use super::order::Walked;
-use super::referents::{full_extra_referents, gc_referents, Refs};
+use super::referents::{full_extra_referents, gc_referents};
 use super::sizes::getsizeof;
 use super::types::{TypeInfo, TypeTable};
 use super::{Heap, Mode, Record, WalkError, NO_PARENT};
@@ -155,7 +155,6 @@ impl LabelCache {
 struct WalkThread {
     types: TypeCache,
     labels: LabelCache,
-    refs: Refs,
     /// Candidates this thread found in a level, and the span of each chunk it took (chunk
     /// index, start, end).
     found: Vec<Candidate>,
@@ -209,23 +208,24 @@ impl WalkThread {
             } else {
                 type_id | Record::APPROXIMATE
             };
-            self.refs.clear();
+            // Each referent is queued as it is found (a list of a million items needs no
+            // buffer of its own), unless it is not a possible object or was seen before.
+            let index = first + k as u32;
+            let labels = &mut self.labels;
+            let mut queue = |child: u64, edge: Edge| {
+                if child != 0 && child.is_multiple_of(8) && shared.visited.insert(child) {
+                    next.push(Candidate {
+                        address: child,
+                        parent: index,
+                        label: labels.label(shared, addr, ty, edge),
+                    });
+                }
+            };
             if ty.is_gc_object(view, addr) {
-                gc_referents(view, addr, ty, &mut self.refs);
+                gc_referents(view, addr, ty, &mut queue);
             }
             if shared.mode == Mode::Full {
-                full_extra_referents(view, addr, ty, &mut self.refs);
-            }
-            let index = first + k as u32;
-            for &(child, edge) in &self.refs {
-                if child == 0 || !child.is_multiple_of(8) || !shared.visited.insert(child) {
-                    continue;
-                }
-                next.push(Candidate {
-                    address: child,
-                    parent: index,
-                    label: self.labels.label(shared, addr, ty, edge),
-                });
+                full_extra_referents(view, addr, ty, &mut queue);
             }
         }
     }
@@ -596,7 +596,7 @@ fn live_frame_roots(w: &mut Walker, tstate: u64, f: &InterpFrameLayout, at: &str
             let at = frame_root_name(&view, at, code);
             // An executing frame's stack depth is not maintained: take its named locals.
             let nlocals = view.u32_at(code + view.layout.code.nlocalsplus) as u64;
-            let mut refs: Refs = (0..nlocals.min(1 << 16))
+            let mut refs: Vec<(u64, Edge)> = (0..nlocals.min(1 << 16))
                 .map(|i| {
                     let slot = view.stackref(view.word(frame + f.localsplus + 8 * i));
                     (slot, Edge::Local(i as u32))
