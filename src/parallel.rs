@@ -1,34 +1,104 @@
-//! Two cores, when there are two: `join` runs one piece of work on a helper thread while the
-//! caller does another, and runs both on the caller when no thread can be started (a
-//! container's pids limit), so that heapsnap never fails for want of a thread.
+//! Two cores, when there are two, and never more: `join` runs one piece of work on a helper
+//! thread while the caller does another. The process has one helper thread at a time (a census
+//! must not take over a production host): when it is busy, or when no thread can be started (a
+//! container's pids limit), both pieces run on the caller, the helper's first, so that heapsnap
+//! never fails for want of a thread.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
-/// Run `helper` on another thread and `mine` on this one; both results, `helper`'s first. A
-/// panic in `helper` is raised again here.
+/// Whether the process's helper thread is running.
+static HELPER_BUSY: AtomicBool = AtomicBool::new(false);
+
+/// The right to run the helper thread, given back on drop.
+struct HelperSlot;
+
+impl HelperSlot {
+    fn take() -> Option<HelperSlot> {
+        HELPER_BUSY
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .ok()
+            .map(|_| HelperSlot)
+    }
+}
+
+impl Drop for HelperSlot {
+    fn drop(&mut self) {
+        HELPER_BUSY.store(false, Ordering::Release);
+    }
+}
+
+/// Run `helper` on the helper thread and `mine` on this one; both results, `helper`'s first.
+/// Without a helper thread, `helper` runs here, then `mine`. A panic in `helper` is raised
+/// again here.
 pub fn join<A: Send, B>(helper: impl FnOnce() -> A + Send, mine: impl FnOnce() -> B) -> (A, B) {
+    let Some(slot) = HelperSlot::take() else {
+        return (helper(), mine());
+    };
     // Kept here, not moved into the thread, so that it can still run if the thread cannot start.
     let pending = Mutex::new(Some(helper));
     let take = || pending.lock().unwrap_or_else(|e| e.into_inner()).take();
     std::thread::scope(|scope| {
         let thread = std::thread::Builder::new()
-            .spawn_scoped(scope, || take().map(|helper| helper()))
+            .spawn_scoped(scope, move || {
+                let theirs = take().map(|helper| helper());
+                // Free for another piece of work as soon as this one is done (the caller's
+                // may go on for much longer).
+                drop(slot);
+                theirs
+            })
             .ok();
-        let mine = mine();
-        let theirs = match thread.map(|t| t.join()) {
-            Some(Ok(Some(theirs))) => theirs,
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
-            // No thread (or it found nothing to run, which cannot happen): run it here.
-            _ => take()
-                .map(|helper| helper())
-                .expect("the helper's work runs exactly once"),
+        let Some(thread) = thread else {
+            let theirs = take().map(|helper| helper());
+            let theirs = theirs.expect("a helper that did not start is still pending");
+            return (theirs, mine());
         };
-        (theirs, mine)
+        let mine = mine();
+        match thread.join() {
+            Ok(theirs) => (
+                theirs.expect("the helper thread found its work pending"),
+                mine,
+            ),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
     })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn one_helper_thread_at_a_time() {
+        let nested_done = AtomicBool::new(false);
+        let (_, (nested_helper, nested_mine)) = super::join(
+            // Keeps the helper thread busy until the nested join is over (5 s at most).
+            || {
+                let start = Instant::now();
+                while !nested_done.load(SeqCst) && start.elapsed() < Duration::from_secs(5) {
+                    std::thread::yield_now();
+                }
+            },
+            || {
+                let here = || std::thread::current().id();
+                let ids = super::join(here, here);
+                nested_done.store(true, SeqCst);
+                ids
+            },
+        );
+        assert_eq!(
+            nested_helper, nested_mine,
+            "a join while the helper thread is busy runs both pieces on its caller"
+        );
+        // Once the helper is done, the next join has it again.
+        let (helper, mine) = super::join(
+            || std::thread::current().id(),
+            || std::thread::current().id(),
+        );
+        assert_ne!(helper, mine);
+    }
+
     #[test]
     fn both_results_come_back_in_order() {
         let mut written = [0u32; 2];

@@ -5,6 +5,8 @@
 //! The breadth-first levels are processed by two threads when they are big: the walk is bound
 //! by memory latency, which a second core hides as well as it would a second walk. Each thread
 //! keeps its own cache of types and labels; the shared tables are locked only to add to them.
+//! While the first levels (small, one thread) are walked from the roots, the helper thread
+//! reads the GC lists, whose objects seed the last part of the walk.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -44,8 +46,8 @@ fn plausible_refcount(rule: RefcountRule, word: u64) -> bool {
 /// breadth-first queue says which object comes next long before it is needed.
 const PREFETCH_DISTANCE: usize = 16;
 
-/// Threads that walk a big level; the copy uses as many. Two cores at most: a census must not
-/// take over a production host.
+/// Threads that walk a big level: this one and the process's helper thread
+/// ([`crate::parallel`]: two cores at most).
 const THREADS: usize = 2;
 
 /// Levels smaller than this are walked by one thread (starting a thread costs more).
@@ -301,24 +303,10 @@ impl Walker<'_> {
                     thread.spans.push((i, start, found.len()));
                     thread.found = found;
                 };
-                std::thread::scope(|scope| {
-                    let (mine, others) = self.threads.split_at_mut(1);
-                    // A thread that cannot be started leaves its chunks to the others.
-                    let helpers: Vec<_> = others
-                        .iter_mut()
-                        .filter_map(|thread| {
-                            std::thread::Builder::new()
-                                .spawn_scoped(scope, || run(thread))
-                                .ok()
-                        })
-                        .collect();
-                    run(&mut mine[0]);
-                    for helper in helpers {
-                        if let Err(panic) = helper.join() {
-                            std::panic::resume_unwind(panic);
-                        }
-                    }
-                });
+                // Without a helper thread (the process's one is busy, or none can be started)
+                // the other thread's chunks are walked here, first.
+                let (mine, others) = self.threads.split_at_mut(1);
+                crate::parallel::join(|| run(&mut others[0]), || run(&mut mine[0]));
             }
             let mut spans: Vec<(usize, usize, usize, usize)> = self
                 .threads
@@ -357,7 +345,8 @@ pub fn walk(
     walk_with_threads(image, interp, mode, tolerant, cores.clamp(1, THREADS))
 }
 
-/// [`walk`] with `threads` threads (1 walks every level in order, deterministically).
+/// [`walk`] with `threads` threads, two at most (1 walks every level in order,
+/// deterministically).
 pub fn walk_with_threads(
     image: &Image,
     interp: &Interpreter,
@@ -409,7 +398,9 @@ pub fn walk_with_threads(
             types: Mutex::new(types),
             labels: Mutex::new(Labeler::new(view)),
         },
-        threads: (0..threads.max(1)).map(|_| WalkThread::default()).collect(),
+        threads: (0..threads.clamp(1, THREADS))
+            .map(|_| WalkThread::default())
+            .collect(),
         records: Vec::new(),
         processed: 0,
     };

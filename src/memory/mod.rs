@@ -67,8 +67,9 @@ pub trait Memory {
     }
 }
 
-/// Fault in every page of buffers about to be filled (so that filling them later takes no
-/// page faults, which cost ~1.3 µs per page here).
+/// Fault in every page of buffers about to be filled, so that filling them takes no page
+/// faults (~1.3 µs a page here, twice that for a fault taken by a write). Their contents are
+/// not kept: a zero byte may be written to any page.
 pub fn populate<'a>(buffers: impl IntoIterator<Item = &'a mut [u8]>) {
     let spans: Vec<(usize, usize)> = buffers
         .into_iter()
@@ -93,10 +94,11 @@ pub fn populate_spare<T>(vec: &mut Vec<T>, n: usize) {
 const FAULT_IN_PIECE: usize = 4 << 20;
 
 /// Fault in the pages of `spans` (address, length) on two threads: page faults on different
-/// pages of one process run in parallel (128 MB: 23 ms instead of 40 here). The helper thread
-/// uses [`populate_raw`], and this one a write per page ([`touch_raw`]): `populate_raw` holds
-/// the process's memory map lock, which a starting thread needs to map its stack and malloc
-/// arena (the helper's start was seen to wait up to 36 ms behind it); a page fault does not.
+/// pages of one process run in parallel (128 MB: 23 ms instead of 40 here). Both use
+/// [`populate_raw`] (one `madvise` a piece), except this thread while the helper is starting:
+/// `madvise` holds the process's memory map lock, which a starting thread needs to map its
+/// stack and malloc arena (its start was seen to wait up to 36 ms behind it), so this thread
+/// writes a byte per page ([`touch_raw`]: a page fault does not take that lock) until then.
 ///
 /// # Safety
 /// Each span must be valid for writes and not otherwise accessed during the call.
@@ -114,13 +116,29 @@ unsafe fn fault_in(spans: &[(usize, usize)]) {
             .map(move |offset| (at + offset, FAULT_IN_PIECE.min(len - offset)))
     });
     let queue = std::sync::Mutex::new(pieces);
-    let work = |fault_in_piece: unsafe fn(*mut u8, usize)| loop {
-        let piece = queue.lock().unwrap_or_else(|e| e.into_inner()).next();
-        let Some((at, len)) = piece else { return };
-        // SAFETY: a piece of a span the caller vouches for, taken by one thread only.
-        unsafe { fault_in_piece(at as *mut u8, len) }
+    let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+    let helper_started = std::sync::atomic::AtomicBool::new(false);
+    let helper = || {
+        helper_started.store(true, std::sync::atomic::Ordering::Relaxed);
+        while let Some((at, len)) = next() {
+            // SAFETY: a piece of a span the caller vouches for, taken by one thread only.
+            unsafe { populate_raw(at as *mut u8, len) }
+        }
     };
-    crate::parallel::join(|| work(populate_raw), || work(touch_raw));
+    let mine = || {
+        while let Some((at, len)) = next() {
+            let at = at as *mut u8;
+            // SAFETY: as above.
+            unsafe {
+                if helper_started.load(std::sync::atomic::Ordering::Relaxed) {
+                    populate_raw(at, len)
+                } else {
+                    touch_raw(at, len)
+                }
+            }
+        }
+    };
+    crate::parallel::join(helper, mine);
 }
 
 /// One `madvise(MADV_POPULATE_WRITE)` for the page-aligned part (Linux 5.14+; cheaper than a
