@@ -431,6 +431,8 @@ pub fn walk_with_threads(
             seeds
         }
         None => {
+            // A corrupt list (strict mode) fails the walk once the roots are walked too: the
+            // same error, later.
             let (seeds, ()) = crate::parallel::join(
                 || gc_list_objects(&view, &heads, mode, tolerant, &mut warnings),
                 || walk_roots(&mut w),
