@@ -66,37 +66,31 @@ pub fn join<A: Send, B>(helper: impl FnOnce() -> A + Send, mine: impl FnOnce() -
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
     use std::time::{Duration, Instant};
 
     #[test]
     fn one_helper_thread_at_a_time() {
-        let nested_done = AtomicBool::new(false);
-        let (_, (nested_helper, nested_mine)) = super::join(
-            // Keeps the helper thread busy until the nested join is over (5 s at most).
-            || {
-                let start = Instant::now();
-                while !nested_done.load(SeqCst) && start.elapsed() < Duration::from_secs(5) {
-                    std::thread::yield_now();
-                }
-            },
-            || {
-                let here = || std::thread::current().id();
-                let ids = super::join(here, here);
-                nested_done.store(true, SeqCst);
-                ids
-            },
-        );
+        let here = || std::thread::current().id();
+        // Hold the slot as a running helper would (waiting for any other test's join to end).
+        let slot = loop {
+            match super::HelperSlot::take() {
+                Some(slot) => break slot,
+                None => std::thread::yield_now(),
+            }
+        };
+        let (helper, mine) = super::join(here, here);
         assert_eq!(
-            nested_helper, nested_mine,
+            helper, mine,
             "a join while the helper thread is busy runs both pieces on its caller"
         );
-        // Once the helper is done, the next join has it again.
-        let (helper, mine) = super::join(
-            || std::thread::current().id(),
-            || std::thread::current().id(),
-        );
-        assert_ne!(helper, mine);
+        drop(slot);
+        // Free again: a join gets a helper thread (other tests' joins may take it for a while).
+        let start = Instant::now();
+        let mut threads = (here(), here());
+        while threads.0 == threads.1 && start.elapsed() < Duration::from_secs(5) {
+            threads = super::join(here, here);
+        }
+        assert_ne!(threads.0, threads.1);
     }
 
     #[test]

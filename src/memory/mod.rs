@@ -68,7 +68,7 @@ pub trait Memory {
 }
 
 /// Fault in every page of buffers about to be filled, so that filling them takes no page
-/// faults (~1.3 µs a page here, twice that for a fault taken by a write). Their contents are
+/// faults (~1.3 µs a page here, up to twice that for a fault taken by a write). Their contents are
 /// not kept: a zero byte may be written to any page.
 pub fn populate<'a>(buffers: impl IntoIterator<Item = &'a mut [u8]>) {
     let spans: Vec<(usize, usize)> = buffers
@@ -90,7 +90,8 @@ pub fn populate_spare<T>(vec: &mut Vec<T>, n: usize) {
     unsafe { fault_in(&[(spare.as_mut_ptr() as usize, std::mem::size_of_val(spare))]) }
 }
 
-/// How much memory a thread faults in at a time; less than this in all is done by one thread.
+/// How much memory a thread faults in at a time; less than two pieces in all are faulted in by
+/// one thread.
 const FAULT_IN_PIECE: usize = 4 << 20;
 
 /// Fault in the pages of `spans` (address, length) on two threads: page faults on different
@@ -104,7 +105,7 @@ const FAULT_IN_PIECE: usize = 4 << 20;
 /// Each span must be valid for writes and not otherwise accessed during the call.
 unsafe fn fault_in(spans: &[(usize, usize)]) {
     let total: usize = spans.iter().map(|&(_, len)| len).sum();
-    if total < FAULT_IN_PIECE {
+    if total < 2 * FAULT_IN_PIECE {
         for &(at, len) in spans {
             populate_raw(at as *mut u8, len);
         }
