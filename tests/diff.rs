@@ -142,13 +142,7 @@ fn assert_bad(out: &Output, needle: &str) {
 fn bad_snapshot_files_are_refused_in_one_line() {
     let Some(b) = build("3.12.1") else { return };
     let d = dir("bad");
-    let target = Target::start(
-        &b.python,
-        &[
-            "-c",
-            "print('ready', flush=True); import time; time.sleep(60)",
-        ],
-    );
+    let target = Target::idle(&b.python, "");
     let good = d.join("good.json");
     dump(target.pid(), &good);
     let text = std::fs::read_to_string(&good).unwrap();
@@ -200,11 +194,7 @@ fn bad_snapshot_files_are_refused_in_one_line() {
 fn snapshots_of_different_processes_warn() {
     let Some(b) = build("3.12.1") else { return };
     let d = dir("two");
-    let code = "print('ready', flush=True); import time; time.sleep(60)";
-    let (t1, t2) = (
-        Target::start(&b.python, &["-c", code]),
-        Target::start(&b.python, &["-c", code]),
-    );
+    let (t1, t2) = (Target::idle(&b.python, ""), Target::idle(&b.python, ""));
     let (a, bb) = (d.join("a.json"), d.join("b.json"));
     dump(t1.pid(), &a);
     dump(t2.pid(), &bb);

@@ -46,13 +46,7 @@ fn not_a_python_process() {
 #[test]
 fn permission_denied_without_ptrace_rights() {
     let Some(b) = build("3.12.1") else { return };
-    let target = Target::start(
-        &b.python,
-        &[
-            "-c",
-            "print('ready', flush=True); import time; time.sleep(60)",
-        ],
-    );
+    let target = Target::idle(&b.python, "");
     // Drop to an unprivileged user: no root, no CAP_SYS_PTRACE over a root-owned process.
     let out = Command::new("setpriv")
         .args([
@@ -168,10 +162,7 @@ fn targets_exiting_during_the_read_give_a_clean_error() {
 #[test]
 fn sigterm_during_a_dump_leaves_the_target_running() {
     let Some(b) = build("3.12.1") else { return };
-    let target = Target::start(
-        &b.python,
-        &["-c", "x = [str(i) * 3 for i in range(2_000_000)]\nprint('ready', flush=True)\nimport time\ntime.sleep(60)"],
-    );
+    let target = Target::idle(&b.python, "x = [str(i) * 3 for i in range(2_000_000)]");
     for wait_ms in [1u64, 5, 20, 60] {
         let mut run = heapsnap()
             .args(["dump", &target.pid().to_string()])
@@ -202,13 +193,7 @@ fn a_target_already_traced_is_named() {
         eprintln!("\n*** SKIPPED: gdb is not installed ***\n");
         return;
     }
-    let target = Target::start(
-        &b.python,
-        &[
-            "-c",
-            "print('ready', flush=True); import time; time.sleep(60)",
-        ],
-    );
+    let target = Target::idle(&b.python, "");
     // gdb attaches and holds the target for a few seconds.
     let mut gdb = Command::new("gdb")
         .args([
@@ -326,14 +311,7 @@ fn a_process_that_may_start_no_thread_still_takes_a_census() {
         return;
     };
     // Levels big enough for the walk to want a second thread.
-    let target = Target::start(
-        &b.python,
-        &[
-            "-c",
-            "x = [{'i': i} for i in range(50000)]\nprint('ready', flush=True)\n\
-             import time; time.sleep(60)",
-        ],
-    );
+    let target = Target::idle(&b.python, "x = [{'i': i} for i in range(50000)]");
     // heapsnap itself is the only task allowed: every thread it tries to start fails.
     cgroup.limit(1);
     let snapshot = std::env::temp_dir().join(format!("heapsnap-pids-{}.json", std::process::id()));
@@ -359,14 +337,7 @@ fn a_container_memory_limit_too_small_for_the_copy_is_refused() {
         return;
     };
     // About 170 MB of live objects.
-    let target = Target::start(
-        &b.python,
-        &[
-            "-c",
-            "x = [bytearray(4000) for _ in range(40000)]\nprint('ready', flush=True)\n\
-             import time; time.sleep(60)",
-        ],
-    );
+    let target = Target::idle(&b.python, "x = [bytearray(4000) for _ in range(40000)]");
     cgroup.limit(96 << 20);
     let out = cgroup.dump(target.pid(), "");
     assert_failure(&out, 1, "under the memory limit of cgroup");

@@ -13,13 +13,7 @@ use common::{build, dump_to, Target};
 #[test]
 fn devices_pipes_and_links_are_written_through() {
     let Some(b) = build("3.12.1") else { return };
-    let target = Target::start(
-        &b.python,
-        &[
-            "-c",
-            "print('ready', flush=True); import time; time.sleep(60)",
-        ],
-    );
+    let target = Target::idle(&b.python, "");
     let dir = std::env::temp_dir().join(format!("heapsnap-out-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
 
@@ -85,13 +79,9 @@ fn devices_pipes_and_links_are_written_through() {
 fn the_streamed_snapshot_is_the_serde_snapshot() {
     use heapsnap::snapshot::Snapshot;
     let Some(b) = build("3.12.1") else { return };
-    let target = Target::start(
+    let target = Target::idle(
         &b.python,
-        &[
-            "-c",
-            "x = [{'i': i, 's': 'v%d' % i} for i in range(30000)]\nprint('ready', flush=True)\n\
-             import time; time.sleep(60)",
-        ],
+        "x = [{'i': i, 's': 'v%d' % i} for i in range(30000)]",
     );
     let taken = heapsnap::cli::dump::take(target.pid(), heapsnap::heap::Mode::Full, false)
         .unwrap_or_else(|f| panic!("{}", f.message));

@@ -54,15 +54,11 @@ fn described(heap: &Heap) -> Vec<(u64, String, u64, bool, u32)> {
 fn two_threads_find_what_one_thread_finds() {
     let Some(b) = build("3.12.1") else { return };
     // Breadth-first levels of 60,000+ candidates: far above the size walked by two threads.
-    let target = Target::start(
+    let target = Target::idle(
         &b.python,
-        &[
-            "-c",
-            "class Item:\n    def __init__(self, i):\n        self.name = 'item-%d' % i\n        \
-             self.data = {'i': i, 'l': [i]}\n\
-             items = [Item(i) for i in range(60000)]\n\
-             print('ready', flush=True)\nimport time; time.sleep(60)",
-        ],
+        "class Item:\n    def __init__(self, i):\n        self.name = 'item-%d' % i\n        \
+         self.data = {'i': i, 'l': [i]}\n\
+         items = [Item(i) for i in range(60000)]",
     );
     let pid = target.pid();
     let (interp, image) = copy_of(pid);

@@ -99,6 +99,13 @@ impl Target {
         }
     }
 
+    /// Run the Python statements `setup` (may be empty), then report ready and sleep for a
+    /// minute: a target whose heap stays still.
+    pub fn idle(python: &Path, setup: &str) -> Target {
+        let code = format!("{setup}\nprint('ready', flush=True)\nimport time\ntime.sleep(60)");
+        Target::start(python, &["-c", &code])
+    }
+
     pub fn pid(&self) -> i32 {
         self.child.id() as i32
     }
