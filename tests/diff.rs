@@ -157,37 +157,35 @@ fn bad_snapshot_files_are_refused_in_one_line() {
     };
     assert_bad(&run(&d.join("missing.json")), "No such file");
 
-    let truncated = d.join("truncated.json");
-    std::fs::write(&truncated, &text[..text.len() / 2]).unwrap();
-    assert_bad(&run(&truncated), "truncated");
-
-    let foreign = d.join("foreign.json");
-    std::fs::write(
-        &foreign,
-        r#"{"name": "not a snapshot", "items": [1, 2, 3]}"#,
-    )
-    .unwrap();
-    assert_bad(&run(&foreign), "not a heapsnap snapshot");
-
-    let garbage = d.join("garbage.json");
-    std::fs::write(&garbage, "this is not json at all").unwrap();
-    assert_bad(&run(&garbage), "not valid JSON");
-
-    let newer = d.join("newer.json");
-    std::fs::write(
-        &newer,
-        text.replacen("\"schema_version\":1", "\"schema_version\":99", 1),
-    )
-    .unwrap();
-    assert_bad(&run(&newer), "schema version 99 is newer");
-
-    let broken = d.join("broken.json");
-    std::fs::write(
-        &broken,
-        text.replacen("\"parent\":[", "\"parent\":[999999999,", 1),
-    )
-    .unwrap();
-    assert_bad(&run(&broken), "malformed snapshot");
+    // (file, its text, what the one-line error says)
+    let cases = [
+        ("truncated", text[..text.len() / 2].to_string(), "truncated"),
+        (
+            "foreign",
+            r#"{"name": "not a snapshot", "items": [1, 2, 3]}"#.to_string(),
+            "not a heapsnap snapshot",
+        ),
+        (
+            "garbage",
+            "this is not json at all".to_string(),
+            "not valid JSON",
+        ),
+        (
+            "newer",
+            text.replacen("\"schema_version\":1", "\"schema_version\":99", 1),
+            "schema version 99 is newer",
+        ),
+        (
+            "broken",
+            text.replacen("\"parent\":[", "\"parent\":[999999999,", 1),
+            "malformed snapshot",
+        ),
+    ];
+    for (name, contents, error) in cases {
+        let path = d.join(format!("{name}.json"));
+        std::fs::write(&path, contents).unwrap();
+        assert_bad(&run(&path), error);
+    }
 }
 
 #[test]
