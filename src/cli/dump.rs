@@ -9,7 +9,7 @@ use crate::heap::{walk::walk, Heap, Mode, WalkError};
 use crate::interpreter::{FindError, Interpreter};
 use crate::memory::freeze::{FreezeError, Frozen};
 use crate::memory::image::{CopyPlan, Image};
-use crate::memory::maps::read_maps;
+use crate::memory::maps::{read_maps, Mapping};
 use crate::memory::process::ProcessMemory;
 use crate::memory::MemoryError;
 use crate::render::census::census_table;
@@ -110,11 +110,12 @@ struct Copy {
     threads: usize,
 }
 
-/// Stop (unless `nonblocking`), copy the writable memory, resume.
-fn copy_target(pid: i32, nonblocking: bool) -> Result<Copy, Failure> {
+/// Stop (unless `nonblocking`), copy the writable memory, resume. `maps`, read before, size
+/// the buffers prepared while the target still runs.
+fn copy_target(pid: i32, maps: &[Mapping], nonblocking: bool) -> Result<Copy, Failure> {
     let source = ProcessMemory::new(pid);
     // Allocate and fault in the copy's buffers while the target still runs.
-    let plan = CopyPlan::prepare(pid, &read_maps(pid).unwrap_or_default())
+    let plan = CopyPlan::prepare(pid, maps)
         .map_err(|t| Failure::new(exit::ERROR, format!("process {pid} has {t}")))?;
     let frozen = if nonblocking {
         None
@@ -161,7 +162,7 @@ pub fn take(pid: i32, mode: Mode, nonblocking: bool) -> Result<Taken, Failure> {
     let live = ProcessMemory::new(pid);
     let interp = Interpreter::find(pid, &maps, &live).map_err(|e| find_failure(pid, e))?;
 
-    let copy = copy_target(pid, nonblocking)?;
+    let copy = copy_target(pid, &maps, nonblocking)?;
     if nonblocking {
         eprintln!(
             "heapsnap: warning: --nonblocking: process {pid} kept running during the copy; \
