@@ -11,13 +11,13 @@ use crate::memory::maps::Mapping;
 /// The bytes of a file, mapped read-only where the file system allows it (parsing then reads a
 /// few pages of a libpython, tens of MB with its symbol table, instead of copying all of it),
 /// read into memory otherwise.
-enum FileBytes {
+pub(crate) enum FileBytes {
     Mapped { ptr: *mut libc::c_void, len: usize },
     Read(Vec<u8>),
 }
 
 impl FileBytes {
-    fn open(path: &Path) -> std::io::Result<FileBytes> {
+    pub(crate) fn open(path: &Path) -> std::io::Result<FileBytes> {
         let file = std::fs::File::open(path)?;
         let len = file.metadata()?.len() as usize;
         if len == 0 {
@@ -43,7 +43,7 @@ impl FileBytes {
         Ok(FileBytes::Mapped { ptr, len })
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         match self {
             // SAFETY: `ptr` maps `len` readable bytes until `drop`.
             FileBytes::Mapped { ptr, len } => unsafe {

@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::memory::maps::{path_in_target, Mapping};
 use crate::memory::Memory;
-use elf::ElfImage;
+use elf::{ElfImage, FileBytes};
 use layout::Layout;
 use version::Version;
 
@@ -275,8 +275,8 @@ fn version_hint(path: &str) -> Option<(u8, u8)> {
 }
 
 fn scan_version(file: &Path, path: &str) -> Option<Version> {
-    let bytes = std::fs::read(file).ok()?;
-    Version::scan(&bytes, version_hint(path))
+    let bytes = FileBytes::open(file).ok()?;
+    Version::scan(bytes.bytes(), version_hint(path))
 }
 
 fn detect_version(
