@@ -626,7 +626,7 @@ fn live_frame_roots(w: &mut Walker, tstate: u64, f: &InterpFrameLayout, at: &str
 
 fn current_frame(view: &View, tstate: u64) -> u64 {
     match view.layout.runtime.current_frame {
-        CurrentFrame::FrameObject(off) => view.word(tstate + off),
+        CurrentFrame::Field(off) => view.word(tstate + off),
         CurrentFrame::ViaCFrame {
             cframe,
             current_frame,
@@ -638,6 +638,5 @@ fn current_frame(view: &View, tstate: u64) -> u64 {
                 view.word(cf + current_frame)
             }
         }
-        CurrentFrame::Direct(off) => view.word(tstate + off),
     }
 }

@@ -46,12 +46,12 @@ pub struct RuntimeLayout {
 
 #[derive(Debug, Clone, Copy)]
 pub enum CurrentFrame {
-    /// ≤3.10: `tstate->frame`, a frame object.
-    FrameObject(u64),
+    /// A field of the thread state: `tstate->frame` (≤3.10, a frame object) or
+    /// `tstate->current_frame` (3.13+, an interpreter frame; what it points to is
+    /// [`Layout::frames`]'s business).
+    Field(u64),
     /// 3.11/3.12: `tstate->cframe->current_frame`.
     ViaCFrame { cframe: u64, current_frame: u64 },
-    /// 3.13+: `tstate->current_frame`.
-    Direct(u64),
 }
 
 /// The GC state: generation list heads (candidates, validated at run time).

@@ -106,7 +106,7 @@ pub static V2_7: Layout = Layout {
         interp_interned: None,
         tstate_next: 0,
         tstate_native_thread_id: None,
-        current_frame: CurrentFrame::FrameObject(16),
+        current_frame: CurrentFrame::Field(16),
     },
     gc: GcLayout {
         head_size: 32,
@@ -427,7 +427,7 @@ pub static V3_8: Layout = Layout {
         interp_interned: None,
         tstate_next: 8,
         tstate_native_thread_id: None,
-        current_frame: CurrentFrame::FrameObject(24),
+        current_frame: CurrentFrame::Field(24),
     },
     gc: GC_3_8,
     tuple_items: 24,
@@ -732,7 +732,7 @@ pub static V3_13: Layout = Layout {
         interp_interned: Some(194_328),
         tstate_next: 8,
         tstate_native_thread_id: Some(160),
-        current_frame: CurrentFrame::Direct(72),
+        current_frame: CurrentFrame::Field(72),
     },
     gc: GcLayout {
         generations_alt: Some([20, 44, 68]),
