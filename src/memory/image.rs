@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::limits::{headroom, Headroom};
 use super::pagemap::resident_runs;
-use super::{maps::Mapping, process::ProcessMemory, Memory, MemoryError};
+use super::{maps::Mapping, process::ProcessMemory, Memory, MemoryError, PAGE};
 
 /// One copied, contiguous, fully readable range.
 struct Region {
@@ -429,7 +429,6 @@ fn copy_range(
     mut buffer: Vec<u8>,
     out: &mut Vec<Region>,
 ) -> Result<(), MemoryError> {
-    const PAGE: u64 = 4096;
     let end = start + buffer.len() as u64;
     let mut at = start;
     while at < end {

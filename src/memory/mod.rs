@@ -17,6 +17,9 @@ pub mod process;
 
 use thiserror::Error;
 
+/// The size of a memory page (x86-64 Linux, base pages).
+pub const PAGE: u64 = 4096;
+
 /// Why a read of the target's memory failed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum MemoryError {
@@ -53,7 +56,7 @@ pub trait Memory {
         while out.len() < max {
             // Never read across a page boundary in one go: the string may end just before an
             // unmapped page.
-            let to_page_end = (4096 - (at % 4096)) as usize;
+            let to_page_end = (PAGE - (at % PAGE)) as usize;
             let n = chunk.len().min(to_page_end);
             self.read(at, &mut chunk[..n])?;
             if let Some(end) = chunk[..n].iter().position(|&c| c == 0) {
@@ -148,13 +151,13 @@ unsafe fn fault_in(spans: &[(usize, usize)]) {
 /// # Safety
 /// `ptr..ptr + len` must be valid for writes and not otherwise accessed during the call.
 unsafe fn populate_raw(ptr: *mut u8, len: usize) {
-    const PAGE: usize = 4096;
     if len == 0 {
         return;
     }
+    let page = PAGE as usize;
     let addr = ptr as usize;
-    let first = addr.next_multiple_of(PAGE);
-    let last = (addr + len) / PAGE * PAGE;
+    let first = addr.next_multiple_of(page);
+    let last = (addr + len) / page * page;
     // MADV_POPULATE_WRITE only faults the pages in; their contents do not change.
     if last > first
         && libc::madvise(
@@ -176,8 +179,7 @@ unsafe fn populate_raw(ptr: *mut u8, len: usize) {
 /// # Safety
 /// `ptr..ptr + len` must be valid for writes and not otherwise accessed during the call.
 unsafe fn touch_raw(ptr: *mut u8, len: usize) {
-    const PAGE: usize = 4096;
-    for offset in (0..len).step_by(PAGE) {
+    for offset in (0..len).step_by(PAGE as usize) {
         ptr.add(offset).write_volatile(0);
     }
     // The last page, when `ptr` is not page-aligned.

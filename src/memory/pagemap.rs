@@ -6,7 +6,8 @@
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
-const PAGE: u64 = 4096;
+use super::PAGE;
+
 const PRESENT: u64 = 1 << 63;
 const SWAPPED: u64 = 1 << 62;
 
