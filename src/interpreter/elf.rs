@@ -79,7 +79,7 @@ pub struct ElfImage {
 
 impl ElfImage {
     /// Parse the file at `path`. Returns `None` if it is not a 64-bit ELF file.
-    /// `wanted` says which symbol names to keep (a libpython has ~15,000; heapsnap needs ~50).
+    /// `wanted` says which symbol names to keep (a libpython has ~15,000; heapsnap keeps ~150: the ones it names and the static types).
     pub fn open(path: &Path, wanted: impl Fn(&str) -> bool) -> std::io::Result<Option<ElfImage>> {
         let file = FileBytes::open(path)?;
         let Ok(elf) = Elf::parse(file.bytes()) else {
@@ -128,6 +128,13 @@ impl ElfImage {
     /// The unrelocated value of a symbol.
     pub fn symbol(&self, name: &str) -> Option<u64> {
         self.symbols.get(name).copied()
+    }
+
+    /// Every symbol kept (name, value not yet relocated).
+    pub fn symbols(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.symbols
+            .iter()
+            .map(|(name, &value)| (name.as_str(), value))
     }
 
     /// The load bias of this image in a process, from the mapping of its first page.

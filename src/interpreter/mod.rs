@@ -44,48 +44,13 @@ pub enum FindError {
     Memory(#[from] crate::memory::MemoryError),
 }
 
-/// Names of the static type objects heapsnap recognises by address (exported in `.dynsym` of
-/// every build, stripped or not).
-pub const STATIC_TYPE_SYMBOLS: &[&str] = &[
-    "PyBaseObject_Type",
-    "PyType_Type",
-    "PyTuple_Type",
-    "PyList_Type",
-    "PyDict_Type",
-    "PySet_Type",
-    "PyFrozenSet_Type",
-    "PyModule_Type",
-    "PyFunction_Type",
-    "PyCell_Type",
-    "PyMethod_Type",
-    "PyCFunction_Type",
-    "PyCMethod_Type",
-    "_PyWeakref_RefType",
-    "_PyWeakref_ProxyType",
-    "_PyWeakref_CallableProxyType",
-    "PyMethodDescr_Type",
-    "PyClassMethodDescr_Type",
-    "PyMemberDescr_Type",
-    "PyGetSetDescr_Type",
-    "PyWrapperDescr_Type",
-    "PyCode_Type",
-    "PyFrame_Type",
-    "PyGen_Type",
-    "PyCoro_Type",
-    "PyAsyncGen_Type",
-    "PyLong_Type",
-    "PyBool_Type",
-    "PyFloat_Type",
-    "PyComplex_Type",
-    "PyUnicode_Type",
-    "PyBytes_Type",
-    "PyByteArray_Type",
-    "PyFrozenDict_Type",
-    "PyString_Type",
-    "PyInt_Type",
-    "PyClass_Type",
-    "PyInstance_Type",
-];
+/// Is `name` that of a static type object (`PyDict_Type`, `_PyWeakref_RefType`, ...; exported
+/// in `.dynsym` of every build, stripped or not)? Which of them heapsnap knows, and how it
+/// handles each, is the heap walk's table (`heap::types`); a few functions match too, and are
+/// never asked for.
+fn is_static_type_symbol(name: &str) -> bool {
+    (name.starts_with("Py") || name.starts_with("_Py")) && name.ends_with("Type")
+}
 
 /// Other symbols heapsnap reads (exported, or in `.symtab` when not stripped).
 const OTHER_SYMBOLS: &[&str] = &[
@@ -112,7 +77,7 @@ pub struct Interpreter {
     /// False for distribution builds with `.symtab` stripped.
     pub has_symtab: bool,
     /// Static type objects by symbol name.
-    pub static_types: HashMap<&'static str, u64>,
+    pub static_types: HashMap<String, u64>,
     /// `subtype_traverse`, the traverse function of Python classes, when `.symtab` has it.
     pub subtype_traverse: Option<u64>,
     /// Address of the C static `interned` (≤3.11) holding the interned-strings dict.
@@ -162,7 +127,7 @@ fn examine(
 ) -> Result<Option<Interpreter>, FindError> {
     let file = path_in_target(pid, &path);
     let Ok(Some(image)) = ElfImage::open(&file, |name| {
-        STATIC_TYPE_SYMBOLS.contains(&name) || OTHER_SYMBOLS.contains(&name)
+        is_static_type_symbol(name) || OTHER_SYMBOLS.contains(&name)
     }) else {
         return Ok(None);
     };
@@ -199,9 +164,10 @@ fn examine(
     layout.dict_first = layout
         .dict_first_since_micro
         .is_some_and(|m| version.micro >= m);
-    let static_types = STATIC_TYPE_SYMBOLS
-        .iter()
-        .filter_map(|&name| Some((name, image.symbol(name)?.wrapping_add(bias))))
+    let static_types = image
+        .symbols()
+        .filter(|(name, _)| is_static_type_symbol(name))
+        .map(|(name, value)| (name.to_string(), value.wrapping_add(bias)))
         .collect();
     Ok(Some(Interpreter {
         version,
