@@ -6,7 +6,7 @@
 //! says how the parent holds it, for retainer chains.
 
 use super::edges::Edge;
-use super::objects::View;
+use super::objects::{DictKeys, View};
 use super::types::{Kind, TypeInfo};
 use crate::interpreter::layout::{
     self as L, FrameObjectLayout, Frames, ManagedDict, ModuleLayout, StackDepth, ValueStack,
@@ -15,8 +15,16 @@ use crate::interpreter::layout::{
 /// `FRAME_OWNED_BY_FRAME_OBJECT`: the interpreter frame lives inside a frame object.
 const FRAME_OWNED_BY_FRAME_OBJECT: u8 = 2;
 
-/// Push the referents of `obj` (of type `ty`) that `tp_traverse` visits.
-pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl FnMut(u64, Edge)) {
+/// Push the referents of `obj` (of type `ty`) that `tp_traverse` visits. With `all_dict_keys`
+/// (`--mode full`), a dict's `str` keys too, which `dict_traverse` skips: its table is then
+/// decoded once for both.
+pub fn gc_referents(
+    view: &View,
+    obj: u64,
+    ty: &TypeInfo,
+    all_dict_keys: bool,
+    out: &mut impl FnMut(u64, Edge),
+) {
     if let Some(inst) = &ty.instance {
         for (k, &(off, _)) in inst.slots.iter().enumerate() {
             out(view.word(obj + off), Edge::Slot(k as u32));
@@ -38,7 +46,7 @@ pub fn gc_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl FnMut(u
         // dict or values.
         managed_dict_referents(view, obj, ty, out);
     }
-    kind_referents(view, obj, ty, out);
+    kind_referents(view, obj, ty, all_dict_keys, out);
     for at in (ty.scan_from..ty.scan_to).step_by(8) {
         out(view.word(obj + at), Edge::Scanned(at as u32));
     }
@@ -123,7 +131,13 @@ fn field(view: &View, out: &mut impl FnMut(u64, Edge), obj: u64, off: u64, name:
     out(view.word(obj + off), Edge::Field(name));
 }
 
-fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl FnMut(u64, Edge)) {
+fn kind_referents(
+    view: &View,
+    obj: u64,
+    ty: &TypeInfo,
+    all_dict_keys: bool,
+    out: &mut impl FnMut(u64, Edge),
+) {
     let lay = view.layout;
     match ty.kind {
         Kind::Atomic | Kind::Code => {}
@@ -135,9 +149,9 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl FnMut(u64
             let n = view.ob_size(obj).max(0) as u64;
             push_array(view, view.word(obj + L::LIST_ITEMS), n, Edge::Index, out);
         }
-        Kind::Dict => dict_referents(view, obj, out),
+        Kind::Dict => dict_referents(view, obj, all_dict_keys, out),
         Kind::OrderedDict => {
-            dict_referents(view, obj, out);
+            dict_referents(view, obj, all_dict_keys, out);
             // od_inst_dict, and the key of every node of the linked list (od_first, next).
             field(view, out, obj, L::ODICT_INST_DICT, "__dict__");
             // The node list has one node per item: stop after `ma_used` (a cycle in corrupt
@@ -326,15 +340,23 @@ fn kind_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl FnMut(u64
     }
 }
 
-/// `dict_traverse`: values only for str-keyed and split tables, keys and values otherwise.
-fn dict_referents(view: &View, dict: u64, out: &mut impl FnMut(u64, Edge)) {
+/// `dict_traverse`: values only for str-keyed and split tables, keys and values otherwise;
+/// then, with `all_str_keys`, the keys that it skipped.
+fn dict_referents(view: &View, dict: u64, all_str_keys: bool, out: &mut impl FnMut(u64, Edge)) {
     let Some(keys) = view.dict_table(dict) else {
         return;
     };
+    dict_traverse(view, dict, &keys, out);
+    if all_str_keys && !keys.general {
+        view.for_each_dict_entry(dict, &keys, |e| out(e.key, Edge::DictKey(e.key)));
+    }
+}
+
+fn dict_traverse(view: &View, dict: u64, keys: &DictKeys, out: &mut impl FnMut(u64, Edge)) {
     let values = view.dict_split_values(dict);
     if keys.general || values == 0 {
         // Combined table: keys only when hashed (not all str), and the values.
-        view.for_each_dict_entry(dict, &keys, |e| {
+        view.for_each_dict_entry(dict, keys, |e| {
             if keys.general {
                 out(e.key, Edge::DictKey(e.key));
             }
@@ -437,18 +459,13 @@ pub fn frame_object_slots(view: &View, code: u64, f: &FrameObjectLayout) -> u64 
     nlocals + tuple_len(f.code_cellvars) + tuple_len(f.code_freevars)
 }
 
-/// Edges that `--mode full` follows on top of `tp_traverse`: the type of every object, all
-/// dict keys, code object contents, type and descriptor names, frame globals and builtins.
+/// Edges that `--mode full` follows on top of `tp_traverse`: the type of every object, code
+/// object contents, type and descriptor names, frame globals and builtins (and dicts' `str`
+/// keys: [`gc_referents`] with `all_dict_keys`).
 pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl FnMut(u64, Edge)) {
     out(ty.address, Edge::Field("__class__"));
     let lay = view.layout;
     match ty.kind {
-        Kind::Dict | Kind::OrderedDict => {
-            // Tables with hashed keys already gave their keys to `dict_referents`.
-            if let Some(keys) = view.dict_table(obj).filter(|k| !k.general) {
-                view.for_each_dict_entry(obj, &keys, |e| out(e.key, Edge::DictKey(e.key)));
-            }
-        }
         Kind::Code => {
             for &(off, name) in lay.code.object_fields {
                 field(view, out, obj, off, name);

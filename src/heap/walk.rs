@@ -224,7 +224,7 @@ impl WalkThread {
                 }
             };
             if ty.is_gc_object(view, addr) {
-                gc_referents(view, addr, ty, &mut queue);
+                gc_referents(view, addr, ty, shared.mode == Mode::Full, &mut queue);
             }
             if shared.mode == Mode::Full {
                 full_extra_referents(view, addr, ty, &mut queue);

@@ -79,7 +79,7 @@ pub struct ElfImage {
 
 impl ElfImage {
     /// Parse the file at `path`. Returns `None` if it is not a 64-bit ELF file.
-    /// `wanted` says which symbol names to keep (a libpython has ~15,000; heapsnap keeps ~150: the ones it names and the static types).
+    /// `wanted` says which symbol names to keep (a libpython has ~15,000; heapsnap keeps ~130: the 7 it names and the static types).
     pub fn open(path: &Path, wanted: impl Fn(&str) -> bool) -> std::io::Result<Option<ElfImage>> {
         let file = FileBytes::open(path)?;
         let Ok(elf) = Elf::parse(file.bytes()) else {
