@@ -54,6 +54,11 @@ impl DictKeys {
         self.addr + self.header + self.index_bytes
     }
 
+    /// Where the key of entry `index` is (its value, in a combined table, follows it).
+    pub fn key_address(&self, index: u64) -> u64 {
+        self.entries_start() + index * self.entry_size + self.key_offset
+    }
+
     /// `USABLE_FRACTION(size)`: entries allocated for `size` index slots.
     fn usable_fraction(&self) -> u64 {
         (self.size << 1) / 3
@@ -372,16 +377,13 @@ impl<'a> View<'a> {
     /// Call `f` with each live entry of `dict`, whose table `keys` is.
     pub fn for_each_dict_entry(&self, dict: u64, keys: &DictKeys, mut f: impl FnMut(DictEntry)) {
         let values = self.dict_split_values(dict);
-        let start = keys.entries_start();
-        let esize = keys.entry_size;
-        let key_at = keys.key_offset;
         for i in 0..keys.nentries as u64 {
-            let e = start + i * esize;
-            let key = self.word(e + key_at);
+            let at = keys.key_address(i);
+            let key = self.word(at);
             let value = if values != 0 {
                 self.word(self.dict_values_array(values) + 8 * i)
             } else {
-                self.word(e + key_at + 8)
+                self.word(at + 8)
             };
             if key != 0 && value != 0 {
                 f(DictEntry { key, value });
@@ -398,7 +400,7 @@ impl<'a> View<'a> {
         if index as i64 >= keys.nentries {
             return None;
         }
-        Some(self.word(keys.entries_start() + index as u64 * keys.entry_size + keys.key_offset))
+        Some(self.word(keys.key_address(u64::from(index))))
     }
 
     /// The value stored under a `str` key equal to `name`.

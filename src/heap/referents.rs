@@ -370,8 +370,7 @@ fn dict_traverse(view: &View, dict: u64, keys: &DictKeys, out: &mut impl FnMut(u
         && view.u8_at(values + 2) != 0;
     if !embedded {
         // Split table: the keys are the shared keys' entries, in the same order.
-        let start = keys.entries_start();
-        let key = |i: u32| view.word(start + keys.entry_size * u64::from(i) + keys.key_offset);
+        let key = |i: u32| view.word(keys.key_address(u64::from(i)));
         push_array(
             view,
             view.dict_values_array(values),
