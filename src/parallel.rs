@@ -5,7 +5,7 @@
 //! never fails for want of a thread.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 /// Whether the process's helper thread is running.
 static HELPER_BUSY: AtomicBool = AtomicBool::new(false);
@@ -37,7 +37,7 @@ pub fn join<A: Send, B>(helper: impl FnOnce() -> A + Send, mine: impl FnOnce() -
     };
     // Kept here, not moved into the thread, so that it can still run if the thread cannot start.
     let pending = Mutex::new(Some(helper));
-    let take = || pending.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let take = || lock(&pending).take();
     std::thread::scope(|scope| {
         let thread = std::thread::Builder::new()
             .spawn_scoped(scope, move || {
@@ -62,6 +62,35 @@ pub fn join<A: Send, B>(helper: impl FnOnce() -> A + Send, mine: impl FnOnce() -
             Err(panic) => std::panic::resume_unwind(panic),
         }
     })
+}
+
+/// Both threads take items from `items` in turn until none is left: `helper` handles those
+/// the helper thread takes, `mine` those this one takes (all of them without a helper thread).
+pub fn share<T: Send>(
+    items: impl Iterator<Item = T> + Send,
+    mut helper: impl FnMut(T) + Send,
+    mut mine: impl FnMut(T),
+) {
+    let items = Mutex::new(items);
+    let next = || lock(&items).next();
+    join(
+        || {
+            while let Some(item) = next() {
+                helper(item);
+            }
+        },
+        || {
+            while let Some(item) = next() {
+                mine(item);
+            }
+        },
+    );
+}
+
+/// Lock `m`, also after a panic of another thread holding it (heapsnap never panics on
+/// purpose; such a panic is raised again where that thread is joined).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]
@@ -91,6 +120,15 @@ mod tests {
             threads = super::join(here, here);
         }
         assert_ne!(threads.0, threads.1);
+    }
+
+    #[test]
+    fn shared_items_are_each_handled_once() {
+        let (mut theirs, mut ours) = (Vec::new(), Vec::new());
+        super::share(0..10_000, |i| theirs.push(i), |i| ours.push(i));
+        let mut all: Vec<i32> = theirs.into_iter().chain(ours).collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..10_000).collect::<Vec<_>>());
     }
 
     #[test]

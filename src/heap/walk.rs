@@ -8,7 +8,7 @@
 //! While the first levels (small, one thread) are walked from the roots, the helper thread
 //! reads the GC lists, whose objects seed the last part of the walk.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use super::address_set::AddressSet;
 use super::edges::{index_label, label_key, Edge, LabelKey, Labeler};
@@ -25,6 +25,7 @@ use crate::interpreter::layout::{
 };
 use crate::interpreter::Interpreter;
 use crate::memory::image::Image;
+use crate::parallel::lock;
 
 /// Is the reference-count word plausible for a live object? (Rejects stale pointers to freed
 /// memory, whose first word is then a free-list pointer.)
@@ -86,12 +87,6 @@ struct Shared<'a> {
     visited: AddressSet,
     types: Mutex<TypeTable>,
     labels: Mutex<Labeler<'a>>,
-}
-
-/// A lock that a panicking thread cannot poison for the others (the walk never panics on
-/// purpose; if it did, the panic is re-raised when the thread is joined).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// One thread's cache of the shared type table.
@@ -292,11 +287,7 @@ impl Walker<'_> {
                 // level is queued in chunk order. Which thread claims a child that two chunks
                 // share decides its parent (both at the same depth), so parents may differ from
                 // run to run; the objects and their depths do not.
-                let chunks = Mutex::new(level.chunks_mut(CHUNK).enumerate());
-                let run = |thread: &mut WalkThread| loop {
-                    let Some((i, records)) = lock(&chunks).next() else {
-                        return;
-                    };
+                let run = |thread: &mut WalkThread, (i, records): (usize, &mut [Record])| {
                     let mut found = std::mem::take(&mut thread.found);
                     let start = found.len();
                     thread.process(shared, records, (first + i * CHUNK) as u32, &mut found);
@@ -304,9 +295,14 @@ impl Walker<'_> {
                     thread.found = found;
                 };
                 // Without a helper thread (the process's one is busy, or none can be started)
-                // the other thread's chunks are walked here, first.
+                // every chunk is walked here, with the other thread's state.
                 let (mine, others) = self.threads.split_at_mut(1);
-                crate::parallel::join(|| run(&mut others[0]), || run(&mut mine[0]));
+                let (mine, other) = (&mut mine[0], &mut others[0]);
+                crate::parallel::share(
+                    level.chunks_mut(CHUNK).enumerate(),
+                    |chunk| run(other, chunk),
+                    |chunk| run(mine, chunk),
+                );
             }
             let mut spans: Vec<(usize, usize, usize, usize)> = self
                 .threads

@@ -269,22 +269,25 @@ impl Image {
             .into_iter()
             .map(|(start, end)| (start, plan.buffer(start, end)))
             .collect();
-        // `pop` takes from the end: largest last in the vector.
-        jobs.sort_by_key(|(_, b)| b.len());
-        let queue = std::sync::Mutex::new(jobs);
-        let work = || -> Result<Vec<Region>, MemoryError> {
-            let mut out = Vec::new();
-            loop {
-                let job = queue.lock().unwrap_or_else(|e| e.into_inner()).pop();
-                let Some((start, buffer)) = job else {
-                    return Ok(out);
-                };
-                copy_range(source, start, buffer, &mut out)?;
+        jobs.sort_by_key(|(_, b)| std::cmp::Reverse(b.len()));
+        // Each thread's regions, and the first error it met (it copies nothing after that).
+        let mut copied: [Result<Vec<Region>, MemoryError>; 2] = [Ok(Vec::new()), Ok(Vec::new())];
+        let [theirs, ours] = &mut copied;
+        let work = |out: &mut Result<Vec<Region>, MemoryError>, (start, buffer)| {
+            if let Ok(regions) = out {
+                if let Err(e) = copy_range(source, start, buffer, regions) {
+                    *out = Err(e);
+                }
             }
         };
-        let (a, b) = crate::parallel::join(work, work);
-        let mut regions = a?;
-        regions.extend(b?);
+        crate::parallel::share(
+            jobs.into_iter(),
+            |job| work(theirs, job),
+            |job| work(ours, job),
+        );
+        let [theirs, ours] = copied;
+        let mut regions = theirs?;
+        regions.extend(ours?);
         Ok(Image::new(regions))
     }
 

@@ -119,18 +119,15 @@ unsafe fn fault_in(spans: &[(usize, usize)]) {
             .step_by(FAULT_IN_PIECE)
             .map(move |offset| (at + offset, FAULT_IN_PIECE.min(len - offset)))
     });
-    let queue = std::sync::Mutex::new(pieces);
-    let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).next();
     let helper_started = std::sync::atomic::AtomicBool::new(false);
-    let helper = || {
-        helper_started.store(true, std::sync::atomic::Ordering::Relaxed);
-        while let Some((at, len)) = next() {
+    crate::parallel::share(
+        pieces,
+        |(at, len)| {
+            helper_started.store(true, std::sync::atomic::Ordering::Relaxed);
             // SAFETY: a piece of a span the caller vouches for, taken by one thread only.
             unsafe { populate_raw(at as *mut u8, len) }
-        }
-    };
-    let mine = || {
-        while let Some((at, len)) = next() {
+        },
+        |(at, len)| {
             let at = at as *mut u8;
             // SAFETY: as above.
             unsafe {
@@ -140,9 +137,8 @@ unsafe fn fault_in(spans: &[(usize, usize)]) {
                     touch_raw(at, len)
                 }
             }
-        }
-    };
-    crate::parallel::join(helper, mine);
+        },
+    );
 }
 
 /// One `madvise(MADV_POPULATE_WRITE)` for the page-aligned part (Linux 5.14+; cheaper than a
