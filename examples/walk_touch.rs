@@ -17,11 +17,6 @@
 use std::time::Instant;
 
 use heapsnap::heap::{walk::walk, Mode};
-use heapsnap::interpreter::Interpreter;
-use heapsnap::memory::freeze::Frozen;
-use heapsnap::memory::image::{CopyPlan, Image};
-use heapsnap::memory::maps::read_maps;
-use heapsnap::memory::process::ProcessMemory;
 
 fn fail(msg: impl std::fmt::Display) -> ! {
     eprintln!("walk_touch: error: {msg}");
@@ -83,16 +78,10 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let source = ProcessMemory::new(pid);
-    let maps = read_maps(pid).unwrap_or_else(|e| fail(e));
-    let interp = Interpreter::find(pid, &maps, &source).unwrap_or_else(|e| fail(e));
-    let plan =
-        CopyPlan::prepare(pid, &maps).unwrap_or_else(|t| fail(format!("process {pid} has {t}")));
-    let frozen = Frozen::stop(pid).unwrap_or_else(|e| fail(e));
-    let image = Image::copy_process(&source, &read_maps(pid).unwrap_or_else(|e| fail(e)), plan)
+    let interp = heapsnap::capture::locate(pid).unwrap_or_else(|e| fail(e));
+    let image = heapsnap::capture::copy_once(pid)
         .unwrap_or_else(|e| fail(e))
-        .with_fallback(Box::new(ProcessMemory::new(pid)));
-    frozen.resume();
+        .image;
     let ranges: Vec<(usize, usize)> = image.local_ranges().collect();
     let pages = isolate(&ranges);
     let counted: usize = pages.iter().map(|(s, e)| e - s).sum();

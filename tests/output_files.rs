@@ -83,8 +83,9 @@ fn the_streamed_snapshot_is_the_serde_snapshot() {
         &b.python,
         "x = [{'i': i, 's': 'v%d' % i} for i in range(30000)]",
     );
-    let taken = heapsnap::cli::dump::take(target.pid(), heapsnap::heap::Mode::Full, false)
-        .unwrap_or_else(|f| panic!("{}", f.message));
+    let options = heapsnap::capture::Options::blocking(heapsnap::heap::Mode::Full);
+    let taken =
+        heapsnap::capture::capture(target.pid(), &options).unwrap_or_else(|e| panic!("{e}"));
     let path = std::env::temp_dir().join(format!("heapsnap-serde-{}.json", std::process::id()));
     Snapshot::write_heap(&path, &taken.meta, &taken.census, &taken.heap).unwrap();
     let streamed = std::fs::read_to_string(&path).unwrap();

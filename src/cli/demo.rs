@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::dump::{take, write_failure};
+use super::dump::{capture_failure, write_failure};
 use super::{exit, DemoArgs, Failure};
 use crate::diff::{diff, GroupBy, Options};
 use crate::heap::Mode;
@@ -138,7 +138,8 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
             service.requests(args.requests)?;
             println!("  ... {} requests handled", args.requests);
         }
-        let t = take(pid, Mode::Full, false)?;
+        let t = crate::capture::capture(pid, &crate::capture::Options::blocking(Mode::Full))
+            .map_err(capture_failure)?;
         let path = dir.join(format!("{name}.json"));
         let snap = Snapshot::new(t.meta, &t.census, &t.heap);
         snap.write(&path).map_err(|e| write_failure(&path, e))?;

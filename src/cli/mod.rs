@@ -102,6 +102,9 @@ pub struct DumpArgs {
     /// Print nothing on stdout (with -o or --objects).
     #[arg(short, long, requires = "written")]
     pub quiet: bool,
+    /// Say on stderr what happened at each stop of the target.
+    #[arg(short, long)]
+    pub verbose: bool,
 }
 
 /// A failure: its message and exit code (see README "Exit codes").

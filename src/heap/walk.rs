@@ -328,8 +328,9 @@ impl Walker<'_> {
 }
 
 /// Walk the heap of `interp` in `image`. With `tolerant` (a copy taken without stopping the
-/// target), a GC list torn by the running target is cut where it breaks and reported in
-/// [`Heap::warnings`] instead of failing the walk. Big levels are walked by as many threads as
+/// target, or while its collector was collecting), a GC list that is torn or whose head does
+/// not hold together is cut where it breaks (or left out) and reported in [`Heap::warnings`]
+/// instead of failing the walk. Big levels are walked by as many threads as
 /// there are cores, two at most.
 pub fn walk(
     image: &Image,
@@ -366,11 +367,17 @@ pub fn walk_with_threads(
         lookdict: interp.lookdict.unwrap_or(0),
     };
     let states = interpreters(&view, interp)?;
-    let heads = states
-        .iter()
-        .map(|&state| gc_heads(&view, interp, state))
-        .collect::<Result<Vec<_>, _>>()?;
     let mut warnings = Vec::new();
+    let mut heads = Vec::new();
+    for &state in &states {
+        match gc_heads(&view, interp, state) {
+            Ok(h) => heads.push(h),
+            // Mid-collection, or torn by the running target: the lists' objects are found
+            // from the roots, if any reaches them.
+            Err(WalkError::Corrupt(why)) if tolerant => warnings.push(why),
+            Err(e) => return Err(e),
+        }
+    }
     let mut types = TypeTable::new(interp);
     let learn_lookdict_first = view.layout.dict_keys == DictKeysLayout::V36 && view.lookdict == 0;
     // A stripped build's `subtype_traverse` and `lookdict` are learned from the GC lists

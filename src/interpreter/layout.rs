@@ -65,6 +65,18 @@ pub struct GcLayout {
     pub generations_alt: Option<[u64; 3]>,
     /// The permanent generation (3.7+), which `gc.get_objects()` leaves out.
     pub permanent: Option<u64>,
+    /// Where the collector's "collection in progress" flag is (a C `int`, non-zero while it
+    /// collects; the generation lists are then spliced or hold reference counts).
+    pub collecting: Collecting,
+}
+
+/// Where the collector says it is collecting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collecting {
+    /// 3.7+: `gcstate->collecting`, at this offset in the GC state.
+    InState(u64),
+    /// 2.7/3.6: the C static `collecting` of gcmodule.c (`.symtab`; unknown when stripped).
+    Static,
 }
 
 /// Where an instance keeps its attributes when its class uses a managed dict (3.11+).

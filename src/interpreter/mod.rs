@@ -61,6 +61,7 @@ const OTHER_SYMBOLS: &[&str] = &[
     "interned",
     "lookdict",
     "interp_head",
+    "collecting",
 ];
 
 /// A located interpreter.
@@ -87,6 +88,8 @@ pub struct Interpreter {
     /// 2.7/3.6: the C static `interp_head` (`.symtab`) and the exported `_PyGC_generation0`.
     pub interp_head_static: Option<u64>,
     pub gc_generation0: Option<u64>,
+    /// 2.7/3.6: the C static `collecting` of gcmodule.c (`.symtab`).
+    pub gc_collecting_static: Option<u64>,
 }
 
 impl Interpreter {
@@ -186,6 +189,7 @@ fn examine(
         gc_generation0: image
             .symbol("_PyGC_generation0")
             .map(|a| a.wrapping_add(bias)),
+        gc_collecting_static: image.symbol("collecting").map(|a| a.wrapping_add(bias)),
     }))
 }
 

@@ -53,6 +53,7 @@ const GC_3_8: GcLayout = GcLayout {
     generations: [24, 48, 72],
     generations_alt: None,
     permanent: Some(104),
+    collecting: Collecting::InState(200),
 };
 
 const STR_3_8: StrLayout = StrLayout {
@@ -113,6 +114,7 @@ pub static V2_7: Layout = Layout {
         generations: [0, 40, 80],
         generations_alt: None,
         permanent: None,
+        collecting: Collecting::Static,
     },
     tuple_items: 24,
     managed_dict: ManagedDict::None,
@@ -267,6 +269,7 @@ pub static V3_7: Layout = Layout {
         generations: [32, 80, 128],
         generations_alt: None,
         permanent: Some(192),
+        collecting: Collecting::InState(312),
     },
     heap_type: HEAP_TYPE_3_6,
     code: CODE_3_6,
@@ -292,6 +295,7 @@ pub static V3_6: Layout = Layout {
         generations: [0, 48, 96],
         generations_alt: None,
         permanent: None,
+        collecting: Collecting::Static,
     },
     frames: Frames::Objects {
         frame: FRAME_OBJECT_3_6,
@@ -820,6 +824,7 @@ pub static V3_14: Layout = Layout {
     },
     gc: GcLayout {
         permanent: Some(96),
+        collecting: Collecting::InState(192),
         ..GC_3_8
     },
     tuple_items: 32,
@@ -856,6 +861,7 @@ pub static V3_15: Layout = Layout {
     gc: GcLayout {
         generations: [8, 32, 56],
         permanent: Some(80),
+        collecting: Collecting::InState(112),
         ..GC_3_8
     },
     heap_type: HeapTypeLayout {

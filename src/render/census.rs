@@ -29,13 +29,19 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
             crate::heap::Mode::Full => "full",
         }
     );
-    let pause = if meta.consistent {
-        format!("target paused {:.1} ms", meta.pause_ms)
-    } else {
-        format!(
+    let pause = match (meta.stops, meta.consistent) {
+        (0, false) => format!(
             "copied in {:.1} ms without stopping the target (may be inconsistent)",
             meta.pause_ms
-        )
+        ),
+        // Snapshots written before stops were counted say 0.
+        (0 | 1, true) => format!("target paused {:.1} ms", meta.pause_ms),
+        (n, true) => format!("target paused {:.1} ms (stopped {n} times)", meta.pause_ms),
+        (n, false) => format!(
+            "target paused {:.1} ms (stopped {n} times; GC lists walked around: may be \
+             inconsistent)",
+            meta.pause_ms
+        ),
     };
     let _ = writeln!(
         s,

@@ -58,8 +58,13 @@ pub struct Meta {
     pub heapsnap_version: String,
     pub python: PythonInfo,
     pub mode: Mode,
-    /// False when taken with `--nonblocking` (the target kept running during the copy).
+    /// False when taken with `--nonblocking` (the target kept running during the copy), or
+    /// when no stop found the collector's lists whole and the walk went around them.
     pub consistent: bool,
+    /// How many times the target was stopped: more than one when a stop landed in the middle
+    /// of a collection or of a list update (0 with `--nonblocking`).
+    #[serde(default)]
+    pub stops: u32,
     pub objects: u64,
     pub bytes: u64,
     /// How long the target was stopped.

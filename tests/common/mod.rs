@@ -184,17 +184,7 @@ pub fn copy_of(
     heapsnap::interpreter::Interpreter,
     heapsnap::memory::image::Image,
 ) {
-    use heapsnap::memory::{
-        freeze::Frozen, image::CopyPlan, image::Image, maps::read_maps, process::ProcessMemory,
-    };
-    let maps = read_maps(pid).unwrap();
-    let source = ProcessMemory::new(pid);
-    let interp = heapsnap::interpreter::Interpreter::find(pid, &maps, &source).unwrap();
-    let plan = CopyPlan::prepare(pid, &maps).unwrap();
-    let frozen = Frozen::stop(pid).unwrap();
-    let image = Image::copy_process(&source, &read_maps(pid).unwrap(), plan)
-        .unwrap()
-        .with_fallback(Box::new(ProcessMemory::new(pid)));
-    frozen.resume();
+    let interp = heapsnap::capture::locate(pid).unwrap();
+    let image = heapsnap::capture::copy_once(pid).unwrap().image;
     (interp, image)
 }
