@@ -73,6 +73,8 @@ pub struct Target {
     pub child: Child,
     pub stdin: Option<ChildStdin>,
     pub stdout: BufReader<ChildStdout>,
+    /// What followed `ready` on its line (e.g. a port).
+    pub ready: String,
 }
 
 impl Target {
@@ -96,6 +98,7 @@ impl Target {
             child,
             stdin,
             stdout,
+            ready: line["ready".len()..].trim().to_string(),
         }
     }
 
