@@ -183,6 +183,8 @@ pub fn capture(pid: i32, options: &Options) -> Result<Capture, CaptureError> {
         stops,
         objects: census.objects,
         bytes: census.bytes,
+        garbage_objects: census.garbage_objects,
+        garbage_bytes: census.garbage_bytes,
         pause_ms: pause.as_secs_f64() * 1e3,
         walk_ms: walk_time.as_secs_f64() * 1e3,
         copied_bytes,

@@ -68,7 +68,13 @@ fn churning(b: &Build) {
         .enumerate()
     {
         let d = dump(target.pid(), extra, &path);
-        assert_eq!(d.code, Some(0), "{}: dump {i} {extra:?} failed: {}", b.name, d.stderr);
+        assert_eq!(
+            d.code,
+            Some(0),
+            "{}: dump {i} {extra:?} failed: {}",
+            b.name,
+            d.stderr
+        );
         assert_eq!(
             d.stable, 50_000,
             "{}: dump {i} {extra:?} counted {} Stable objects (stops {}, consistent {}): {}",
@@ -98,19 +104,27 @@ fn churning(b: &Build) {
 /// it walked around the collector's lists, and counts the stable part exactly. One that ends
 /// soon is waited for: the dump is consistent after more than one stop.
 fn blocked_collection(b: &Build) {
-    let mut target = Target::start(&b.python, &[fixture("blocked_collection.py").to_str().unwrap()]);
+    let mut target = Target::start(
+        &b.python,
+        &[fixture("blocked_collection.py").to_str().unwrap()],
+    );
     let path = snapshot_path(b, "blocked");
 
     target.send("block 5\n");
     assert_eq!(target.read_line().trim(), "collecting");
     let d = dump(target.pid(), &[], &path);
     assert_eq!(d.code, Some(0), "{}: {}", b.name, d.stderr);
-    assert!(!d.consistent, "{}: a dump mid-collection said consistent", b.name);
+    assert!(
+        !d.consistent,
+        "{}: a dump mid-collection said consistent",
+        b.name
+    );
     assert!(d.stops >= 2, "{}: {} stops", b.name, d.stops);
     assert_eq!(d.stable, 50_000, "{}", b.name);
     assert_eq!(d.stderr.lines().count(), 1, "{}: {}", b.name, d.stderr);
     assert!(
-        d.stderr.starts_with("heapsnap: warning: the collector was collecting at each of"),
+        d.stderr
+            .starts_with("heapsnap: warning: the collector was collecting at each of"),
         "{}: {}",
         b.name,
         d.stderr

@@ -21,6 +21,9 @@ pub struct Census {
     pub rows: Vec<TypeRow>,
     pub objects: u64,
     pub bytes: u64,
+    /// Garbage awaiting collection (counted in the rows too).
+    pub garbage_objects: u64,
+    pub garbage_bytes: u64,
 }
 
 impl Census {
@@ -45,6 +48,7 @@ impl Census {
             })
             .collect();
         let (mut objects, mut bytes) = (0, 0);
+        let (mut garbage_objects, mut garbage_bytes) = (0, 0);
         for o in heap.objects_unordered() {
             let row = &mut rows[row_of_type[o.type_id as usize]];
             row.count += 1;
@@ -52,6 +56,10 @@ impl Census {
             row.approximate += u64::from(!o.size_exact);
             objects += 1;
             bytes += o.size;
+            if o.garbage.is_some() {
+                garbage_objects += 1;
+                garbage_bytes += o.size;
+            }
         }
         rows.retain(|r| r.count > 0);
         rows.sort_by(|a, b| {
@@ -64,6 +72,8 @@ impl Census {
             rows,
             objects,
             bytes,
+            garbage_objects,
+            garbage_bytes,
         }
     }
 

@@ -4,6 +4,7 @@
 //! - `address_set` — bitmaps of addresses of the copy (the visited set; address ranks);
 //! - [`edges`] — how a parent holds a child: retainer-chain labels;
 //! - [`gc_lists`] — interpreters and their generation lists;
+//! - [`garbage`] — what the cyclic collector would free now;
 //! - [`types`] — validated type objects and what each needs;
 //! - [`referents`] — per-type `tp_traverse` emulation;
 //! - [`sizes`] — `sys.getsizeof`;
@@ -14,6 +15,7 @@
 
 mod address_set;
 pub mod edges;
+pub mod garbage;
 pub mod gc_lists;
 pub mod hashing;
 pub mod objects;
@@ -61,6 +63,8 @@ pub struct HeapObject {
     /// name; 0 (empty) for objects no root reaches; from [`edges::INDEX_LABEL_BASE`] on, the
     /// item index `[i]` itself.
     pub label: u32,
+    /// Set when the object is garbage awaiting collection.
+    pub garbage: Option<garbage::GarbageKind>,
 }
 
 pub const NO_PARENT: u32 = u32::MAX;
@@ -95,8 +99,9 @@ impl Record {
 }
 
 impl Heap {
-    /// The object of `record`, its parent numbered in address order.
-    fn object(&self, record: &Record) -> HeapObject {
+    /// The object of record `index`, its parent numbered in address order.
+    fn object(&self, index: usize) -> HeapObject {
+        let record = &self.records[index];
         HeapObject {
             address: record.address,
             type_id: record.kind & !Record::APPROXIMATE,
@@ -110,6 +115,7 @@ impl Heap {
                 parent => self.position[parent as usize],
             },
             label: record.label,
+            garbage: self.garbage.kind(index),
         }
     }
 }
@@ -136,15 +142,28 @@ impl Heap {
     ) -> impl Iterator<Item = HeapObject> + '_ {
         self.by_address[range]
             .iter()
-            .map(|&record| self.object(&self.records[record as usize]))
+            .map(|&record| self.object(record as usize))
+    }
+
+    /// The positions (address order) of the garbage awaiting collection, ascending.
+    pub fn garbage_positions(&self) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .garbage
+            .records()
+            .map(|r| self.position[r])
+            .filter(|&p| p != order::NOT_PLACED)
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     /// The objects in no particular order (faster when the order does not matter).
     pub fn objects_unordered(&self) -> impl Iterator<Item = HeapObject> + '_ {
         self.records
             .iter()
-            .filter(|r| r.is_object())
-            .map(|r| self.object(r))
+            .enumerate()
+            .filter(|(_, r)| r.is_object())
+            .map(|(i, _)| self.object(i))
     }
 }
 
@@ -161,6 +180,8 @@ pub struct Heap {
     /// Index in address order → record index.
     by_address: Vec<u32>,
     pub types: Vec<types::TypeInfo>,
+    /// Garbage awaiting collection, by record.
+    garbage: garbage::Garbage,
     pub labels: Vec<String>,
     pub interpreters: usize,
     /// What a tolerant walk had to cut short (torn GC lists of a copy taken without stopping).
@@ -190,6 +211,7 @@ mod tests {
             position: vec![1, order::NOT_PLACED, 0],
             by_address: vec![2, 0],
             types: Vec::new(),
+            garbage: Default::default(),
             labels: Vec::new(),
             interpreters: 1,
             warnings: Vec::new(),

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use super::address_set::AddressSet;
 use super::edges::{index_label, label_key, Edge, LabelKey, Labeler};
+use super::garbage::find_garbage;
 use super::gc_lists::{gc_heads, interpreters, list_objects, GcHeads};
 use super::hashing::FastMap;
 use super::objects::View;
@@ -444,11 +445,13 @@ pub fn walk_with_threads(
         }
     };
     // What no root reaches: garbage cycles not yet collected, objects held only by C code.
+    let unrooted = w.records.len();
     for s in seeds {
         w.enqueue_root(s, |_| 0);
     }
     w.drain();
     let Shared {
+        view,
         types,
         labels,
         visited,
@@ -459,16 +462,19 @@ pub fn walk_with_threads(
         .into_iter()
         .flat_map(|t| t.big_sizes)
         .collect();
+    let types = types
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_infos();
+    let garbage = find_garbage(&view, &w.records, unrooted, |id| &types[id as usize]);
     Ok(Walked {
         heap: Heap {
             records: w.records,
             big_sizes,
             position: Vec::new(),
             by_address: Vec::new(),
-            types: types
-                .into_inner()
-                .unwrap_or_else(|e| e.into_inner())
-                .into_infos(),
+            types,
+            garbage,
             labels: labels
                 .into_inner()
                 .unwrap_or_else(|e| e.into_inner())

@@ -68,6 +68,17 @@ pub struct GcLayout {
     /// Where the collector's "collection in progress" flag is (a C `int`, non-zero while it
     /// collects; the generation lists are then spliced or hold reference counts).
     pub collecting: Collecting,
+    /// How an object's GC header says the collector tracks it.
+    pub tracked: TrackedMark,
+}
+
+/// How a GC header marks a tracked object (`_PyObject_GC_IS_TRACKED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackedMark {
+    /// 3.8+: the header's first word, `_gc_next`, is not null.
+    NextNotNull,
+    /// ≤3.7: `gc_refs`, at this offset in the header, is not `_PyGC_REFS_UNTRACKED` (-2).
+    RefsNotUntracked(u64),
 }
 
 /// Where the collector says it is collecting.

@@ -54,6 +54,7 @@ const GC_3_8: GcLayout = GcLayout {
     generations_alt: None,
     permanent: Some(104),
     collecting: Collecting::InState(200),
+    tracked: TrackedMark::NextNotNull,
 };
 
 const STR_3_8: StrLayout = StrLayout {
@@ -115,6 +116,7 @@ pub static V2_7: Layout = Layout {
         generations_alt: None,
         permanent: None,
         collecting: Collecting::Static,
+        tracked: TrackedMark::RefsNotUntracked(16),
     },
     tuple_items: 24,
     managed_dict: ManagedDict::None,
@@ -270,6 +272,7 @@ pub static V3_7: Layout = Layout {
         generations_alt: None,
         permanent: Some(192),
         collecting: Collecting::InState(312),
+        tracked: TrackedMark::RefsNotUntracked(16),
     },
     heap_type: HEAP_TYPE_3_6,
     code: CODE_3_6,
@@ -296,6 +299,7 @@ pub static V3_6: Layout = Layout {
         generations_alt: None,
         permanent: None,
         collecting: Collecting::Static,
+        tracked: TrackedMark::RefsNotUntracked(16),
     },
     frames: Frames::Objects {
         frame: FRAME_OBJECT_3_6,

@@ -54,6 +54,13 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
     );
     let _ = writeln!(
         s,
+        "garbage awaiting collection: {} object{}, {}",
+        group(census.garbage_objects),
+        if census.garbage_objects == 1 { "" } else { "s" },
+        human_bytes(census.garbage_bytes),
+    );
+    let _ = writeln!(
+        s,
         "{:>6} {:>10} {:>4} {:>12} {:>4} {:>12} {:>4}  Type",
         "Index", "Count", "%", "Size", "%", "Cumulative", "%"
     );

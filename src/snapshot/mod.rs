@@ -26,6 +26,7 @@ use thiserror::Error;
 
 use crate::census::{Census, TypeRow};
 use crate::heap::edges::INDEX_LABEL_BASE;
+use crate::heap::garbage::GarbageKind;
 use crate::heap::{Heap, Mode};
 
 pub const FORMAT: &str = "heapsnap-snapshot";
@@ -67,6 +68,12 @@ pub struct Meta {
     pub stops: u32,
     pub objects: u64,
     pub bytes: u64,
+    /// Garbage awaiting collection: what the cyclic collector would free now, and what only
+    /// that keeps alive (counted in `objects` and `bytes` too).
+    #[serde(default)]
+    pub garbage_objects: u64,
+    #[serde(default)]
+    pub garbage_bytes: u64,
     /// How long the target was stopped.
     pub pause_ms: f64,
     /// How long the walk of the copy took (target already running).
@@ -85,6 +92,10 @@ pub struct ObjectColumns {
     pub size: Vec<u64>,
     pub parent: Vec<i64>,
     pub label: Vec<i64>,
+    /// Indices of the objects that are garbage awaiting collection, ascending (absent in
+    /// older snapshots).
+    #[serde(default)]
+    pub garbage: Vec<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -197,6 +208,9 @@ impl Snapshot {
         if o.parent.iter().any(|&p| p < NO_PARENT || p >= n as i64) {
             return Err("an object's parent index is out of range".into());
         }
+        if o.garbage.iter().any(|&g| g >= n as u64) {
+            return Err("a garbage index is out of range".into());
+        }
         Ok(())
     }
 
@@ -233,6 +247,11 @@ impl Snapshot {
             cols.parent.push(o.parent);
             cols.label.push(o.label);
         }
+        cols.garbage = heap
+            .garbage_positions()
+            .into_iter()
+            .map(u64::from)
+            .collect();
         Snapshot {
             format: FORMAT.into(),
             schema_version: SCHEMA_VERSION,
@@ -275,6 +294,8 @@ impl Snapshot {
                 out.write_all(tail)?;
                 out.write_all(b"]")?;
             }
+            out.write_all(b",\"garbage\":")?;
+            serde_json::to_writer(&mut *out, &heap.garbage_positions())?;
             out.write_all(b"}}")
         })
     }
@@ -297,6 +318,9 @@ pub fn write_objects_jsonl(path: &Path, heap: &Heap) -> std::io::Result<()> {
         size: u64,
         #[serde(skip_serializing_if = "std::ops::Not::not")]
         approximate: bool,
+        /// `cyclic` (the collector would free it now) or `held` (only garbage holds it).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        garbage: Option<&'static str>,
     }
     let mut out = BufWriter::new(std::fs::File::create(path)?);
     for o in heap.objects() {
@@ -305,6 +329,10 @@ pub fn write_objects_jsonl(path: &Path, heap: &Heap) -> std::io::Result<()> {
             type_name: &heap.types[o.type_id as usize].name,
             size: o.size,
             approximate: !o.size_exact,
+            garbage: o.garbage.map(|g| match g {
+                GarbageKind::Cyclic => "cyclic",
+                GarbageKind::HeldByGarbage => "held",
+            }),
         };
         serde_json::to_writer(&mut out, &line)?;
         out.write_all(b"\n")?;
