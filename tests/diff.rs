@@ -172,7 +172,11 @@ fn bad_snapshot_files_are_refused_in_one_line() {
         ),
         (
             "newer",
-            text.replacen("\"schema_version\":1", "\"schema_version\":99", 1),
+            text.replacen(
+                &format!("\"schema_version\":{}", heapsnap::snapshot::SCHEMA_VERSION),
+                "\"schema_version\":99",
+                1,
+            ),
             "schema version 99 is newer",
         ),
         (

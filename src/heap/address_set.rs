@@ -45,12 +45,23 @@ impl AddressSet {
     /// are never objects: they count as present.
     #[inline]
     pub(super) fn insert(&self, addr: u64) -> bool {
-        let Some((word, mask)) = self.locate(addr) else {
-            return false;
-        };
+        self.insert_inside(addr) == Some(true)
+    }
+
+    /// [`AddressSet::insert`], telling an address outside the image (`None`) from one seen
+    /// before (`Some(false)`).
+    #[inline]
+    pub(super) fn insert_inside(&self, addr: u64) -> Option<bool> {
+        let (word, mask) = self.locate(addr)?;
         let bits = &self.bits[word];
         // Most candidates were seen before: test before paying for an atomic update.
-        bits.load(Relaxed) & mask == 0 && bits.fetch_or(mask, Relaxed) & mask == 0
+        Some(bits.load(Relaxed) & mask == 0 && bits.fetch_or(mask, Relaxed) & mask == 0)
+    }
+
+    /// Whether `addr` is in the set.
+    pub(super) fn contains(&self, addr: u64) -> bool {
+        self.locate(addr)
+            .is_some_and(|(word, mask)| self.bits[word].load(Relaxed) & mask != 0)
     }
 
     pub(super) fn remove(&self, addr: u64) {

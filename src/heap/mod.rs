@@ -5,6 +5,7 @@
 //! - [`edges`] — how a parent holds a child: retainer-chain labels;
 //! - [`gc_lists`] — interpreters and their generation lists;
 //! - [`garbage`] — what the cyclic collector would free now;
+//! - [`dominators`] — the dominator tree and retained sizes;
 //! - [`types`] — validated type objects and what each needs;
 //! - [`referents`] — per-type `tp_traverse` emulation;
 //! - [`sizes`] — `sys.getsizeof`;
@@ -14,6 +15,7 @@
 //! - [`walk`] — the traversal itself.
 
 mod address_set;
+pub mod dominators;
 pub mod edges;
 pub mod garbage;
 pub mod gc_lists;
@@ -65,6 +67,10 @@ pub struct HeapObject {
     pub label: u32,
     /// Set when the object is garbage awaiting collection.
     pub garbage: Option<garbage::GarbageKind>,
+    /// Its immediate dominator (index in address order; [`NO_PARENT`]: the root above all
+    /// roots) and retained size, once computed.
+    pub idom: u32,
+    pub retained: u64,
 }
 
 pub const NO_PARENT: u32 = u32::MAX;
@@ -102,6 +108,7 @@ impl Heap {
     /// The object of record `index`, its parent numbered in address order.
     fn object(&self, index: usize) -> HeapObject {
         let record = &self.records[index];
+        let position = self.position[index] as usize;
         HeapObject {
             address: record.address,
             type_id: record.kind & !Record::APPROXIMATE,
@@ -116,6 +123,11 @@ impl Heap {
             },
             label: record.label,
             garbage: self.garbage.kind(index),
+            idom: self
+                .dominators
+                .as_ref()
+                .map_or(NO_PARENT, |d| d.idom[position]),
+            retained: self.dominators.as_ref().map_or(0, |d| d.retained[position]),
         }
     }
 }
@@ -143,6 +155,15 @@ impl Heap {
         self.by_address[range]
             .iter()
             .map(|&record| self.object(record as usize))
+    }
+
+    /// Compute the dominator tree and every object's retained size (see [`dominators`]); the
+    /// walk's extra edges are released.
+    pub fn compute_dominators(&mut self) {
+        let parents: Vec<u32> = self.objects().map(|o| o.parent).collect();
+        let edges = std::mem::take(&mut self.edges);
+        let sizes: Vec<u64> = self.objects().map(|o| o.size).collect();
+        self.dominators = Some(dominators::dominators(&parents, &edges, |i| sizes[i]));
     }
 
     /// The positions (address order) of the garbage awaiting collection, ascending.
@@ -182,6 +203,12 @@ pub struct Heap {
     pub types: Vec<types::TypeInfo>,
     /// Garbage awaiting collection, by record.
     garbage: garbage::Garbage,
+    /// The walk's edges other than each object's first (parent) one, by position, until the
+    /// dominators are computed.
+    edges: Vec<(u32, u32)>,
+    /// Each object's immediate dominator and retained size, by position (empty until
+    /// [`Heap::compute_dominators`]).
+    dominators: Option<dominators::Dominators>,
     pub labels: Vec<String>,
     pub interpreters: usize,
     /// What a tolerant walk had to cut short (torn GC lists of a copy taken without stopping).
@@ -212,6 +239,8 @@ mod tests {
             by_address: vec![2, 0],
             types: Vec::new(),
             garbage: Default::default(),
+            edges: Vec::new(),
+            dominators: None,
             labels: Vec::new(),
             interpreters: 1,
             warnings: Vec::new(),

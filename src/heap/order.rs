@@ -3,7 +3,8 @@
 //! visited set, and readers go through the inverse permutation.
 
 use super::address_set::AddressSet;
-use super::{Heap, Record};
+use super::walk::CrossEdge;
+use super::{Heap, Record, NO_PARENT};
 
 /// Where each record goes in address order.
 pub struct AddressOrder {
@@ -11,6 +12,8 @@ pub struct AddressOrder {
     position: Vec<u32>,
     /// Number of objects.
     count: usize,
+    /// The walk's cross edges between objects, as positions (from, to).
+    edges: Vec<(u32, u32)>,
 }
 
 /// The position of a record that is not an object.
@@ -21,6 +24,8 @@ pub struct Walked {
     pub(super) heap: Heap,
     /// The address of every record: the walk's visited set.
     pub(super) visited: AddressSet,
+    /// The edges the walk did not take (their targets were found first another way).
+    pub(super) cross: Vec<CrossEdge>,
 }
 
 impl Walked {
@@ -28,7 +33,7 @@ impl Walked {
     /// visited bitmap (linear time, no sort; two threads). Needs only where the image's
     /// regions were, not their bytes: the copy can be released before [`Walked::into_heap`]
     /// takes more memory.
-    pub fn address_order(&self) -> AddressOrder {
+    pub fn address_order(&mut self) -> AddressOrder {
         let records = &self.heap.records;
         let set = &self.visited;
         // Candidates that were not objects leave the set: what remains are the objects.
@@ -52,9 +57,26 @@ impl Walked {
             || rank(&records[half..], tail),
             || rank(&records[..half], head),
         );
+        // Cross edges between objects, by position (an edge to a candidate that was not an
+        // object goes).
+        let edges = std::mem::take(&mut self.cross)
+            .into_iter()
+            .filter(|e| set.contains(e.to))
+            .filter_map(|e| {
+                let from = match e.from {
+                    NO_PARENT => NO_PARENT,
+                    record => match position[record as usize] {
+                        NOT_PLACED => return None,
+                        from => from,
+                    },
+                };
+                Some((from, set.rank(&before, e.to)?))
+            })
+            .collect();
         AddressOrder {
             position,
             count: total as usize,
+            edges,
         }
     }
 
@@ -63,7 +85,11 @@ impl Walked {
     /// as much memory again, freshly faulted in).
     pub fn into_heap(self, order: AddressOrder) -> Heap {
         let Walked { mut heap, .. } = self;
-        let AddressOrder { position, count } = order;
+        let AddressOrder {
+            position,
+            count,
+            edges,
+        } = order;
         let mut by_address = vec![0u32; count];
         for (record, &p) in position.iter().enumerate() {
             if p != NOT_PLACED {
@@ -72,12 +98,13 @@ impl Walked {
         }
         heap.position = position;
         heap.by_address = by_address;
+        heap.edges = edges;
         heap
     }
 
     /// [`Walked::address_order`] then [`Walked::into_heap`], for a caller with no memory to
     /// release in between.
-    pub fn into_ordered_heap(self) -> Heap {
+    pub fn into_ordered_heap(mut self) -> Heap {
         let order = self.address_order();
         self.into_heap(order)
     }

@@ -14,7 +14,7 @@ use super::address_set::AddressSet;
 use super::edges::{index_label, label_key, Edge, LabelKey, Labeler};
 use super::garbage::find_garbage;
 use super::gc_lists::{gc_heads, interpreters, list_objects, GcHeads};
-use super::hashing::FastMap;
+use super::hashing::{self, FastMap};
 use super::objects::View;
 use super::order::Walked;
 use super::referents::{full_extra_referents, gc_referents};
@@ -159,6 +159,17 @@ struct WalkThread {
     spans: Vec<(usize, usize, usize)>,
     /// Sizes too big for a record, by address.
     big_sizes: Vec<(u64, u64)>,
+    /// Edges to objects found before (for the dominator tree).
+    cross: Vec<CrossEdge>,
+}
+
+/// An edge the walk did not take (its target was found first through another edge): from a
+/// record ([`NO_PARENT`]: from the root above all roots), to an address. 12 bytes.
+#[derive(Clone, Copy)]
+#[repr(C, packed(4))]
+pub(super) struct CrossEdge {
+    pub(super) from: u32,
+    pub(super) to: u64,
 }
 
 impl WalkThread {
@@ -210,13 +221,23 @@ impl WalkThread {
             // buffer of its own), unless it is not a possible object or was seen before.
             let index = first + k as u32;
             let labels = &mut self.labels;
+            let cross = &mut self.cross;
             let mut queue = |child: u64, edge: Edge| {
-                if child != 0 && child.is_multiple_of(8) && shared.visited.insert(child) {
-                    next.push(Candidate {
+                if child == 0 || !child.is_multiple_of(8) {
+                    return;
+                }
+                match shared.visited.insert_inside(child) {
+                    Some(true) => next.push(Candidate {
                         address: child,
                         parent: index,
                         label: labels.label(shared, addr, ty, edge),
-                    });
+                    }),
+                    // Seen before: an edge the dominator tree needs too.
+                    Some(false) if child != addr => cross.push(CrossEdge {
+                        from: index,
+                        to: child,
+                    }),
+                    _ => {}
                 }
             };
             if ty.is_gc_object(view, addr) {
@@ -259,6 +280,13 @@ impl Walker<'_> {
 
     /// Add a root: an object the interpreter holds directly, named for retainer chains.
     fn root(&mut self, addr: u64, name: &str) {
+        if addr != 0 && self.shared.visited.contains(addr) {
+            // Reached before (from another root): the dominator tree still needs this edge.
+            self.threads[0].cross.push(CrossEdge {
+                from: NO_PARENT,
+                to: addr,
+            });
+        }
         self.enqueue_root(addr, |w| lock(&w.shared.labels).root(name));
     }
 
@@ -458,10 +486,13 @@ pub fn walk_with_threads(
         ..
     } = w.shared;
     // The threads' caches go first: they share the type descriptions `into_infos` hands out.
-    let big_sizes = std::mem::take(&mut w.threads)
-        .into_iter()
-        .flat_map(|t| t.big_sizes)
-        .collect();
+    let threads = std::mem::take(&mut w.threads);
+    let mut cross = Vec::with_capacity(threads.iter().map(|t| t.cross.len()).sum());
+    let mut big_sizes = hashing::FastMap::default();
+    for t in threads {
+        cross.extend_from_slice(&t.cross);
+        big_sizes.extend(t.big_sizes);
+    }
     let types = types
         .into_inner()
         .unwrap_or_else(|e| e.into_inner())
@@ -475,6 +506,8 @@ pub fn walk_with_threads(
             by_address: Vec::new(),
             types,
             garbage,
+            edges: Vec::new(),
+            dominators: None,
             labels: labels
                 .into_inner()
                 .unwrap_or_else(|e| e.into_inner())
@@ -483,6 +516,7 @@ pub fn walk_with_threads(
             warnings,
         },
         visited,
+        cross,
     })
 }
 
