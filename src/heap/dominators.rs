@@ -60,19 +60,24 @@ pub fn dominators(parent: &[u32], edges: &[(u32, u32)], size: impl Fn(usize) -> 
     drop(stack);
     let reached = vertex_of.len();
     // Predecessors, by number.
-    let number = &number;
-    let successors = &successors;
-    let predecessors = Csr::new(
-        reached,
-        (0..v as u32).flat_map(move |from| {
-            let nf = number[from as usize];
-            successors
-                .of(from as usize)
-                .iter()
-                .filter(move |_| nf != UNSEEN)
-                .map(move |&to| (number[to as usize], nf))
-        }),
-    );
+    let mut predecessors = Csr::with_counts(reached, |count| {
+        for from in 0..v {
+            if number[from] != UNSEEN {
+                for &to in successors.of(from) {
+                    count(number[to as usize]);
+                }
+            }
+        }
+    });
+    for from in 0..v {
+        let nf = number[from];
+        if nf != UNSEEN {
+            for &to in successors.of(from) {
+                predecessors.push(number[to as usize], nf);
+            }
+        }
+    }
+    drop(successors);
     // Semi-dominators, by number, with a path-compressed forest of processed vertices.
     let mut semi: Vec<u32> = (0..reached as u32).collect();
     let mut label: Vec<u32> = (0..reached as u32).collect();
@@ -159,28 +164,43 @@ fn eval(v: u32, ancestor: &mut [u32], label: &mut [u32], semi: &[u32], path: &mu
 struct Csr {
     start: Vec<u32>,
     items: Vec<u32>,
+    /// Where the next item of each list goes, while it is filled.
+    fill: Vec<u32>,
 }
 
 impl Csr {
+    /// Empty lists for `n` vertices, sized by `counting`, which calls its argument once per
+    /// item to come with the item's vertex; fill them with [`Csr::push`].
+    fn with_counts(n: usize, counting: impl FnOnce(&mut dyn FnMut(u32))) -> Csr {
+        let mut start = vec![0u32; n + 1];
+        counting(&mut |f| start[f as usize + 1] += 1);
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        Csr {
+            items: vec![0; start[n] as usize],
+            fill: start[..n].to_vec(),
+            start,
+        }
+    }
+
+    fn push(&mut self, from: u32, to: u32) {
+        let at = &mut self.fill[from as usize];
+        self.items[*at as usize] = to;
+        *at += 1;
+    }
+
     /// Lists for `n` vertices from (from, to) pairs; the pairs are produced twice (count, fill).
     fn new<I>(n: usize, pairs: I) -> Csr
     where
         I: Iterator<Item = (u32, u32)> + Clone,
     {
-        let mut start = vec![0u32; n + 1];
-        for (f, _) in pairs.clone() {
-            start[f as usize + 1] += 1;
-        }
-        for i in 0..n {
-            start[i + 1] += start[i];
-        }
-        let mut fill = start.clone();
-        let mut items = vec![0u32; start[n] as usize];
+        let mut csr = Csr::with_counts(n, |count| pairs.clone().for_each(|(f, _)| count(f)));
         for (f, t) in pairs {
-            items[fill[f as usize] as usize] = t;
-            fill[f as usize] += 1;
+            csr.push(f, t);
         }
-        Csr { start, items }
+        csr.fill = Vec::new();
+        csr
     }
 
     fn of(&self, v: usize) -> &[u32] {

@@ -160,10 +160,23 @@ impl Heap {
     /// Compute the dominator tree and every object's retained size (see [`dominators`]); the
     /// walk's extra edges are released.
     pub fn compute_dominators(&mut self) {
-        let parents: Vec<u32> = self.objects().map(|o| o.parent).collect();
+        let parents: Vec<u32> = self
+            .by_address
+            .iter()
+            .map(|&r| match self.records[r as usize].parent {
+                NO_PARENT => NO_PARENT,
+                parent => self.position[parent as usize],
+            })
+            .collect();
         let edges = std::mem::take(&mut self.edges);
-        let sizes: Vec<u64> = self.objects().map(|o| o.size).collect();
-        self.dominators = Some(dominators::dominators(&parents, &edges, |i| sizes[i]));
+        let size = |i: usize| {
+            let record = &self.records[self.by_address[i] as usize];
+            match record.size {
+                Record::BIG => self.big_sizes.get(&record.address).copied().unwrap_or(0),
+                size => u64::from(size),
+            }
+        };
+        self.dominators = Some(dominators::dominators(&parents, &edges, size));
     }
 
     /// The positions (address order) of the garbage awaiting collection, ascending.
