@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::heap::Heap;
+use crate::heap::{Heap, NO_PARENT};
 
 /// One type's line.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -13,6 +13,69 @@ pub struct TypeRow {
     pub size: u64,
     /// How many of these objects have a size heapsnap could not reproduce exactly.
     pub approximate: u64,
+    /// The retained bytes of the objects of this type that no other object of this type
+    /// dominates: what freeing every one of them would free (absent in schema 1 snapshots).
+    #[serde(default)]
+    pub retained: u64,
+}
+
+/// Per row, the retained bytes of its objects that no object of the same row dominates (the
+/// dominator tree grouped by class): one pass down the dominator tree, counting per row how
+/// many of the current node's dominators belong to it.
+fn retained_per_row(heap: &Heap, row_of_type: &[usize], rows: usize) -> Vec<u64> {
+    let mut out = vec![0u64; rows];
+    let n = heap.len();
+    if !heap.has_dominators() || n == 0 {
+        return out;
+    }
+    let mut row = Vec::with_capacity(n);
+    let mut retained = Vec::with_capacity(n);
+    // Children lists of the dominator tree; node n is the root above all roots.
+    let mut start = vec![0u32; n + 3];
+    let mut idom = Vec::with_capacity(n);
+    for o in heap.objects() {
+        row.push(row_of_type[o.type_id as usize] as u32);
+        retained.push(o.retained);
+        let d = if o.idom == NO_PARENT {
+            n
+        } else {
+            o.idom as usize
+        };
+        idom.push(d as u32);
+        start[d + 2] += 1;
+    }
+    for i in 0..=n {
+        start[i + 1] += start[i];
+    }
+    let mut children = vec![0u32; n];
+    for (child, &d) in idom.iter().enumerate() {
+        let at = &mut start[d as usize + 1];
+        children[*at as usize] = child as u32;
+        *at += 1;
+    }
+    drop(idom);
+    // Children of d are children[start[d]..start[d + 1]].
+    let mut inside = vec![0u32; rows];
+    let mut stack: Vec<(u32, u32)> = vec![(n as u32, start[n])];
+    while let Some(top) = stack.last_mut() {
+        let (node, next) = *top;
+        if next < start[node as usize + 1] {
+            top.1 += 1;
+            let child = children[next as usize] as usize;
+            let r = row[child] as usize;
+            if inside[r] == 0 {
+                out[r] += retained[child];
+            }
+            inside[r] += 1;
+            stack.push((child as u32, start[child]));
+        } else {
+            stack.pop();
+            if (node as usize) < n {
+                inside[row[node as usize] as usize] -= 1;
+            }
+        }
+    }
+    out
 }
 
 /// All rows, largest total size first, and the totals.
@@ -42,6 +105,7 @@ impl Census {
                         count: 0,
                         size: 0,
                         approximate: 0,
+                        retained: 0,
                     });
                     rows.len() - 1
                 })
@@ -60,6 +124,12 @@ impl Census {
                 garbage_objects += 1;
                 garbage_bytes += o.size;
             }
+        }
+        for (row, retained) in retained_per_row(heap, &row_of_type, rows.len())
+            .into_iter()
+            .enumerate()
+        {
+            rows[row].retained = retained;
         }
         rows.retain(|r| r.count > 0);
         rows.sort_by(|a, b| {

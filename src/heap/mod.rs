@@ -179,6 +179,11 @@ impl Heap {
         self.dominators = Some(dominators::dominators(&parents, &edges, size));
     }
 
+    /// Whether [`Heap::compute_dominators`] ran (objects then carry `idom` and `retained`).
+    pub fn has_dominators(&self) -> bool {
+        self.dominators.is_some()
+    }
+
     /// The positions (address order) of the garbage awaiting collection, ascending.
     pub fn garbage_positions(&self) -> Vec<u32> {
         let mut out: Vec<u32> = self

@@ -61,8 +61,8 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
     );
     let _ = writeln!(
         s,
-        "{:>6} {:>10} {:>4} {:>12} {:>4} {:>12} {:>4}  Type",
-        "Index", "Count", "%", "Size", "%", "Cumulative", "%"
+        "{:>6} {:>10} {:>4} {:>12} {:>4} {:>12} {:>4} {:>12}  Type",
+        "Index", "Count", "%", "Size", "%", "Cumulative", "%", "Retained"
     );
     let total_count = census.objects.max(1) as f64;
     let total_size = census.bytes.max(1) as f64;
@@ -76,7 +76,7 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
         };
         let _ = writeln!(
             s,
-            "{:>6} {:>10} {:>4.0} {:>12} {:>4.0} {:>12} {:>4.0}  {}{approx}",
+            "{:>6} {:>10} {:>4.0} {:>12} {:>4.0} {:>12} {:>4.0} {:>12}  {}{approx}",
             i,
             r.count,
             100.0 * r.count as f64 / total_count,
@@ -84,6 +84,7 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
             100.0 * r.size as f64 / total_size,
             cumulative,
             100.0 * cumulative as f64 / total_size,
+            r.retained,
             r.name
         );
     }
