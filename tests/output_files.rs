@@ -1,14 +1,17 @@
-//! What `-o` writes, and how: the same text serde writes for the snapshot; to a regular file
-//! (or a path that does not exist yet) through a temporary file renamed into place, to a
-//! device or a pipe directly (a rename would replace the device node), and through a symbolic
-//! link, which stays a link.
+//! What `-o` and `--objects` write, and how: the same text serde writes for the snapshot; to
+//! a regular file (or a path that does not exist yet) through a temporary file renamed into
+//! place, with mode 0600; to a device, a pipe or heapsnap's own standard output directly (a
+//! rename would replace the device node); through a symbolic link, which stays a link; and
+//! every output path checked before the target is touched.
 
 mod common;
 
-use std::os::unix::fs::FileTypeExt;
-use std::process::Command;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
-use common::{build, dump_to, Target};
+use common::{build, dump_to, heapsnap, Target};
 
 #[test]
 fn devices_pipes_and_links_are_written_through() {
@@ -94,4 +97,161 @@ fn the_streamed_snapshot_is_the_serde_snapshot() {
     let serde_text = serde_json::to_string(&built).unwrap();
     assert!(taken.heap.len() > 90_000, "{} objects", taken.heap.len());
     assert_eq!(streamed.trim_end(), serde_text, "the two encodings differ");
+}
+
+/// `-o /dev/stdout` (and its other spellings) when heapsnap's standard output is a pipe or a
+/// socket: the snapshot arrives whole. `/proc/self/fd/1` reads as `pipe:[N]` or `socket:[N]`,
+/// which is no path, and a socket cannot be opened through /proc at all.
+#[test]
+fn the_standard_output_is_written_whatever_its_spelling() {
+    let Some(b) = build("3.12.1") else { return };
+    let target = Target::idle(&b.python, "");
+    let dump = |spelling: &str| {
+        let mut command = heapsnap();
+        command.args(["dump", &target.pid().to_string(), "-q", "-o", spelling]);
+        command
+    };
+    let check = |bytes: &[u8], what: &str| {
+        let doc: serde_json::Value = serde_json::from_slice(bytes)
+            .unwrap_or_else(|e| panic!("{what}: not a snapshot ({e}): {} bytes", bytes.len()));
+        assert_eq!(doc["format"], "heapsnap-snapshot", "{what}");
+        assert_eq!(doc["meta"]["pid"], target.pid(), "{what}");
+    };
+    for spelling in ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"] {
+        // Into a pipe.
+        let out = dump(spelling).output().unwrap();
+        common::assert_succeeded(&out);
+        check(&out.stdout, &format!("{spelling} into a pipe"));
+        // Into a socket.
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        let mut child = dump(spelling)
+            .stdout(Stdio::from(std::os::fd::OwnedFd::from(theirs)))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let reader = std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            (&ours).read_to_end(&mut bytes).unwrap();
+            bytes
+        });
+        let status = child.wait().unwrap();
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(status.success(), "{spelling} into a socket: {stderr}");
+        check(
+            &reader.join().unwrap(),
+            &format!("{spelling} into a socket"),
+        );
+    }
+}
+
+/// Every file heapsnap writes is created with mode 0600 and replaced, not overwritten in place:
+/// a hard link to the previous file keeps the previous contents, so a reader never sees a
+/// half-written file.
+#[test]
+fn snapshots_and_object_lists_are_replaced_whole_and_private() {
+    let Some(b) = build("3.12.1") else { return };
+    let target = Target::idle(&b.python, "x = [str(i) for i in range(5000)]");
+    let dir = std::env::temp_dir().join(format!("heapsnap-private-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (snapshot, objects) = (dir.join("a.json"), dir.join("a.jsonl"));
+    let previous_of = |file: &std::path::Path| {
+        let mut name = file.as_os_str().to_owned();
+        name.push(".previous");
+        std::path::PathBuf::from(name)
+    };
+    for (file, previous) in [(&snapshot, "old snapshot"), (&objects, "old objects")] {
+        std::fs::write(file, previous).unwrap();
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::hard_link(file, previous_of(file)).unwrap();
+    }
+    let out = heapsnap()
+        .args(["dump", &target.pid().to_string(), "-q", "-o"])
+        .arg(&snapshot)
+        .arg("--objects")
+        .arg(&objects)
+        .output()
+        .unwrap();
+    common::assert_succeeded(&out);
+    for (file, previous) in [(&snapshot, "old snapshot"), (&objects, "old objects")] {
+        let kept = std::fs::read_to_string(previous_of(file)).unwrap();
+        assert_eq!(
+            kept,
+            previous,
+            "{} was overwritten in place",
+            file.display()
+        );
+        let mode = std::fs::metadata(file).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} has mode {mode:o}", file.display());
+    }
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&snapshot).unwrap()).unwrap();
+    let lines = std::fs::read_to_string(&objects).unwrap();
+    // One JSON object per line, one line per object of the snapshot.
+    let parsed: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        parsed.len() as u64,
+        doc["meta"]["objects"].as_u64().unwrap()
+    );
+    assert!(parsed
+        .iter()
+        .all(|o| o["address"].is_u64() && o["type"].is_string()));
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A bad output path fails at once, before heapsnap looks at the target: shown with a target
+/// that is not a Python process, which the first look at it would report (exit 5) instead.
+#[test]
+fn a_bad_output_path_fails_before_the_target_is_touched() {
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let pid = sleeper.id().to_string();
+    let dump = |args: &[&str]| {
+        let started = Instant::now();
+        let out = heapsnap().args(["dump", &pid]).args(args).output().unwrap();
+        (out, started.elapsed())
+    };
+    let one_line = |out: &Output, code: i32, needle: &str| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(needle), "expected {needle:?} in {stderr}");
+    };
+    // Without an output path, the target is looked at: it is no Python process.
+    let (out, _) = dump(&[]);
+    one_line(&out, 5, "is not a Python process");
+    let (out, took) = dump(&["-o", "missing-dir/a.json"]);
+    one_line(
+        &out,
+        1,
+        "cannot write missing-dir/a.json: folder missing-dir does not exist",
+    );
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let (out, _) = dump(&["-o", "a.json", "--objects", "missing-dir/a.jsonl"]);
+    one_line(&out, 1, "cannot write missing-dir/a.jsonl");
+    let (out, _) = dump(&["-o", "/"]);
+    one_line(&out, 1, "cannot write /: Is a directory");
+    // The table and the snapshot would both go to the standard output.
+    let (out, _) = dump(&["-o", "/dev/stdout"]);
+    one_line(&out, 2, "add --quiet");
+    let same = std::env::temp_dir().join(format!("heapsnap-same-{}.json", std::process::id()));
+    let same = same.to_str().unwrap();
+    let (out, _) = dump(&["-q", "-o", same, "--objects", same]);
+    one_line(&out, 2, "both name");
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    assert!(!std::path::Path::new("a.json").exists());
 }

@@ -11,8 +11,8 @@ use super::{exit, DemoArgs, Failure};
 use crate::diff::{diff, GroupBy, Options};
 use crate::heap::Mode;
 use crate::render::diff::diff_table;
-use crate::render::human_bytes;
-use crate::snapshot::Snapshot;
+use crate::render::{count_of, human_bytes};
+use crate::snapshot::{write_atomically, Snapshot};
 
 /// The example service, compiled in so that the demo works from any directory.
 const SERVICE: &str = include_str!("../../fixtures/example_service.py");
@@ -126,7 +126,8 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     });
     std::fs::create_dir_all(&dir).map_err(|e| write_failure(&dir, e))?;
     let script = dir.join("example_service.py");
-    std::fs::write(&script, SERVICE).map_err(|e| write_failure(&script, e))?;
+    write_atomically(&script, |out| out.write_all(SERVICE.as_bytes()))
+        .map_err(|e| write_failure(&script, e))?;
 
     let mut service = Service::start(&python, &script)?;
     let pid = service.child.id() as i32;
@@ -136,7 +137,10 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
     for (step, name) in ["a", "b", "c"].iter().enumerate() {
         if step > 0 {
             service.requests(args.requests)?;
-            println!("  ... {} requests handled", args.requests);
+            println!(
+                "  ... {} handled",
+                count_of(args.requests.into(), "request", "requests")
+            );
         }
         let t = crate::capture::capture(pid, &crate::capture::Options::blocking(Mode::Full))
             .map_err(capture_failure)?;
@@ -144,9 +148,9 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         let snap = Snapshot::new(t.meta, &t.census, &t.heap);
         snap.write(&path).map_err(|e| write_failure(&path, e))?;
         println!(
-            "  heapsnap dump {pid} -o {}   # {} objects, {}, target paused {:.1} ms",
+            "  heapsnap dump {pid} -o {}   # {}, {}, target paused {:.1} ms",
             path.display(),
-            crate::render::group(snap.meta.objects),
+            count_of(snap.meta.objects, "object", "objects"),
             human_bytes(snap.meta.bytes),
             snap.meta.pause_ms
         );

@@ -5,11 +5,13 @@ pub mod demo;
 pub mod diff;
 pub mod dump;
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::heap::Mode;
+/// How many rows `dump` and `diff` print unless told (`--top`).
+pub const DEFAULT_TOP: usize = 25;
 
 #[derive(Parser)]
 #[command(
@@ -59,19 +61,21 @@ pub struct DiffArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Group rows by type or by top-level module of the type.
-    #[arg(long, value_enum, default_value_t = crate::diff::GroupBy::Type)]
-    pub by: crate::diff::GroupBy,
+    /// How to group the rows.
+    #[arg(long, value_enum, default_value_t = GroupByArg::Type)]
+    pub by: GroupByArg,
     /// How many rows to print.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = DEFAULT_TOP)]
     pub top: usize,
-    /// For how many of the fastest-growing types to show retainer chains (0: none).
+    /// For how many of the fastest-growing rows to show retainer chains (0: none).
     #[arg(long, default_value_t = 5)]
     pub chains: usize,
-    /// How many new objects per type to show chains for.
+    /// How many new objects per row (or per --type) to show chains for.
     #[arg(long, default_value_t = 2)]
     pub per_type: usize,
-    /// Show retainer chains for this type (repeatable), e.g. --type matplotlib.figure.Figure.
+    /// Show retainer chains for this type (repeatable) instead of the fastest-growing rows:
+    /// its full name (myapp.audit.AuditEntry) or any unambiguous dotted suffix (AuditEntry,
+    /// audit.AuditEntry). The table is not filtered: it lists every changed row.
     #[arg(long = "type", value_name = "NAME")]
     pub types: Vec<String>,
     /// How many attachment points (where new objects hang off older ones) to list.
@@ -90,11 +94,11 @@ pub struct DumpArgs {
     /// Write one JSON line per object (address, type, size) to this file.
     #[arg(long, value_name = "FILE.jsonl")]
     pub objects: Option<PathBuf>,
-    /// `gc`: exactly gc.get_objects() and its referents; `full`: everything reachable.
-    #[arg(long, value_enum, default_value_t = Mode::Full)]
-    pub mode: Mode,
+    /// Which objects to count.
+    #[arg(long, value_enum, default_value_t = ModeArg::Full)]
+    pub mode: ModeArg,
     /// How many rows of the table to print.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = DEFAULT_TOP)]
     pub top: usize,
     /// Do not stop the target while copying its memory (the census may be inconsistent).
     #[arg(long)]
@@ -105,6 +109,60 @@ pub struct DumpArgs {
     /// Say on stderr what happened at each stop of the target.
     #[arg(short, long)]
     pub verbose: bool,
+}
+
+/// `dump --mode`: the library's [`crate::heap::Mode`], parsed.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ModeArg {
+    /// Exactly gc.get_objects() and its gc.get_referents closure.
+    Gc,
+    /// Everything reachable: also code contents, all dict keys, types, interned strings,
+    /// frames.
+    Full,
+}
+
+impl From<ModeArg> for crate::heap::Mode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::Gc => crate::heap::Mode::Gc,
+            ModeArg::Full => crate::heap::Mode::Full,
+        }
+    }
+}
+
+/// `diff --by`: the library's [`crate::diff::GroupBy`], parsed.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum GroupByArg {
+    /// One row per type.
+    Type,
+    /// One row per top-level package under which each object's retainer path starts
+    /// (sys.modules['myapp.audit']... counts for myapp).
+    Module,
+    /// One row per top-level package of each object's type (builtins for dict).
+    TypeModule,
+}
+
+impl From<GroupByArg> for crate::diff::GroupBy {
+    fn from(by: GroupByArg) -> Self {
+        match by {
+            GroupByArg::Type => crate::diff::GroupBy::Type,
+            GroupByArg::Module => crate::diff::GroupBy::Module,
+            GroupByArg::TypeModule => crate::diff::GroupBy::TypeModule,
+        }
+    }
+}
+
+/// Print `text` on stdout. A reader that went away (`heapsnap diff ... | head`) is no
+/// failure: what it wanted has been written.
+pub fn print_stdout(text: &str) -> Result<(), Failure> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::new(
+            exit::ERROR,
+            format!("cannot write the standard output: {e}"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A failure: its message and exit code (see README "Exit codes").

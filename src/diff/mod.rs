@@ -1,21 +1,29 @@
-//! Comparing snapshots: which types grew, which objects are new (same address and type means
-//! the same object), which new objects survived a later snapshot too, and the retainer chain
-//! that keeps each of a few of them alive — all from the snapshot files, no live process.
+//! Comparing snapshots: which types (or packages) grew, which objects are new (same address
+//! and type means the same object), which new objects survived a later snapshot too, where
+//! they attach to the older heap, and the retainer chain that keeps a few of them alive — all
+//! from the snapshot files, no live process.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
+use thiserror::Error;
 
 use crate::snapshot::{Snapshot, NO_PARENT};
 
 /// How rows are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum GroupBy {
     /// One row per type.
     Type,
-    /// One row per top-level package of the type (`matplotlib` for matplotlib.figure.Figure).
+    /// One row per top-level package under which an object's retainer path starts:
+    /// `sys.modules['myapp.audit']...` counts for `myapp`; objects reached from another root
+    /// count for it (`sys`, `builtins`, `<interned strings>`, `<running frames>`, `<no root>`).
     Module,
+    /// One row per top-level package of the object's type (`matplotlib` for
+    /// matplotlib.figure.Figure, `builtins` for dict).
+    TypeModule,
 }
 
 /// One row of the comparison.
@@ -33,6 +41,18 @@ pub struct Row {
 }
 
 impl Row {
+    fn empty(name: String) -> Row {
+        Row {
+            name,
+            count_before: 0,
+            count_after: 0,
+            size_before: 0,
+            size_after: 0,
+            new_objects: 0,
+            new_size: 0,
+        }
+    }
+
     pub fn count_delta(&self) -> i64 {
         (self.count_after as i64).saturating_sub(self.count_before as i64)
     }
@@ -41,10 +61,22 @@ impl Row {
         (self.size_after as i64).saturating_sub(self.size_before as i64)
     }
 
-    fn changed(&self) -> bool {
+    pub fn changed(&self) -> bool {
         self.count_before != self.count_after
             || self.size_before != self.size_after
             || self.new_objects > 0
+    }
+
+    /// Count `count` objects of `size` bytes in the earlier (`later` false) or the later
+    /// snapshot.
+    fn add(&mut self, later: bool, count: u64, size: u64) {
+        if later {
+            self.count_after += count;
+            self.size_after += size;
+        } else {
+            self.count_before += count;
+            self.size_before += size;
+        }
     }
 }
 
@@ -71,7 +103,15 @@ pub struct Diff {
     pub chains: Vec<Chain>,
     /// Where the new objects hang off older ones: the leak's entry points, largest first.
     pub attachments: Vec<Attachment>,
+    /// Each once, in the order found.
     pub warnings: Vec<String>,
+}
+
+impl Diff {
+    /// Nothing differs between the snapshots: no row changed and no object is new.
+    pub fn unchanged(&self) -> bool {
+        !self.total.changed() && !self.rows.iter().any(Row::changed)
+    }
 }
 
 /// New objects whose holder is older (or a root): where a leak attaches to the live heap.
@@ -93,55 +133,70 @@ pub struct Attachment {
 pub struct Options {
     pub group_by: GroupBy,
     pub all_rows: bool,
-    /// For how many of the fastest-growing types to show chains.
+    /// For how many of the fastest-growing rows to show chains.
     pub chain_types: usize,
-    /// How many objects per type.
+    /// How many objects per row (or type).
     pub chains_per_type: usize,
-    /// Show chains for these types (or modules, with `--by module`) instead of the
-    /// fastest-growing ones.
+    /// Show chains for these types (full names, see [`resolve_type_names`]) instead of the
+    /// fastest-growing rows.
     pub chain_for: Vec<String>,
     /// How many attachment points to list.
     pub attachments: usize,
 }
 
-/// Group name of a type name for `--by module`.
-fn module_of(type_name: &str) -> String {
-    match type_name.split_once('.') {
-        Some((module, _)) => module.to_string(),
-        None => "builtins".to_string(),
-    }
-}
-
-/// The row named `name`, created empty if needed.
-fn row(rows: &mut HashMap<String, Row>, name: String) -> &mut Row {
-    rows.entry(name.clone()).or_insert_with(|| Row {
-        name,
-        count_before: 0,
-        count_after: 0,
-        size_before: 0,
-        size_after: 0,
-        new_objects: 0,
-        new_size: 0,
-    })
-}
-
-/// (address, type name) of every object.
-fn identities(s: &Snapshot) -> Vec<(u64, &str)> {
-    s.addresses()
-        .into_iter()
-        .zip(&s.objects.type_index)
-        .map(|(a, &t)| (a, s.types[t as usize].name.as_str()))
-        .collect()
-}
-
 /// Compare `before` with `after`; with `later`, count the objects new in `after` that are
 /// still in `later` (leak candidates that survived).
 pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts: &Options) -> Diff {
+    let snapshots: Vec<&Snapshot> = [before, after].into_iter().chain(later).collect();
+    let mut warnings = provenance_warnings(&snapshots);
+    let new = new_objects(before, after, later);
+    let (rows, total, rows_of_after) = rows(before, after, later, &new, opts.group_by);
+    let addresses = after.addresses();
+    let wanted: Vec<Wanted> = if opts.chain_for.is_empty() {
+        fastest_growing(&rows)
+            .take(opts.chain_types)
+            .map(Wanted::Row)
+            .collect()
+    } else {
+        opts.chain_for.iter().map(|t| Wanted::Type(t)).collect()
+    };
+    let mut chains = Vec::new();
+    for want in wanted {
+        let found = chains_of(after, &addresses, &new, &rows_of_after, &want)
+            .take(opts.chains_per_type)
+            .collect::<Vec<_>>();
+        if let (Wanted::Type(name), true) = (&want, found.is_empty()) {
+            warnings.push(format!(
+                "no new object of type {name} to show a retainer chain for"
+            ));
+        }
+        chains.extend(found);
+    }
+    let attachments = attachments(after, &addresses, &new, opts.attachments);
+    let mut seen = HashSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
+    let rows = rows
+        .into_iter()
+        .filter(|r| opts.all_rows || r.changed())
+        .collect();
+    Diff {
+        group_by: opts.group_by,
+        survivors: later.is_some(),
+        rows: sorted_by_growth(rows),
+        total,
+        chains,
+        attachments,
+        warnings,
+    }
+}
+
+/// What tells the reader the comparison may not mean what it seems: snapshots of different
+/// processes, Python versions or modes (each against the first), or given out of order.
+fn provenance_warnings(snapshots: &[&Snapshot]) -> Vec<String> {
     let mut warnings = Vec::new();
-    let mut snaps = vec![before, after];
-    snaps.extend(later);
-    for s in &snaps[1..] {
-        let (a, b) = (&before.meta, &s.meta);
+    let a = &snapshots[0].meta;
+    for s in &snapshots[1..] {
+        let b = &s.meta;
         let restarted = (a.start_time != 0 && b.start_time != 0 && a.start_time != b.start_time)
             || (!a.boot_id.is_empty() && !b.boot_id.is_empty() && a.boot_id != b.boot_id);
         if a.pid != b.pid || a.hostname != b.hostname || restarted {
@@ -163,118 +218,385 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
             );
         }
     }
-    warnings.dedup();
-
-    let group = |name: &str| match opts.group_by {
-        GroupBy::Type => name.to_string(),
-        GroupBy::Module => module_of(name),
-    };
-    let mut rows: HashMap<String, Row> = HashMap::new();
-    for t in &before.types {
-        let r = row(&mut rows, group(&t.name));
-        r.count_before += t.count;
-        r.size_before += t.size;
+    const NAMES: [char; 3] = ['A', 'B', 'C'];
+    for (k, pair) in snapshots.windows(2).enumerate() {
+        let (earlier, later) = (pair[0].meta.taken_at, pair[1].meta.taken_at);
+        if earlier > later {
+            warnings.push(format!(
+                "snapshot {} was taken {:.1} s after snapshot {}: the deltas run backwards (files in the wrong order?)",
+                NAMES[k],
+                earlier - later,
+                NAMES[k + 1]
+            ));
+        }
     }
-    let last = later.unwrap_or(after);
-    for t in &last.types {
-        let r = row(&mut rows, group(&t.name));
-        r.count_after += t.count;
-        r.size_after += t.size;
-    }
+    warnings
+}
 
-    // New objects: in `after` and not in `before`; with `later`, also still in `later`.
+/// (address, type name) of every object.
+fn identities(s: &Snapshot) -> Vec<(u64, &str)> {
+    s.addresses()
+        .into_iter()
+        .zip(&s.objects.type_index)
+        .map(|(a, &t)| (a, s.types[t as usize].name.as_str()))
+        .collect()
+}
+
+/// The objects of `after` (indices) that are not in `before` (same address and type); with
+/// `later`, only those still alive there.
+fn new_objects(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>) -> Vec<usize> {
     let old: HashSet<(u64, &str)> = identities(before).into_iter().collect();
     let alive_later: Option<HashSet<(u64, &str)>> =
         later.map(|l| identities(l).into_iter().collect());
-    let mut new_in_after: Vec<usize> = Vec::new();
-    for (i, id) in identities(after).into_iter().enumerate() {
-        if old.contains(&id) {
-            continue;
-        }
-        if alive_later
-            .as_ref()
-            .is_some_and(|alive| !alive.contains(&id))
-        {
-            continue;
-        }
-        new_in_after.push(i);
-        let r = row(&mut rows, group(id.1));
+    identities(after)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, id)| {
+            !old.contains(id) && alive_later.as_ref().is_none_or(|alive| alive.contains(id))
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// The rows (every group, in no order; changed or not), the total, and the row of each object
+/// of `after`. Counts and sizes compare `before` with the last snapshot.
+fn rows(
+    before: &Snapshot,
+    after: &Snapshot,
+    later: Option<&Snapshot>,
+    new: &[usize],
+    by: GroupBy,
+) -> (Vec<Row>, Row, ObjectRows) {
+    let last = later.unwrap_or(after);
+    let mut names = RowNames::default();
+    let of_before = ObjectRows::new(before, by, &mut names);
+    let of_after = ObjectRows::new(after, by, &mut names);
+    let of_later = later.map(|l| ObjectRows::new(l, by, &mut names));
+    let mut rows: Vec<Row> = names.names.into_iter().map(Row::empty).collect();
+    of_before.add_census(&mut rows, before, false);
+    of_later
+        .as_ref()
+        .unwrap_or(&of_after)
+        .add_census(&mut rows, last, true);
+    for &i in new {
+        let r = &mut rows[of_after.row(after, i)];
         r.new_objects += 1;
         r.new_size += after.objects.size[i];
     }
-
-    let mut rows: Vec<Row> = rows
-        .into_values()
-        .filter(|r| opts.all_rows || r.changed())
-        .collect();
-    rows.sort_by(|a, b| {
-        b.size_delta()
-            .cmp(&a.size_delta())
-            .then(b.new_size.cmp(&a.new_size))
-            .then(a.name.cmp(&b.name))
-    });
     let total = Row {
         name: "total".into(),
         count_before: before.meta.objects,
         count_after: last.meta.objects,
         size_before: before.meta.bytes,
         size_after: last.meta.bytes,
-        new_objects: new_in_after.len() as u64,
-        new_size: new_in_after.iter().map(|&i| after.objects.size[i]).sum(),
+        new_objects: new.len() as u64,
+        new_size: new.iter().map(|&i| after.objects.size[i]).sum(),
     };
+    (rows, total, of_after)
+}
 
-    // Chains: for the requested types, or those with the most new bytes; a few objects each.
-    let mut by_growth: Vec<&Row> = rows.iter().filter(|r| r.new_objects > 0).collect();
-    by_growth.sort_by(|a, b| b.new_size.cmp(&a.new_size).then(a.name.cmp(&b.name)));
-    let wanted: Vec<&str> = if opts.chain_for.is_empty() {
-        by_growth
-            .iter()
-            .take(opts.chain_types)
-            .map(|r| r.name.as_str())
-            .collect()
-    } else {
-        opts.chain_for.iter().map(String::as_str).collect()
-    };
-    let addresses = after.addresses();
-    let attachments = attachments(after, &addresses, &new_in_after, opts.attachments);
-    let mut chains = Vec::new();
-    for name in wanted {
-        let picks = new_in_after
-            .iter()
-            .filter(|&&i| group(&after.types[after.objects.type_index[i] as usize].name) == name)
-            .take(opts.chains_per_type);
-        for &i in picks {
-            let (path, reachable) = retainer_path(after, &addresses, i);
-            chains.push(Chain {
-                type_name: after.types[after.objects.type_index[i] as usize]
-                    .name
-                    .clone(),
+/// Largest size delta first (then most new bytes, then by name).
+fn sorted_by_growth(mut rows: Vec<Row>) -> Vec<Row> {
+    rows.sort_by(|a, b| {
+        b.size_delta()
+            .cmp(&a.size_delta())
+            .then(b.new_size.cmp(&a.new_size))
+            .then(a.name.cmp(&b.name))
+    });
+    rows
+}
+
+/// Indices of the rows with new objects, most new bytes first.
+fn fastest_growing(rows: &[Row]) -> impl Iterator<Item = usize> {
+    let mut growing: Vec<usize> = (0..rows.len())
+        .filter(|&r| rows[r].new_objects > 0)
+        .collect();
+    growing.sort_by(|&a, &b| {
+        let (a, b) = (&rows[a], &rows[b]);
+        b.new_size.cmp(&a.new_size).then(a.name.cmp(&b.name))
+    });
+    growing.into_iter()
+}
+
+/// Which new objects to show chains for: those of a row, or of a type (full name).
+enum Wanted<'a> {
+    Row(usize),
+    Type(&'a str),
+}
+
+/// The retainer chains of the new objects `want` selects, in address order.
+fn chains_of<'a>(
+    after: &'a Snapshot,
+    addresses: &'a [u64],
+    new: &'a [usize],
+    rows_of_after: &'a ObjectRows,
+    want: &'a Wanted,
+) -> impl Iterator<Item = Chain> + 'a {
+    let type_name = move |i: usize| &after.types[after.objects.type_index[i] as usize].name;
+    new.iter()
+        .copied()
+        .filter(move |&i| match want {
+            Wanted::Row(r) => rows_of_after.row(after, i) == *r,
+            Wanted::Type(name) => type_name(i) == name,
+        })
+        .map(move |i| {
+            let (path, reachable) = retainer_path(after, addresses, i);
+            Chain {
+                type_name: type_name(i).clone(),
                 address: addresses[i],
                 size: after.objects.size[i],
                 path,
                 reachable,
-            });
+            }
+        })
+}
+
+/// Row names, each with its index.
+#[derive(Default)]
+struct RowNames {
+    names: Vec<String>,
+    index: HashMap<String, usize>,
+}
+
+impl RowNames {
+    fn id(&mut self, name: Cow<str>) -> usize {
+        if let Some(&id) = self.index.get(name.as_ref()) {
+            return id;
+        }
+        let id = self.names.len();
+        self.names.push(name.clone().into_owned());
+        self.index.insert(name.into_owned(), id);
+        id
+    }
+}
+
+/// Which row each object of one snapshot counts in.
+enum ObjectRows {
+    /// Decided by the object's type: the row of each type (index into the snapshot's types).
+    ByType(Vec<usize>),
+    /// Decided per object (`--by module`): the row of each object.
+    ByObject(Vec<usize>),
+}
+
+impl ObjectRows {
+    fn new(s: &Snapshot, by: GroupBy, names: &mut RowNames) -> ObjectRows {
+        match by {
+            GroupBy::Type => ObjectRows::ByType(
+                s.types
+                    .iter()
+                    .map(|t| names.id(Cow::Borrowed(&t.name)))
+                    .collect(),
+            ),
+            GroupBy::TypeModule => ObjectRows::ByType(
+                s.types
+                    .iter()
+                    .map(|t| names.id(Cow::Borrowed(package_of_type(&t.name))))
+                    .collect(),
+            ),
+            GroupBy::Module => ObjectRows::ByObject(root_packages(s, names)),
         }
     }
-    for name in &opts.chain_for {
-        if !chains
-            .iter()
-            .any(|c| &c.type_name == name || group(&c.type_name) == *name)
-        {
-            warnings.push(format!(
-                "no new object of type {name:?} to show a retainer chain for"
-            ));
+
+    fn row(&self, s: &Snapshot, i: usize) -> usize {
+        match self {
+            ObjectRows::ByType(of_type) => of_type[s.objects.type_index[i] as usize],
+            ObjectRows::ByObject(of_object) => of_object[i],
         }
     }
-    Diff {
-        group_by: opts.group_by,
-        survivors: later.is_some(),
-        rows,
-        total,
-        chains,
-        attachments,
-        warnings,
+
+    /// Add the census of `s` to `rows`, as the earlier or the `later` snapshot.
+    fn add_census(&self, rows: &mut [Row], s: &Snapshot, later: bool) {
+        match self {
+            ObjectRows::ByType(of_type) => {
+                for (t, &r) in s.types.iter().zip(of_type) {
+                    rows[r].add(later, t.count, t.size);
+                }
+            }
+            ObjectRows::ByObject(of_object) => {
+                for (&r, &size) in of_object.iter().zip(&s.objects.size) {
+                    rows[r].add(later, 1, size);
+                }
+            }
+        }
     }
+}
+
+/// `--by type-module`: the top-level package of a type's name (`builtins` for a builtin type).
+fn package_of_type(type_name: &str) -> &str {
+    match type_name.split_once('.') {
+        Some((package, _)) => package,
+        None => "builtins",
+    }
+}
+
+/// A root's name without the `<interpreter N> ` prefix of subinterpreters' roots.
+fn root_name(label: &str) -> &str {
+    match label.strip_prefix("<interpreter ") {
+        Some(rest) => rest.split_once("> ").map_or(label, |(_, name)| name),
+        None => label,
+    }
+}
+
+/// `--by module` for objects a root holds directly: the root's row.
+fn root_row(label: &str) -> &str {
+    let name = root_name(label);
+    if name.is_empty() {
+        "<no root>"
+    } else if name.starts_with("sys.") {
+        "sys"
+    } else if name.starts_with("builtins.") {
+        "builtins"
+    } else if name.starts_with("<thread ") {
+        "<running frames>"
+    } else {
+        name
+    }
+}
+
+/// `--by module` for an object `sys.modules` holds (label `['myapp.audit']`): the module's
+/// top-level package.
+fn module_row(label: &str) -> &str {
+    match label.strip_prefix("['").and_then(|l| l.strip_suffix("']")) {
+        Some(module) => module.split('.').next().unwrap_or(module),
+        None => "sys",
+    }
+}
+
+/// `--by module`: the row of each object of `s`, from the first steps of its retainer path:
+/// the top-level package of the module the path goes through (`sys.modules['myapp.audit']`
+/// → `myapp`), or the root it starts from ([`root_row`]).
+fn root_packages(s: &Snapshot, names: &mut RowNames) -> Vec<usize> {
+    const UNKNOWN: usize = usize::MAX;
+    let o = &s.objects;
+    let n = o.parent.len();
+    // Label ids of the `sys.modules` roots (one per interpreter).
+    let modules_labels: HashSet<i64> = (0..s.labels.len())
+        .filter(|&l| root_name(&s.labels[l]) == "sys.modules")
+        .map(|l| l as i64)
+        .collect();
+    let holds_modules = |p: usize| o.parent[p] == NO_PARENT && modules_labels.contains(&o.label[p]);
+    let mut row = vec![UNKNOWN; n];
+    let mut trail = Vec::new();
+    for i in 0..n {
+        let mut at = i;
+        let found = loop {
+            if row[at] != UNKNOWN {
+                break row[at];
+            }
+            trail.push(at);
+            let parent = o.parent[at];
+            if parent == NO_PARENT {
+                break names.id(Cow::Borrowed(root_row(&s.label(at))));
+            }
+            if holds_modules(parent as usize) {
+                break names.id(Cow::Borrowed(module_row(&s.label(at))));
+            }
+            if trail.len() > n {
+                break names.id(Cow::Borrowed("<no root>"));
+            }
+            at = parent as usize;
+        };
+        for t in trail.drain(..) {
+            row[t] = found;
+        }
+    }
+    row
+}
+
+/// Why a type name given to `diff` names no single type of the snapshots.
+#[derive(Debug, Error)]
+pub enum TypeNameError {
+    #[error("{name:?} is ambiguous: it names {}; give more of the name", .candidates.join(", "))]
+    Ambiguous {
+        name: String,
+        candidates: Vec<String>,
+    },
+    #[error("no type {name:?} in the snapshots{}", close_names(.close))]
+    Unknown { name: String, close: Vec<String> },
+}
+
+fn close_names(close: &[String]) -> String {
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", close.join(", "))
+    }
+}
+
+/// The full type name each of `names` means in `snapshots`: the type of exactly that name, or
+/// else the one type whose name ends with `.NAME` (`AuditEntry` or `audit.AuditEntry` for
+/// `myapp.audit.AuditEntry`). Fails when several types end so (listing them) or none does
+/// (suggesting close names).
+pub fn resolve_type_names(
+    snapshots: &[&Snapshot],
+    names: &[String],
+) -> Result<Vec<String>, TypeNameError> {
+    let known: BTreeSet<&str> = snapshots
+        .iter()
+        .flat_map(|s| s.types.iter().map(|t| t.name.as_str()))
+        .collect();
+    names
+        .iter()
+        .map(|name| {
+            if known.contains(name.as_str()) {
+                return Ok(name.clone());
+            }
+            let dotted = format!(".{name}");
+            let matching: Vec<String> = known
+                .iter()
+                .filter(|k| k.ends_with(&dotted))
+                .map(|k| k.to_string())
+                .collect();
+            match matching.len() {
+                1 => Ok(matching[0].clone()),
+                0 => Err(TypeNameError::Unknown {
+                    name: name.clone(),
+                    close: close_to(name, &known),
+                }),
+                _ => Err(TypeNameError::Ambiguous {
+                    name: name.clone(),
+                    candidates: matching,
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Up to three type names close to `name` (letter case aside): by edit distance of the whole
+/// name or of its last part, within a third of the name's length (at least 2).
+fn close_to(name: &str, known: &BTreeSet<&str>) -> Vec<String> {
+    let wanted = name.to_lowercase();
+    let limit = (wanted.chars().count() / 3).max(2);
+    let mut scored: Vec<(usize, &str)> = known
+        .iter()
+        .filter_map(|&k| {
+            let lower = k.to_lowercase();
+            let last = lower.rsplit('.').next().unwrap_or(&lower);
+            let distance = edit_distance(&wanted, &lower).min(edit_distance(&wanted, last));
+            (distance <= limit).then_some((distance, k))
+        })
+        .collect();
+    scored.sort();
+    scored
+        .into_iter()
+        .take(3)
+        .map(|(_, k)| k.to_string())
+        .collect()
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
 }
 
 /// Group the new objects by where they attach: follow each one's retainer chain up while the
@@ -432,9 +754,30 @@ mod tests {
     }
 
     #[test]
-    fn module_grouping_uses_the_top_level_package() {
-        assert_eq!(module_of("matplotlib.figure.Figure"), "matplotlib");
-        assert_eq!(module_of("dict"), "builtins");
-        assert_eq!(module_of("__main__.Report"), "__main__");
+    fn type_module_grouping_uses_the_top_level_package() {
+        assert_eq!(package_of_type("matplotlib.figure.Figure"), "matplotlib");
+        assert_eq!(package_of_type("dict"), "builtins");
+        assert_eq!(package_of_type("__main__.Report"), "__main__");
+    }
+
+    #[test]
+    fn module_grouping_names_the_package_a_path_starts_under() {
+        assert_eq!(module_row("['myapp.audit']"), "myapp");
+        assert_eq!(module_row("['__main__']"), "__main__");
+        assert_eq!(root_row("<interpreter 1> sys.modules"), "sys");
+        assert_eq!(root_row("builtins.__dict__"), "builtins");
+        assert_eq!(
+            root_row("<thread 12> frame main() local 'x'"),
+            "<running frames>"
+        );
+        assert_eq!(root_row(""), "<no root>");
+    }
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("auditentry", "auditentry"), 0);
+        assert_eq!(edit_distance("auditentri", "auditentry"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

@@ -30,9 +30,7 @@ pub mod walk;
 use thiserror::Error;
 
 /// Which objects the census counts.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// Exactly `gc.get_objects()` plus the `gc.get_referents` closure.

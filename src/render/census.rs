@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{group, human_bytes};
+use super::{count_of, group, human_bytes, more_rows};
 use crate::census::Census;
 use crate::snapshot::Meta;
 
@@ -38,30 +38,29 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
         (0 | 1, true) => format!("target paused {:.1} ms", meta.pause_ms),
         (n, true) => format!("target paused {:.1} ms (stopped {n} times)", meta.pause_ms),
         (n, false) => format!(
-            "target paused {:.1} ms (stopped {n} times; GC lists walked around: may be \
-             inconsistent)",
-            meta.pause_ms
+            "target paused {:.1} ms (stopped {}; GC lists walked around: may be inconsistent)",
+            meta.pause_ms,
+            count_of(u64::from(n), "time", "times")
         ),
     };
     let _ = writeln!(
         s,
-        "{} objects, {} ({} bytes) in {} types; {pause}, walk {:.1} ms",
-        group(census.objects),
+        "{}, {} ({}) in {}; {pause}, walk {:.1} ms",
+        count_of(census.objects, "object", "objects"),
         human_bytes(census.bytes),
-        group(census.bytes),
-        census.rows.len(),
+        count_of(census.bytes, "byte", "bytes"),
+        count_of(census.rows.len() as u64, "type", "types"),
         meta.walk_ms,
     );
     let _ = writeln!(
         s,
-        "garbage awaiting collection: {} object{}, {}",
-        group(census.garbage_objects),
-        if census.garbage_objects == 1 { "" } else { "s" },
+        "garbage awaiting collection: {}, {}",
+        count_of(census.garbage_objects, "object", "objects"),
         human_bytes(census.garbage_bytes),
     );
     let _ = writeln!(
         s,
-        "{:>6} {:>10} {:>4} {:>12} {:>4} {:>12} {:>4} {:>12}  Type",
+        "{:>6} {:>11} {:>4} {:>13} {:>4} {:>13} {:>4} {:>13}  Type",
         "Index", "Count", "%", "Size", "%", "Cumulative", "%", "Retained"
     );
     let total_count = census.objects.max(1) as f64;
@@ -76,24 +75,20 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
         };
         let _ = writeln!(
             s,
-            "{:>6} {:>10} {:>4.0} {:>12} {:>4.0} {:>12} {:>4.0} {:>12}  {}{approx}",
+            "{:>6} {:>11} {:>4.0} {:>13} {:>4.0} {:>13} {:>4.0} {:>13}  {}{approx}",
             i,
-            r.count,
+            group(r.count),
             100.0 * r.count as f64 / total_count,
-            r.size,
+            group(r.size),
             100.0 * r.size as f64 / total_size,
-            cumulative,
+            group(cumulative),
             100.0 * cumulative as f64 / total_size,
-            r.retained,
+            group(r.retained),
             r.name
         );
     }
     if census.rows.len() > top {
-        let _ = writeln!(
-            s,
-            "<{} more rows; --top N shows more>",
-            census.rows.len() - top
-        );
+        let _ = writeln!(s, "{}", more_rows(census.rows.len() - top));
     }
     s
 }

@@ -3,14 +3,25 @@
 
 use std::fmt::Write;
 
-use super::{group, signed};
+use super::{count_of, group, human_bytes, more_rows, signed};
 use crate::diff::{Diff, GroupBy};
 
 pub fn diff_table(d: &Diff, top: usize) -> String {
     let mut s = String::new();
+    if d.unchanged() {
+        let t = &d.total;
+        let _ = writeln!(
+            s,
+            "no change between the snapshots: was it the right process? ({}, {} in each)",
+            count_of(t.count_after, "object", "objects"),
+            human_bytes(t.size_after)
+        );
+        return s;
+    }
     let what = match d.group_by {
         GroupBy::Type => "Type",
-        GroupBy::Module => "Module",
+        GroupBy::Module => "Module (of the retainer path)",
+        GroupBy::TypeModule => "Module (of the type)",
     };
     // With three snapshots the second columns are the last snapshot's (C).
     let (new_header, last) = if d.survivors {
@@ -47,7 +58,7 @@ pub fn diff_table(d: &Diff, top: usize) -> String {
         line(&mut s, r);
     }
     if d.rows.len() > top {
-        let _ = writeln!(s, "<{} more rows; --top N shows more>", d.rows.len() - top);
+        let _ = writeln!(s, "{}", more_rows(d.rows.len() - top));
     }
     line(&mut s, &d.total);
     if d.survivors {
@@ -64,11 +75,12 @@ pub fn diff_table(d: &Diff, top: usize) -> String {
         for a in &d.attachments {
             let _ = writeln!(
                 s,
-                "  {} new {} ({} new objects, {} in all below them)\n    held by {}\n    e.g. {}",
+                "  {} new {} ({}, {} in all below {})\n    held by {}\n    e.g. {}",
                 group(a.attached),
                 a.type_name,
-                group(a.objects),
-                super::human_bytes(a.size),
+                count_of(a.objects, "new object", "new objects"),
+                human_bytes(a.size),
+                if a.attached == 1 { "it" } else { "them" },
                 a.holder,
                 a.example
             );
@@ -85,7 +97,13 @@ pub fn diff_table(d: &Diff, top: usize) -> String {
                 let _ = writeln!(s, "  {}:", c.type_name);
                 last = &c.type_name;
             }
-            let _ = writeln!(s, "    {:#x} ({} bytes)  {}", c.address, c.size, c.path);
+            let _ = writeln!(
+                s,
+                "    {:#x} ({})  {}",
+                c.address,
+                count_of(c.size, "byte", "bytes"),
+                c.path
+            );
         }
     }
     s

@@ -32,6 +32,19 @@ pub fn group(n: u64) -> String {
     out
 }
 
+/// `1 object`, `2,345 objects`: a count with its noun in the singular or the plural.
+pub fn count_of(n: u64, singular: &str, plural: &str) -> String {
+    format!("{} {}", group(n), if n == 1 { singular } else { plural })
+}
+
+/// The line under a table cut at `--top`.
+pub fn more_rows(hidden: usize) -> String {
+    format!(
+        "<{}; --top N shows more>",
+        count_of(hidden as u64, "more row", "more rows")
+    )
+}
+
 /// `+1,234` / `-56` / `0`.
 pub fn signed(n: i64) -> String {
     match n.cmp(&0) {
@@ -53,5 +66,9 @@ mod tests {
         assert_eq!(human_bytes(1_250_000), "1.2 MB");
         assert_eq!(signed(-1200), "-1,200");
         assert_eq!(signed(20), "+20");
+        assert_eq!(count_of(1, "new object", "new objects"), "1 new object");
+        assert_eq!(count_of(0, "type", "types"), "0 types");
+        assert_eq!(count_of(1200, "type", "types"), "1,200 types");
+        assert_eq!(more_rows(1), "<1 more row; --top N shows more>");
     }
 }

@@ -18,7 +18,7 @@
 //! (the empty label 0 marks objects no root reaches); a negative `label[i]` is an item index:
 //! -1 is `[0]`, -2 is `[1]`, ...
 
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,10 @@ use crate::census::{Census, TypeRow};
 use crate::heap::edges::INDEX_LABEL_BASE;
 use crate::heap::garbage::GarbageKind;
 use crate::heap::{Heap, Mode};
+
+pub mod output;
+
+pub use output::write_atomically;
 
 pub const FORMAT: &str = "heapsnap-snapshot";
 pub const SCHEMA_VERSION: u32 = 2;
@@ -313,19 +317,21 @@ impl Snapshot {
             }
             out.write_all(b",\"garbage\":")?;
             serde_json::to_writer(&mut *out, &heap.garbage_positions())?;
-            out.write_all(b"}}")
+            out.write_all(b"}}\n")
         })
     }
 
     /// Write to `path` (atomically, see [`write_atomically`]).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         write_atomically(path, |out| {
-            serde_json::to_writer(out, self).map_err(Into::into)
+            serde_json::to_writer(&mut *out, self)?;
+            out.write_all(b"\n")
         })
     }
 }
 
-/// Write one JSON object per heap object (meliae style): address, type, size.
+/// Write one JSON object per heap object (meliae style): address, type, size (atomically, see
+/// [`write_atomically`]).
 pub fn write_objects_jsonl(path: &Path, heap: &Heap) -> std::io::Result<()> {
     #[derive(Serialize)]
     struct Line<'a> {
@@ -341,63 +347,24 @@ pub fn write_objects_jsonl(path: &Path, heap: &Heap) -> std::io::Result<()> {
         #[serde(skip_serializing_if = "Option::is_none")]
         garbage: Option<&'static str>,
     }
-    let mut out = BufWriter::new(std::fs::File::create(path)?);
-    for o in heap.objects() {
-        let line = Line {
-            address: o.address,
-            type_name: &heap.types[o.type_id as usize].name,
-            size: o.size,
-            approximate: !o.size_exact,
-            retained: o.retained,
-            garbage: o.garbage.map(|g| match g {
-                GarbageKind::Cyclic => "cyclic",
-                GarbageKind::HeldByGarbage => "held",
-            }),
-        };
-        serde_json::to_writer(&mut out, &line)?;
-        out.write_all(b"\n")?;
-    }
-    out.flush()
-}
-
-/// Write through a temporary file renamed into place, so that a failed write never leaves a
-/// truncated snapshot (or destroys the previous one). A path that is not a regular file
-/// (`/dev/stdout`, `/dev/null`, a pipe) is written directly: renaming would replace the device;
-/// a symbolic link is followed, so that the file it names is replaced, not the link.
-fn write_atomically(
-    path: &Path,
-    body: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let mut path = path.to_path_buf();
-    // Follow symbolic links (a few levels), even dangling ones: the file they name is written.
-    for _ in 0..8 {
-        match std::fs::read_link(&path) {
-            Ok(target) => path = path.parent().unwrap_or(Path::new("")).join(target),
-            Err(_) => break,
+    write_atomically(path, |out| {
+        for o in heap.objects() {
+            let line = Line {
+                address: o.address,
+                type_name: &heap.types[o.type_id as usize].name,
+                size: o.size,
+                approximate: !o.size_exact,
+                retained: o.retained,
+                garbage: o.garbage.map(|g| match g {
+                    GarbageKind::Cyclic => "cyclic",
+                    GarbageKind::HeldByGarbage => "held",
+                }),
+            };
+            serde_json::to_writer(&mut *out, &line)?;
+            out.write_all(b"\n")?;
         }
-    }
-    if std::fs::metadata(&path).is_ok_and(|m| !m.file_type().is_file()) {
-        let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
-        body(&mut out)?;
-        out.write_all(b"\n")?;
-        return out.flush();
-    }
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    let partial = std::path::PathBuf::from(partial);
-    let written = (|| {
-        let mut out = BufWriter::with_capacity(1 << 20, std::fs::File::create(&partial)?);
-        body(&mut out)?;
-        out.write_all(b"\n")?;
-        out.flush()
-    })();
-    match written {
-        Ok(()) => std::fs::rename(&partial, &path),
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            Err(e)
-        }
-    }
+        Ok(())
+    })
 }
 
 /// The object columns, in the order [`ObjectColumns`] serialises them.
