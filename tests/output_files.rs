@@ -217,8 +217,16 @@ fn snapshots_and_object_lists_are_replaced_whole_and_private() {
 /// that is not a Python process, which the first look at it would report (exit 5) instead.
 #[test]
 fn a_bad_output_path_fails_before_the_target_is_touched() {
-    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
-    let pid = sleeper.id().to_string();
+    /// A process that is no Python interpreter, killed when the test ends, however it ends.
+    struct Sleeper(std::process::Child);
+    impl Drop for Sleeper {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let sleeper = Sleeper(Command::new("sleep").arg("30").spawn().unwrap());
+    let pid = sleeper.0.id().to_string();
     let dump = |args: &[&str]| {
         let started = Instant::now();
         let out = heapsnap().args(["dump", &pid]).args(args).output().unwrap();
@@ -251,7 +259,6 @@ fn a_bad_output_path_fails_before_the_target_is_touched() {
     let same = same.to_str().unwrap();
     let (out, _) = dump(&["-q", "-o", same, "--objects", same]);
     one_line(&out, 2, "both name");
-    sleeper.kill().unwrap();
-    sleeper.wait().unwrap();
+    drop(sleeper);
     assert!(!std::path::Path::new("a.json").exists());
 }
