@@ -171,16 +171,15 @@ fn the_dump_table_groups_thousands() {
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     std::fs::remove_file(&path).unwrap();
     let table = String::from_utf8(out.stdout).unwrap();
+    // `1234567` → `1,234,567`: groups of three digits counted from the right.
     let group = |n: u64| {
-        let digits = n.to_string();
-        let mut out = String::new();
-        for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i).is_multiple_of(3) {
-                out.push(',');
-            }
-            out.push(c);
-        }
-        out
+        let digits: Vec<char> = n.to_string().chars().rev().collect();
+        let groups: Vec<String> = digits
+            .chunks(3)
+            .rev()
+            .map(|g| g.iter().rev().collect())
+            .collect();
+        groups.join(",")
     };
     let types = doc["types"].as_array().unwrap();
     assert!(

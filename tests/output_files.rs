@@ -13,12 +13,18 @@ use std::time::{Duration, Instant};
 
 use common::{build, dump_to, heapsnap, Target};
 
+/// A fresh folder of this test run's own under the temporary directory.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("heapsnap-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[test]
 fn devices_pipes_and_links_are_written_through() {
     let Some(b) = build("3.12.1") else { return };
     let target = Target::idle(&b.python, "");
-    let dir = std::env::temp_dir().join(format!("heapsnap-out-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("out");
 
     // A character device of our own (the null device's numbers), so that a failure here
     // cannot break the machine's /dev/null.
@@ -157,8 +163,7 @@ fn the_standard_output_is_written_whatever_its_spelling() {
 fn snapshots_and_object_lists_are_replaced_whole_and_private() {
     let Some(b) = build("3.12.1") else { return };
     let target = Target::idle(&b.python, "x = [str(i) for i in range(5000)]");
-    let dir = std::env::temp_dir().join(format!("heapsnap-private-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("private");
     let (snapshot, objects) = (dir.join("a.json"), dir.join("a.jsonl"));
     let previous_of = |file: &std::path::Path| {
         let mut name = file.as_os_str().to_owned();
