@@ -201,6 +201,7 @@ fn the_dump_table_groups_thousands() {
         assert_eq!(cells[1], group(t["count"].as_u64().unwrap()), "{line}");
         assert_eq!(cells[3], group(t["size"].as_u64().unwrap()), "{line}");
         assert_eq!(cells[5], group(cumulative), "{line}");
+        assert_eq!(cells[7], group(t["retained"].as_u64().unwrap()), "{line}");
     }
     // The separators were exercised: the strs number over 12,345.
     assert!(
