@@ -165,6 +165,8 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         chains_per_type: 2,
         chain_for: vec!["__main__.Report".into()],
         attachments: 3,
+        suspects: 3,
+        include_garbage: false,
     };
     let d = diff(&snaps[0], &snaps[1], Some(&snaps[2]), &opts);
     println!(

@@ -22,6 +22,8 @@ pub fn run(args: &DiffArgs) -> Result<(), Failure> {
         chains_per_type: args.per_type,
         chain_for,
         attachments: args.attachments,
+        suspects: args.suspects,
+        include_garbage: args.include_garbage,
     };
     let d = diff(&before, &after, later.as_ref(), &opts);
     for w in &d.warnings {

@@ -81,6 +81,13 @@ pub struct DiffArgs {
     /// How many attachment points (where new objects hang off older ones) to list.
     #[arg(long, default_value_t = 5)]
     pub attachments: usize,
+    /// At most how many leak suspects to name first (0: none).
+    #[arg(long, default_value_t = 5)]
+    pub suspects: usize,
+    /// Count garbage awaiting collection (what the collector would free now) in the rows and
+    /// among the new objects; left out by default.
+    #[arg(long)]
+    pub include_garbage: bool,
 }
 
 #[derive(clap::Args)]

@@ -67,6 +67,18 @@ impl Row {
             || self.new_objects > 0
     }
 
+    /// Take one object of `size` bytes out of the earlier (`later` false) or the later
+    /// snapshot.
+    fn remove(&mut self, later: bool, size: u64) {
+        if later {
+            self.count_after = self.count_after.saturating_sub(1);
+            self.size_after = self.size_after.saturating_sub(size);
+        } else {
+            self.count_before = self.count_before.saturating_sub(1);
+            self.size_before = self.size_before.saturating_sub(size);
+        }
+    }
+
     /// Count `count` objects of `size` bytes in the earlier (`later` false) or the later
     /// snapshot.
     fn add(&mut self, later: bool, count: u64, size: u64) {
@@ -101,8 +113,13 @@ pub struct Diff {
     pub rows: Vec<Row>,
     pub total: Row,
     pub chains: Vec<Chain>,
+    /// The answer first: where the new objects hang on the old heap, by the bytes they retain.
+    pub suspects: Vec<Suspect>,
     /// Where the new objects hang off older ones: the leak's entry points, largest first.
     pub attachments: Vec<Attachment>,
+    /// Garbage awaiting collection left out of the rows and the new objects, per snapshot
+    /// (objects, bytes); empty with `include_garbage`.
+    pub garbage_left_out: Vec<(u64, u64)>,
     /// Each once, in the order found.
     pub warnings: Vec<String>,
 }
@@ -112,6 +129,27 @@ impl Diff {
     pub fn unchanged(&self) -> bool {
         !self.total.changed() && !self.rows.iter().any(Row::changed)
     }
+}
+
+/// A leak suspect: new objects that hang from the old heap at one place (the holder's path with
+/// item indices and keys masked), with what they retain.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suspect {
+    /// `sys.modules['matplotlib._pylab_helpers'].Gcf.figs[*]`
+    pub pattern: String,
+    /// How many new objects hang there directly, and their commonest type.
+    pub attached: u64,
+    pub attached_type: String,
+    /// The bytes they retain (their retained sizes; the new objects below them in a schema 1
+    /// snapshot), and the new objects below them.
+    pub retained: u64,
+    pub new_objects: u64,
+    /// The class that holds most of those bytes: the last class of a module on each attached
+    /// object's heavy path down the dominator tree ([`HeavyPath`]), the commonest, and how many
+    /// attached objects it is for: "25 × matplotlib.figure.Figure".
+    pub dominant: Option<(u64, String)>,
+    /// One attached object's path.
+    pub example: String,
 }
 
 /// New objects whose holder is older (or a root): where a leak attaches to the live heap.
@@ -142,6 +180,11 @@ pub struct Options {
     pub chain_for: Vec<String>,
     /// How many attachment points to list.
     pub attachments: usize,
+    /// At most how many leak suspects to name.
+    pub suspects: usize,
+    /// Count garbage awaiting collection in the rows and among the new objects (left out by
+    /// default: it is gone at the next collection).
+    pub include_garbage: bool,
 }
 
 /// Compare `before` with `after`; with `later`, count the objects new in `after` that are
@@ -149,8 +192,16 @@ pub struct Options {
 pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts: &Options) -> Diff {
     let snapshots: Vec<&Snapshot> = [before, after].into_iter().chain(later).collect();
     let mut warnings = provenance_warnings(&snapshots);
-    let new = new_objects(before, after, later);
-    let (rows, total, rows_of_after) = rows(before, after, later, &new, opts.group_by);
+    let garbage = |s: &Snapshot| -> Vec<usize> {
+        if opts.include_garbage {
+            Vec::new()
+        } else {
+            s.objects.garbage.iter().map(|&g| g as usize).collect()
+        }
+    };
+    let left_out: Vec<Vec<usize>> = snapshots.iter().map(|s| garbage(s)).collect();
+    let new = new_objects(before, after, later, &left_out);
+    let (rows, total, rows_of_after) = rows(&snapshots, &left_out, &new, opts.group_by);
     let addresses = after.addresses();
     let wanted: Vec<Wanted> = if opts.chain_for.is_empty() {
         fastest_growing(&rows)
@@ -172,7 +223,9 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
         }
         chains.extend(found);
     }
-    let attachments = attachments(after, &addresses, &new, opts.attachments);
+    let tops = attachment_tops(after, &new);
+    let attachments = attachments(after, &addresses, &new, &tops, opts.attachments);
+    let suspects = suspects(after, &addresses, &new, &tops, opts.suspects);
     let mut seen = HashSet::new();
     warnings.retain(|w| seen.insert(w.clone()));
     let rows = rows
@@ -185,7 +238,17 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
         rows: sorted_by_growth(rows),
         total,
         chains,
+        suspects,
         attachments,
+        garbage_left_out: if opts.include_garbage {
+            Vec::new()
+        } else {
+            snapshots
+                .iter()
+                .zip(&left_out)
+                .map(|(s, g)| (g.len() as u64, g.iter().map(|&i| s.objects.size[i]).sum()))
+                .collect()
+        },
         warnings,
     }
 }
@@ -243,55 +306,75 @@ fn identities(s: &Snapshot) -> Vec<(u64, &str)> {
 }
 
 /// The objects of `after` (indices) that are not in `before` (same address and type); with
-/// `later`, only those still alive there.
-fn new_objects(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>) -> Vec<usize> {
+/// `later`, only those still alive there. Objects of `left_out[k]` (indices into snapshot k:
+/// garbage awaiting collection) count neither as new nor as alive.
+fn new_objects(
+    before: &Snapshot,
+    after: &Snapshot,
+    later: Option<&Snapshot>,
+    left_out: &[Vec<usize>],
+) -> Vec<usize> {
     let old: HashSet<(u64, &str)> = identities(before).into_iter().collect();
-    let alive_later: Option<HashSet<(u64, &str)>> =
-        later.map(|l| identities(l).into_iter().collect());
+    let alive_later: Option<HashSet<(u64, &str)>> = later.map(|l| {
+        let mut ids = identities(l);
+        for &g in &left_out[2] {
+            ids[g].1 = "";
+        }
+        ids.into_iter().filter(|id| !id.1.is_empty()).collect()
+    });
+    let mut gone = vec![false; after.objects.size.len()];
+    for &g in &left_out[1] {
+        gone[g] = true;
+    }
     identities(after)
         .into_iter()
         .enumerate()
-        .filter(|(_, id)| {
-            !old.contains(id) && alive_later.as_ref().is_none_or(|alive| alive.contains(id))
+        .filter(|&(i, id)| {
+            !gone[i]
+                && !old.contains(&id)
+                && alive_later.as_ref().is_none_or(|alive| alive.contains(&id))
         })
         .map(|(i, _)| i)
         .collect()
 }
 
 /// The rows (every group, in no order; changed or not), the total, and the row of each object
-/// of `after`. Counts and sizes compare `before` with the last snapshot.
+/// of the second snapshot. Counts and sizes compare the first snapshot with the last, less
+/// the objects of `left_out` (per snapshot).
 fn rows(
-    before: &Snapshot,
-    after: &Snapshot,
-    later: Option<&Snapshot>,
+    snapshots: &[&Snapshot],
+    left_out: &[Vec<usize>],
     new: &[usize],
     by: GroupBy,
 ) -> (Vec<Row>, Row, ObjectRows) {
-    let last = later.unwrap_or(after);
+    let (before, after) = (snapshots[0], snapshots[1]);
+    let last = snapshots.len() - 1;
     let mut names = RowNames::default();
-    let of_before = ObjectRows::new(before, by, &mut names);
-    let of_after = ObjectRows::new(after, by, &mut names);
-    let of_later = later.map(|l| ObjectRows::new(l, by, &mut names));
+    let mut of: Vec<ObjectRows> = snapshots
+        .iter()
+        .map(|s| ObjectRows::new(s, by, &mut names))
+        .collect();
     let mut rows: Vec<Row> = names.names.into_iter().map(Row::empty).collect();
-    of_before.add_census(&mut rows, before, false);
-    of_later
-        .as_ref()
-        .unwrap_or(&of_after)
-        .add_census(&mut rows, last, true);
+    let mut total = Row::empty("total".into());
+    for (k, later) in [(0, false), (last, true)] {
+        let s = snapshots[k];
+        of[k].add_census(&mut rows, s, later);
+        total.add(later, s.meta.objects, s.meta.bytes);
+        for &g in &left_out[k] {
+            let size = s.objects.size[g];
+            rows[of[k].row(s, g)].remove(later, size);
+            total.remove(later, size);
+        }
+    }
+    let of_after = of.swap_remove(1);
     for &i in new {
         let r = &mut rows[of_after.row(after, i)];
         r.new_objects += 1;
         r.new_size += after.objects.size[i];
     }
-    let total = Row {
-        name: "total".into(),
-        count_before: before.meta.objects,
-        count_after: last.meta.objects,
-        size_before: before.meta.bytes,
-        size_after: last.meta.bytes,
-        new_objects: new.len() as u64,
-        new_size: new.iter().map(|&i| after.objects.size[i]).sum(),
-    };
+    total.new_objects = new.len() as u64;
+    total.new_size = new.iter().map(|&i| after.objects.size[i]).sum();
+    let _ = before;
     (rows, total, of_after)
 }
 
@@ -599,16 +682,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
     previous[b.len()]
 }
 
-/// Group the new objects by where they attach: follow each one's retainer chain up while the
-/// holder is new too; the last new object is attached to an older holder (or a root).
-fn attachments(s: &Snapshot, addresses: &[u64], new: &[usize], limit: usize) -> Vec<Attachment> {
+/// For each object of `s` (by index), the new object it attaches through: follow each new
+/// object's retainer chain up while the holder is new too; the last new object is attached to
+/// an older holder (or a root). [`u32::MAX`] for objects that are not new.
+fn attachment_tops(s: &Snapshot, new: &[usize]) -> Vec<u32> {
     const UNKNOWN: u32 = u32::MAX;
     let n = s.objects.parent.len();
     let mut is_new = vec![false; n];
     for &i in new {
         is_new[i] = true;
     }
-    // attach[i]: the attached ancestor of new object i (memoised).
     let mut attach = vec![UNKNOWN; n];
     let mut trail = Vec::new();
     for &i in new {
@@ -628,6 +711,17 @@ fn attachments(s: &Snapshot, addresses: &[u64], new: &[usize], limit: usize) -> 
             attach[t] = top;
         }
     }
+    attach
+}
+
+/// Group the new objects by where they attach ([`attachment_tops`]): by holder and type.
+fn attachments(
+    s: &Snapshot,
+    addresses: &[u64],
+    new: &[usize],
+    attach: &[u32],
+    limit: usize,
+) -> Vec<Attachment> {
     // Group attached objects by (holder, type).
     // (holder, root label, type) → (attached, objects below, bytes, one attached object).
     type Group = (u64, u64, u64, usize);
@@ -674,6 +768,190 @@ fn attachments(s: &Snapshot, addresses: &[u64], new: &[usize], limit: usize) -> 
             }
         })
         .collect()
+}
+
+/// A suspect must add at least this share of the bytes all new objects retain.
+const SUSPECT_SHARE: f64 = 0.02;
+
+/// The leak suspects: the new objects grouped by the pattern of the path they hang from
+/// ([`mask_items`] of the attached object's path), ranked by the bytes they retain; only groups
+/// holding at least [`SUSPECT_SHARE`] of the total, `limit` at most.
+fn suspects(
+    s: &Snapshot,
+    addresses: &[u64],
+    new: &[usize],
+    attach: &[u32],
+    limit: usize,
+) -> Vec<Suspect> {
+    let o = &s.objects;
+    let has_retained = o.retained.len() == o.size.len();
+    // The attached objects, each with the bytes it retains.
+    let mut tops: Vec<usize> = new
+        .iter()
+        .filter(|&&i| attach[i] as usize == i)
+        .copied()
+        .collect();
+    tops.sort_unstable();
+    let retained_by = |top: usize| if has_retained { o.retained[top] } else { 0 };
+    #[derive(Default)]
+    struct Group {
+        tops: Vec<usize>,
+        retained: u64,
+        new_objects: u64,
+    }
+    let mut groups: HashMap<String, Group> = HashMap::new();
+    let mut group_of_top: HashMap<usize, String> = HashMap::new();
+    for &top in &tops {
+        let pattern = mask_items(&retainer_path(s, addresses, top).0);
+        let g = groups.entry(pattern.clone()).or_default();
+        g.tops.push(top);
+        g.retained += retained_by(top);
+        group_of_top.insert(top, pattern);
+    }
+    for &i in new {
+        let Some(g) = groups.get_mut(&group_of_top[&(attach[i] as usize)]) else {
+            continue;
+        };
+        g.new_objects += 1;
+        if !has_retained {
+            g.retained += o.size[i];
+        }
+    }
+    let heavy = has_retained.then(|| HeavyPath::new(s));
+    let total: u64 = groups.values().map(|g| g.retained).sum();
+    let mut list: Vec<(String, Group)> = groups.into_iter().collect();
+    list.sort_by(|a, b| b.1.retained.cmp(&a.1.retained).then(a.0.cmp(&b.0)));
+    list.into_iter()
+        .filter(|(_, g)| g.retained as f64 >= SUSPECT_SHARE * total as f64 && g.retained > 0)
+        .take(limit)
+        .map(|(pattern, g)| {
+            let type_name = |t: u32| s.types[t as usize].name.clone();
+            let mut attached_types: HashMap<u32, u64> = HashMap::new();
+            for &t in &g.tops {
+                *attached_types.entry(o.type_index[t]).or_default() += 1;
+            }
+            let attached_type = attached_types
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                .map(|(t, _)| type_name(t))
+                .unwrap_or_default();
+            let dominant = heavy.as_ref().and_then(|h| h.dominant(&g.tops));
+            Suspect {
+                pattern,
+                attached: g.tops.len() as u64,
+                attached_type,
+                retained: g.retained,
+                new_objects: g.new_objects,
+                dominant,
+                example: retainer_path(s, addresses, g.tops[0]).0,
+            }
+        })
+        .collect()
+}
+
+/// Where the bytes of a new object go: down its dominator tree, step by step to the child that
+/// retains nearly all of them ([`HeavyPath::SHARE`]), while one does.
+struct HeavyPath<'a> {
+    s: &'a Snapshot,
+    /// Children in the dominator tree: `children[start[i]..start[i + 1]]` are object i's.
+    start: Vec<u32>,
+    children: Vec<u32>,
+}
+
+impl<'a> HeavyPath<'a> {
+    /// A child that retains at least this share of its dominator's bytes carries the path on.
+    const SHARE: f64 = 0.98;
+
+    fn new(s: &'a Snapshot) -> HeavyPath<'a> {
+        let n = s.objects.idom.len();
+        let mut start = vec![0u32; n + 2];
+        for &d in &s.objects.idom {
+            if d != NO_PARENT {
+                start[d as usize + 2] += 1;
+            }
+        }
+        for i in 0..=n {
+            start[i + 1] += start[i];
+        }
+        let mut children = vec![0u32; start[n + 1] as usize];
+        for (child, &d) in s.objects.idom.iter().enumerate() {
+            if d != NO_PARENT {
+                let at = &mut start[d as usize + 1];
+                children[*at as usize] = child as u32;
+                *at += 1;
+            }
+        }
+        HeavyPath { s, start, children }
+    }
+
+    /// The last class of a module (a dotted type name, other than the object's own type) on
+    /// the heavy path below `top`.
+    fn class_below(&self, top: usize) -> Option<u32> {
+        let o = &self.s.objects;
+        let own = o.type_index[top];
+        let mut found = None;
+        let mut at = top;
+        for _ in 0..10_000 {
+            let t = o.type_index[at];
+            if t != own && self.s.types[t as usize].name.contains('.') {
+                found = Some(t);
+            }
+            let kids = &self.children[self.start[at] as usize..self.start[at + 1] as usize];
+            match kids.iter().max_by_key(|&&c| o.retained[c as usize]) {
+                Some(&c)
+                    if o.retained[c as usize] as f64 >= Self::SHARE * o.retained[at] as f64 =>
+                {
+                    at = c as usize
+                }
+                _ => break,
+            }
+        }
+        found
+    }
+
+    /// The class most of `tops` carry their bytes through, and how many do: "25 ×
+    /// matplotlib.figure.Figure".
+    fn dominant(&self, tops: &[usize]) -> Option<(u64, String)> {
+        let mut count: HashMap<u32, u64> = HashMap::new();
+        for &top in tops {
+            if let Some(t) = self.class_below(top) {
+                *count.entry(t).or_default() += 1;
+            }
+        }
+        count
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(t, n)| (n, self.s.types[t as usize].name.clone()))
+    }
+}
+
+/// A path with its item indices and keys masked, so that the paths of items of one container
+/// read the same: `Gcf.figs[18]` → `Gcf.figs[*]`. The module keys of `sys.modules[...]` stay.
+fn mask_items(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        let (head, tail) = rest.split_at(open);
+        out.push_str(head);
+        // A quoted key ends at its closing quote and bracket; an index at the bracket.
+        let end = if let Some(quoted) = tail.strip_prefix("['") {
+            quoted.find("']").map(|e| e + 4)
+        } else {
+            tail.find(']').map(|e| e + 1)
+        };
+        let Some(end) = end else {
+            out.push_str(tail);
+            return out;
+        };
+        if out.ends_with("sys.modules") {
+            out.push_str(&tail[..end]);
+        } else {
+            out.push_str("[*]");
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The path from a root to object `i`, with `X.__dict__['name']` written `X.name`.
@@ -771,6 +1049,22 @@ mod tests {
             "<running frames>"
         );
         assert_eq!(root_row(""), "<no root>");
+    }
+
+    #[test]
+    fn masks_item_indices_and_keys_but_not_module_names() {
+        assert_eq!(
+            mask_items("sys.modules['matplotlib._pylab_helpers'].Gcf.figs[18]"),
+            "sys.modules['matplotlib._pylab_helpers'].Gcf.figs[*]"
+        );
+        assert_eq!(
+            mask_items("sys.modules['app'].cache['user-1]x'].rows[3][0].name"),
+            "sys.modules['app'].cache[*].rows[*][*].name"
+        );
+        assert_eq!(
+            mask_items("<thread 7> frame f() local 'x'"),
+            "<thread 7> frame f() local 'x'"
+        );
     }
 
     #[test]

@@ -18,6 +18,32 @@ pub fn diff_table(d: &Diff, top: usize) -> String {
         );
         return s;
     }
+    if !d.suspects.is_empty() {
+        let _ = writeln!(
+            s,
+            "Leak suspects (where the new objects hang on the old heap, by the bytes they retain):"
+        );
+        for (k, x) in d.suspects.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  {}. {}: {} new {} retaining {} ({})",
+                k + 1,
+                x.pattern,
+                group(x.attached),
+                x.attached_type,
+                human_bytes(x.retained),
+                count_of(x.new_objects, "new object", "new objects"),
+            );
+            if let Some((count, name)) = &x.dominant {
+                if *name != x.attached_type {
+                    let through = x.attached_type.rsplit('.').next().unwrap_or_default();
+                    let _ = writeln!(s, "     {} × {name}, through {through}", group(*count));
+                }
+            }
+            let _ = writeln!(s, "     e.g. {}", x.example);
+        }
+        let _ = writeln!(s);
+    }
     let what = match d.group_by {
         GroupBy::Type => "Type",
         GroupBy::Module => "Module (of the retainer path)",
@@ -65,6 +91,19 @@ pub fn diff_table(d: &Diff, top: usize) -> String {
         let _ = writeln!(
             s,
             "(Survivors: objects new in the second snapshot and still alive in the third.)"
+        );
+    }
+    if d.garbage_left_out.iter().any(|&(n, _)| n > 0) {
+        let each: Vec<String> = d
+            .garbage_left_out
+            .iter()
+            .zip(["A", "B", "C"])
+            .map(|(&(n, bytes), name)| format!("{name} {} ({})", group(n), human_bytes(bytes)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "(Garbage awaiting collection left out: {}; --include-garbage counts it.)",
+            each.join(", ")
         );
     }
     if !d.attachments.is_empty() {
