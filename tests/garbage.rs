@@ -3,11 +3,12 @@
 //! objects heapsnap called cyclic garbage, address by address; objects only that garbage holds
 //! are marked as held by it; a cycle only C code holds (an lru_cache entry) is not garbage.
 
+#[macro_use]
 mod common;
 
 use std::collections::{HashMap, HashSet};
 
-use common::{assert_succeeded, build, fixture, heapsnap, Build, Target};
+use common::{assert_succeeded, fixture, heapsnap, Build, Target};
 
 fn garbage_matches_the_collector(b: &Build) {
     let mut target = Target::start(&b.python, &[fixture("garbage.py").to_str().unwrap()]);
@@ -97,18 +98,8 @@ fn garbage_matches_the_collector(b: &Build) {
     );
 }
 
-macro_rules! garbage_tests {
-    ($($test:ident => $build:expr),* $(,)?) => {$(
-        #[test]
-        fn $test() {
-            if let Some(b) = build($build) {
-                garbage_matches_the_collector(&b);
-            }
-        }
-    )*};
-}
-
-garbage_tests! {
+per_build! {
+    garbage_matches_the_collector:
     garbage_2_7_18 => "2.7.18",
     garbage_3_6_15 => "3.6.15",
     garbage_3_7_16 => "3.7.16",

@@ -3,6 +3,7 @@
 //! two holders sharing a list, a cycle, an object held from two roots. And snapshots of schema
 //! 1 (no retained sizes) still read.
 
+#[macro_use]
 mod common;
 
 use common::{build, fixture, heapsnap, Build, Target};
@@ -56,18 +57,8 @@ fn retained_sizes_match(b: &Build) {
     );
 }
 
-macro_rules! retained_tests {
-    ($($test:ident => $build:expr),* $(,)?) => {$(
-        #[test]
-        fn $test() {
-            if let Some(b) = build($build) {
-                retained_sizes_match(&b);
-            }
-        }
-    )*};
-}
-
-retained_tests! {
+per_build! {
+    retained_sizes_match:
     retained_2_7_18 => "2.7.18",
     retained_3_6_15 => "3.6.15",
     retained_3_8_18 => "3.8.18",

@@ -1,6 +1,6 @@
 //! Shared test support: the interpreters under test, starting fixture processes, running the
 //! heapsnap binary.
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -190,4 +190,17 @@ pub fn copy_of(
     let interp = heapsnap::capture::locate(pid).unwrap();
     let image = heapsnap::capture::copy_once(pid).unwrap().image;
     (interp, image)
+}
+
+/// One test per build: `per_build!(check: test_name => "3.12.1", ...)` runs `check(&build)` in
+/// each, skipping (loudly) the builds that are absent. Use with `#[macro_use] mod common;`.
+macro_rules! per_build {
+    ($check:ident: $($test:ident => $build:expr),* $(,)?) => {$(
+        #[test]
+        fn $test() {
+            if let Some(b) = common::build($build) {
+                $check(&b);
+            }
+        }
+    )*};
 }
