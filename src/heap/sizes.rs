@@ -234,7 +234,15 @@ fn owned_buffer(view: &View, obj: u64, rule: SizeRule) -> u64 {
             }
         },
         SizeRule::Buffered if word(sz.buffered_buffer) != 0 => clamp(word(sz.buffered_buffer_size)),
-        SizeRule::Struct => sz.struct_code_size * (clamp(word(sz.struct_len)) + 1),
+        SizeRule::Struct => {
+            // Counted up to and with the terminating code (NULL `fmtdef`).
+            let codes = word(sz.struct_codes);
+            let most = word(sz.struct_len).min(1 << 20) + 1;
+            let n = (0..most)
+                .position(|i| view.word(codes + i * sz.struct_code_size) == 0)
+                .map_or(most, |i| i as u64 + 1);
+            sz.struct_code_size * n
+        }
         SizeRule::Decimal => {
             const MPD_DATAFLAGS: u8 = 0xe0;
             if view.u8_at(obj + sz.decimal_flags) & MPD_DATAFLAGS == 0 {

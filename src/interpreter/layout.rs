@@ -412,7 +412,9 @@ pub struct SizeLayout {
     /// `_io.Buffered{Reader,Writer,Random}`: `buffer_size` bytes while `buffer` is set.
     pub buffered_buffer: u64,
     pub buffered_buffer_size: u64,
-    /// `_struct.Struct`: `s_len + 1` format codes of `struct_code_size` bytes.
+    /// `_struct.Struct`: its format codes (`s_codes`, `struct_code_size` bytes each, the last
+    /// one's `fmtdef` NULL), at most `s_len + 1` (`s_len` counts items: `4B` is one code).
+    pub struct_codes: u64,
     pub struct_len: u64,
     pub struct_code_size: u64,
     /// `decimal.Decimal` (3.x): the `mpd_t` flags byte and `alloc` (words of 8 bytes, counted

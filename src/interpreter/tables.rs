@@ -53,6 +53,7 @@ const SIZES_3: SizeLayout = SizeLayout {
     bytesio: BytesIoBuffer::BytesObject { buf: 16 },
     buffered_buffer: 56,
     buffered_buffer_size: 120,
+    struct_codes: 32,
     struct_len: 24,
     struct_code_size: 32,
     decimal_flags: 24,
