@@ -135,7 +135,8 @@ impl Comparison {
     }
 
     /// Print the FIGURES line and the differences; assert what every fixture must meet: every
-    /// ground-truth object found, extras ≤ 0.1%, names identical, ≥ 99.5% of sizes exact.
+    /// ground-truth object found, extras ≤ 0.1%, names identical, ≥ 99.5% of sizes exact and
+    /// every other one marked approximate.
     fn check(&self, b: &Build, label: &str) -> Figures {
         let (truth, remote) = (&self.truth, &self.remote);
         let f = self.figures();
@@ -202,6 +203,17 @@ impl Comparison {
             pct(f.sizes_equal) >= 99.5,
             "only {:.2}% sizes exact",
             pct(f.sizes_equal)
+        );
+        let unflagged: Vec<String> = f
+            .common
+            .iter()
+            .filter(|a| truth[a].size != remote[a].size && !remote[a].approximate)
+            .take(10)
+            .map(|a| format!("{a:#x} {} {}", truth[a].type_name, truth[a].size))
+            .collect();
+        assert!(
+            unflagged.is_empty(),
+            "sizes differ without being marked approximate: {unflagged:?}"
         );
         f
     }

@@ -6,7 +6,7 @@ use super::referents::frame_object_slots;
 use super::types::{Kind, ScalarElement, SizeRule, TypeInfo};
 use crate::interpreter::layout::{
     self as L, ByteArrayRule, BytesIoBuffer, CodeSize, DictKeysLayout, Frames, HeaderRule,
-    LongLayout, Strings,
+    LongLayout, StgFields, Strings,
 };
 use crate::memory::Memory;
 
@@ -187,6 +187,21 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
             let allocated = view.word(obj + lay.sizes.array_allocated).min(1 << 40);
             ty.basicsize + allocated.saturating_mul(u32::from_le_bytes(itemsize) as u64)
         }
+        SizeRule::StgDict => {
+            let sz = &lay.sizes;
+            dict_size(view, obj, ty)
+                + ty.basicsize.saturating_sub(sz.stgdict_dict_size)
+                + stg_owned(view, obj, &sz.stgdict)
+        }
+        SizeRule::CTypeType => {
+            let info = (lay.heap_type.sizeof_heap_type + 15) & !15;
+            let owned = if view.u32_at(obj + info) != 0 {
+                stg_owned(view, obj + info, &lay.sizes.stginfo)
+            } else {
+                0
+            };
+            default_size(view, obj, ty) + owned
+        }
         SizeRule::NumpyScalar(element) => {
             let element = match element {
                 ScalarElement::Fixed(n) => n,
@@ -272,6 +287,25 @@ fn owned_buffer(view: &View, obj: u64, rule: SizeRule) -> u64 {
         SizeRule::SimpleQueue => 8 * clamp(word(sz.simple_queue_capacity)),
         _ => 0,
     }
+}
+
+/// What ctypes' type information at `info` owns (see [`StgFields`]).
+fn stg_owned(view: &View, info: u64, f: &StgFields) -> u64 {
+    let format = view.word(info + f.format);
+    let format_size = if format != 0 {
+        view.image
+            .read_c_string(format, 1 << 16)
+            .map_or(0, |s| s.len() as u64 + 1)
+    } else {
+        0
+    };
+    let ndim = (view.u32_at(info + f.ndim) as i32).max(0) as u64;
+    let elements = if view.word(info + f.elements) != 0 {
+        8 * (view.word(info + f.length).min(1 << 28) + 1)
+    } else {
+        0
+    };
+    format_size + 8 * ndim + elements
 }
 
 /// `len(t)` of a tuple (0 for NULL).

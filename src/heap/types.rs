@@ -73,6 +73,10 @@ pub enum SizeRule {
     ItertoolsPermutations,
     Element,
     SimpleQueue,
+    /// ctypes' type information: `StgDict` (3.7–3.12) and the types whose metatype derives from
+    /// `_ctypes.CType_Type` (3.13+).
+    StgDict,
+    CTypeType,
     /// `numpy.ndarray` and its subclasses: the object, shape and strides, and the data when the
     /// array owns it. `object_size`: numpy < 1.20 counts a constant 80 bytes for the object
     /// (`NPY_SIZEOF_PYARRAYOBJECT`) rather than the instance type's basic size.
@@ -251,6 +255,8 @@ fn size_rule_by_c_name(name: &str) -> Option<SizeRule> {
         "itertools.permutations" => S::ItertoolsPermutations,
         "xml.etree.ElementTree.Element" => S::Element,
         "_queue.SimpleQueue" => S::SimpleQueue,
+        "StgDict" => S::StgDict,
+        "_ctypes.CType_Type" => S::CTypeType,
         _ => return None,
     })
 }

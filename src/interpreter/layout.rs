@@ -436,6 +436,27 @@ pub struct SizeLayout {
     pub element_inline_children: u64,
     /// `_queue.SimpleQueue` (3.15+): a ring buffer of `capacity` words.
     pub simple_queue_capacity: u64,
+    /// ctypes, 3.7–3.12: `StgDict` (a ctypes type's dict) counts `dict.__sizeof__`, its fields
+    /// after the `PyDictObject` (`stgdict_dict_size` bytes), and [`StgFields`] at these offsets
+    /// from the object.
+    pub stgdict_dict_size: u64,
+    pub stgdict: StgFields,
+    /// ctypes, 3.13+: `_ctypes.CType_Type.__sizeof__` (the metatype of ctypes types) counts the
+    /// type's basic and variable size and [`StgFields`] of its `StgInfo`, which lies after the
+    /// heap type object (rounded up to 16 bytes) and counts only once `initialized` (an int at
+    /// its start) is set.
+    pub stginfo: StgFields,
+}
+
+/// What ctypes' type information (`StgDict` / `StgInfo`) owns: the `format` string with its
+/// NUL, `ndim` (an int) words of shape, and `length + 1` words of `ffi_type` elements while
+/// `elements` is set.
+#[derive(Debug, Clone, Copy)]
+pub struct StgFields {
+    pub length: u64,
+    pub elements: u64,
+    pub format: u64,
+    pub ndim: u64,
 }
 
 /// Where `io.BytesIO` keeps its buffer.

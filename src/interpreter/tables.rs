@@ -68,6 +68,19 @@ const SIZES_3: SizeLayout = SizeLayout {
     element_children: 24,
     element_inline_children: 32,
     simple_queue_capacity: 48,
+    stgdict_dict_size: 48,
+    stgdict: StgFields {
+        length: 64,
+        elements: 88,
+        format: 168,
+        ndim: 176,
+    },
+    stginfo: StgFields {
+        length: 24,
+        elements: 48,
+        format: 136,
+        ndim: 144,
+    },
 };
 
 const METHOD_FIELDS_3: &[(u64, &str)] = &[(16, "__func__"), (24, "__self__")];
@@ -880,6 +893,16 @@ pub static V3_14: Layout = Layout {
     },
     frames: FRAMES_3_14,
     refcount: RefcountRule::SplitWithFlags,
+    // ctypes' `StgInfo` has one more word before `format`.
+    sizes: SizeLayout {
+        stginfo: StgFields {
+            length: 24,
+            elements: 48,
+            format: 144,
+            ndim: 152,
+        },
+        ..SIZES_3
+    },
     // gh-130327 was merged in March 2026; 3.14.4 is the first 3.14 release after it (3.14.10
     // measured new; earlier ones unverified).
     dict_first_since_micro: Some(4),
