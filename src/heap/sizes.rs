@@ -318,10 +318,15 @@ fn tuple_len(view: &View, t: u64) -> u64 {
 }
 
 /// numpy's objects: `PyArrayObject_fields` and `PyArray_Descr`, the same from numpy 1.16 to 2.x
-/// but for the descriptor's element size (see [`element_size`]).
-mod numpy {
+/// but for the descriptor's element size (see [`element_size`]). numpy's version is not
+/// CPython's: these are constants, not per-version Layout fields.
+pub(super) mod numpy {
     use super::View;
     use crate::interpreter::layout as L;
+
+    /// `sizeof(PyArrayObject_fields)` of numpy < 1.20 (no `_buffer_info`), which their
+    /// `ndarray.__sizeof__` counts whatever the subclass.
+    pub const OLD_ARRAY_OBJECT: u64 = 80;
 
     const NDIM: u64 = 24;
     const DIMENSIONS: u64 = 32;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::hashing::{FastMap, FastSet};
 
 use super::objects::View;
+use super::sizes::numpy;
 use crate::interpreter::layout::{self as L};
 use crate::interpreter::Interpreter;
 use crate::memory::Memory;
@@ -260,10 +261,6 @@ fn size_rule_by_c_name(name: &str) -> Option<SizeRule> {
         _ => return None,
     })
 }
-
-/// `sizeof(PyArrayObject_fields)` of numpy < 1.20 (no `_buffer_info`), which their
-/// `ndarray.__sizeof__` counts whatever the subclass.
-const NUMPY_OLD_ARRAY_OBJECT: u64 = 80;
 
 /// The element size of the numpy scalar type named `name` (`numpy.float64`, ...), if it is one.
 fn numpy_scalar_element(name: &str) -> Option<ScalarElement> {
@@ -616,8 +613,8 @@ impl TypeTable {
                     .find(|&&(_, n)| n == Some("numpy.ndarray"))
                     .map_or(0, |&(c, _)| view.word(c + L::TP_BASICSIZE));
                 Some(SizeRule::NdArray {
-                    object_size: (basicsize == NUMPY_OLD_ARRAY_OBJECT)
-                        .then_some(NUMPY_OLD_ARRAY_OBJECT),
+                    object_size: (basicsize == numpy::OLD_ARRAY_OBJECT)
+                        .then_some(numpy::OLD_ARRAY_OBJECT),
                 })
             }
             // The element size comes from the scalar's own numpy type, the first along the MRO.
@@ -655,5 +652,31 @@ impl TypeTable {
             .filter(|&(f, _)| f != 0)
             .max_by_key(|&(_, n)| n)
             .map(|(f, _)| f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{numpy_scalar_element, ScalarElement};
+
+    #[test]
+    fn numpy_scalar_elements_by_name() {
+        let fixed = |n: &str| match numpy_scalar_element(n) {
+            Some(ScalarElement::Fixed(size)) => Some(size),
+            _ => None,
+        };
+        assert_eq!(fixed("numpy.float64"), Some(8));
+        assert_eq!(fixed("numpy.complex256"), Some(32));
+        assert_eq!(fixed("numpy.int8"), Some(1));
+        assert_eq!(fixed("numpy.bool_"), Some(1));
+        assert_eq!(fixed("numpy.clongdouble"), Some(32));
+        assert_eq!(fixed("numpy.timedelta64"), Some(8));
+        assert_eq!(
+            numpy_scalar_element("numpy.bytes_"),
+            Some(ScalarElement::Bytes)
+        );
+        assert_eq!(numpy_scalar_element("numpy.generic"), None);
+        assert_eq!(numpy_scalar_element("numpy.number"), None);
+        assert_eq!(numpy_scalar_element("mymodule.float64"), None);
     }
 }
