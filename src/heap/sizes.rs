@@ -3,10 +3,12 @@
 
 use super::objects::View;
 use super::referents::frame_object_slots;
-use super::types::{Kind, SizeRule, TypeInfo};
+use super::types::{Kind, ScalarElement, SizeRule, TypeInfo};
 use crate::interpreter::layout::{
-    self as L, ByteArrayRule, CodeSize, DictKeysLayout, Frames, HeaderRule, LongLayout, Strings,
+    self as L, ByteArrayRule, BytesIoBuffer, CodeSize, DictKeysLayout, Frames, HeaderRule,
+    LongLayout, StgFields, Strings,
 };
+use crate::memory::Memory;
 
 /// The size of `obj` and whether it is exact (false for `__sizeof__` we cannot reproduce).
 pub fn getsizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
@@ -16,7 +18,12 @@ pub fn getsizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
 
 /// The part `sys.getsizeof` adds to `__sizeof__`.
 fn header(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
-    let gc = if ty.has_gc() { 16 } else { 0 };
+    let gc = if ty.has_gc() {
+        view.layout.gc.head_size
+    } else {
+        0
+    };
+    let preheader = view.layout.sizes.managed_preheader;
     match view.layout.header {
         HeaderRule::GcObject => {
             if ty.is_gc_object(view, obj) {
@@ -27,7 +34,7 @@ fn header(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
         }
         HeaderRule::V311 => {
             gc + if ty.flags & L::TPFLAGS_MANAGED_DICT != 0 {
-                16
+                preheader
             } else {
                 0
             }
@@ -40,7 +47,7 @@ fn header(view: &View, obj: u64, ty: &TypeInfo) -> u64 {
                 return 0;
             }
             let pre = L::TPFLAGS_MANAGED_DICT | L::TPFLAGS_MANAGED_WEAKREF;
-            gc + if ty.flags & pre != 0 { 16 } else { 0 }
+            gc + if ty.flags & pre != 0 { preheader } else { 0 }
         }
     }
 }
@@ -85,10 +92,13 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
         SizeRule::ByteArray => {
             match lay.bytearray {
                 ByteArrayRule::Inline { alloc } => ty.basicsize + view.word(obj + alloc),
-                // 3.15: the buffer is a bytes object (header 33 bytes) unless empty.
-                ByteArrayRule::BytesObject => {
-                    let alloc = view.word(obj + 24);
-                    ty.basicsize + if alloc > 0 { 33 + alloc } else { 0 }
+                // 3.15: the buffer is a bytes object unless empty.
+                ByteArrayRule::BytesObject {
+                    alloc,
+                    bytes_header,
+                } => {
+                    let alloc = view.word(obj + alloc);
+                    ty.basicsize + if alloc > 0 { bytes_header + alloc } else { 0 }
                 }
             }
         }
@@ -158,8 +168,206 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
             ty.basicsize + d.block_size * blocks
         }
         SizeRule::Py2Str => L::PY2_STR_DATA + 1 + view.ob_size(obj).max(0) as u64,
+        SizeRule::NdArray { object_size } => {
+            return numpy::array_size(view, obj, object_size.unwrap_or(ty.basicsize))
+        }
+        SizeRule::Array => {
+            // The descriptor is a static table in the module's read-only data, outside the
+            // copy: read through the image's fallback (the live process).
+            let descr = view.word(obj + lay.sizes.array_descr);
+            let mut itemsize = [0u8; 4];
+            if descr == 0
+                || view
+                    .image
+                    .read(descr + lay.sizes.array_descr_itemsize, &mut itemsize)
+                    .is_err()
+            {
+                return (ty.basicsize, false);
+            }
+            let allocated = view.word(obj + lay.sizes.array_allocated).min(1 << 40);
+            ty.basicsize + allocated.saturating_mul(u32::from_le_bytes(itemsize) as u64)
+        }
+        SizeRule::StgDict => {
+            let sz = &lay.sizes;
+            dict_size(view, obj, ty)
+                + ty.basicsize.saturating_sub(sz.stgdict_dict_size)
+                + stg_owned(view, obj, &sz.stgdict)
+        }
+        SizeRule::CTypeType => {
+            let info = (lay.heap_type.sizeof_heap_type + 15) & !15;
+            let owned = if view.u32_at(obj + info) != 0 {
+                stg_owned(view, obj + info, &lay.sizes.stginfo)
+            } else {
+                0
+            };
+            default_size(view, obj, ty) + owned
+        }
+        SizeRule::NumpyScalar(element) => {
+            let element = match element {
+                ScalarElement::Fixed(n) => n,
+                ScalarElement::Bytes => view.ob_size(obj).max(0) as u64,
+                ScalarElement::Void => match numpy::element_size(view, view.word(obj + 32)) {
+                    Some(n) => n,
+                    None => return (default_size(view, obj, ty), false),
+                },
+            };
+            default_size(view, obj, ty) + element
+        }
+        SizeRule::BytesIo
+        | SizeRule::Buffered
+        | SizeRule::Struct
+        | SizeRule::Decimal
+        | SizeRule::ItertoolsProduct
+        | SizeRule::ItertoolsCombinations
+        | SizeRule::ItertoolsPermutations
+        | SizeRule::Element
+        | SizeRule::SimpleQueue => ty.basicsize + owned_buffer(view, obj, ty.size_rule),
     };
     (size, true)
+}
+
+/// The memory a standard-library C type counts in its `__sizeof__` on top of its basic size
+/// (0 when it owns none at the moment, or for another rule).
+fn owned_buffer(view: &View, obj: u64, rule: SizeRule) -> u64 {
+    let sz = &view.layout.sizes;
+    let word = |off: u64| view.word(obj + off);
+    let clamp = |n: u64| n.min(1 << 40);
+    match rule {
+        SizeRule::BytesIo => match sz.bytesio {
+            BytesIoBuffer::Raw { buf, buf_size } if word(buf) != 0 => clamp(word(buf_size)),
+            BytesIoBuffer::Raw { .. } => 0,
+            BytesIoBuffer::BytesObject { buf } => {
+                let buf = word(buf);
+                // Counted unless shared (`Py_REFCNT(buf) > 1`: the low 32 bits of the
+                // reference count word in every version).
+                if buf != 0 && view.u32_at(buf) <= 1 {
+                    let bytes_type = view.ob_type(buf);
+                    view.word(bytes_type + L::TP_BASICSIZE) + clamp(view.ob_size(buf).max(0) as u64)
+                } else {
+                    0
+                }
+            }
+        },
+        SizeRule::Buffered if word(sz.buffered_buffer) != 0 => clamp(word(sz.buffered_buffer_size)),
+        SizeRule::Struct => {
+            // Counted up to and with the terminating code (NULL `fmtdef`).
+            let codes = word(sz.struct_codes);
+            let most = word(sz.struct_len).min(1 << 20) + 1;
+            let n = (0..most)
+                .position(|i| view.word(codes + i * sz.struct_code_size) == 0)
+                .map_or(most, |i| i as u64 + 1);
+            sz.struct_code_size * n
+        }
+        SizeRule::Decimal => {
+            const MPD_DATAFLAGS: u8 = 0xe0;
+            if view.u8_at(obj + sz.decimal_flags) & MPD_DATAFLAGS == 0 {
+                8 * clamp(word(sz.decimal_alloc))
+            } else {
+                0
+            }
+        }
+        SizeRule::ItertoolsProduct => 8 * tuple_len(view, word(sz.product_pools)),
+        SizeRule::ItertoolsCombinations => 8 * clamp(word(sz.combinations_r)),
+        SizeRule::ItertoolsPermutations => {
+            8 * (tuple_len(view, word(sz.permutations_pool)) + clamp(word(sz.permutations_r)))
+        }
+        SizeRule::Element => {
+            let extra = word(sz.element_extra);
+            if extra == 0 {
+                return 0;
+            }
+            let children = view.word(extra + sz.element_children);
+            sz.element_extra_size
+                + if children != extra + sz.element_inline_children {
+                    8 * clamp(view.word(extra + sz.element_allocated))
+                } else {
+                    0
+                }
+        }
+        SizeRule::SimpleQueue => 8 * clamp(word(sz.simple_queue_capacity)),
+        _ => 0,
+    }
+}
+
+/// What ctypes' type information at `info` owns (see [`StgFields`]).
+fn stg_owned(view: &View, info: u64, f: &StgFields) -> u64 {
+    let format = view.word(info + f.format);
+    let format_size = if format != 0 {
+        view.image
+            .read_c_string(format, 1 << 16)
+            .map_or(0, |s| s.len() as u64 + 1)
+    } else {
+        0
+    };
+    let ndim = (view.u32_at(info + f.ndim) as i32).max(0) as u64;
+    let elements = if view.word(info + f.elements) != 0 {
+        8 * (view.word(info + f.length).min(1 << 28) + 1)
+    } else {
+        0
+    };
+    format_size + 8 * ndim + elements
+}
+
+/// `len(t)` of a tuple (0 for NULL).
+fn tuple_len(view: &View, t: u64) -> u64 {
+    if t == 0 {
+        0
+    } else {
+        view.ob_size(t).clamp(0, 1 << 28) as u64
+    }
+}
+
+/// numpy's objects: `PyArrayObject_fields` and `PyArray_Descr`, the same from numpy 1.16 to 2.x
+/// but for the descriptor's element size (see [`element_size`]). numpy's version is not
+/// CPython's: these are constants, not per-version Layout fields.
+pub(super) mod numpy {
+    use super::View;
+    use crate::interpreter::layout as L;
+
+    /// `sizeof(PyArrayObject_fields)` of numpy < 1.20 (no `_buffer_info`), which their
+    /// `ndarray.__sizeof__` counts whatever the subclass.
+    pub const OLD_ARRAY_OBJECT: u64 = 80;
+
+    const NDIM: u64 = 24;
+    const DIMENSIONS: u64 = 32;
+    const DESCR: u64 = 56;
+    const FLAGS: u64 = 64;
+    const OWNDATA: u32 = 0x4;
+    /// `sizeof(PyArray_Descr)` of numpy 1.x: the element size is then an `int` at +32; numpy
+    /// 2.x descriptors (88 bytes, 120 for legacy dtypes) hold an `npy_intp` at +40.
+    const DESCR_SIZE_1: u64 = 96;
+
+    /// `ndarray.__sizeof__`: `object` + shape and strides + the data if the array owns it;
+    /// exact unless the descriptor cannot be read.
+    pub fn array_size(view: &View, obj: u64, object: u64) -> (u64, bool) {
+        let nd = (view.u32_at(obj + NDIM) as i32).clamp(0, 64) as u64;
+        let mut size = object + 16 * nd;
+        if view.u32_at(obj + FLAGS) & OWNDATA == 0 {
+            return (size, true);
+        }
+        let Some(element) = element_size(view, view.word(obj + DESCR)) else {
+            return (size, false);
+        };
+        let dims = view.word(obj + DIMENSIONS);
+        let items = (0..nd).fold(1u64, |n, i| {
+            n.saturating_mul(view.i64_at(dims + 8 * i).max(0) as u64)
+        });
+        size = size.saturating_add(items.saturating_mul(element));
+        (size, true)
+    }
+
+    /// `descr->elsize`, by the descriptor type's size (numpy 1.x or 2.x).
+    pub fn element_size(view: &View, descr: u64) -> Option<u64> {
+        if descr == 0 {
+            return None;
+        }
+        let descr_type_size = view.word(view.ob_type(descr) + L::TP_BASICSIZE);
+        Some(if descr_type_size == DESCR_SIZE_1 {
+            view.u32_at(descr + 32) as u64
+        } else {
+            view.i64_at(descr + 40).max(0) as u64
+        })
+    }
 }
 
 /// `code.__sizeof__`.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::hashing::{FastMap, FastSet};
 
 use super::objects::View;
+use super::sizes::numpy;
 use crate::interpreter::layout::{self as L};
 use crate::interpreter::Interpreter;
 use crate::memory::Memory;
@@ -60,9 +61,46 @@ pub enum SizeRule {
     OrderedDict,
     /// 2.7 `str`: `offsetof(ob_sval) + 1 + ob_size`, whatever the subclass adds.
     Py2Str,
+    /// C types of the standard library whose `__sizeof__` counts a buffer they own (offsets in
+    /// `Layout::sizes`).
+    Array,
+    BytesIo,
+    Buffered,
+    Struct,
+    Decimal,
+    ItertoolsProduct,
+    /// `itertools.combinations` and `combinations_with_replacement`.
+    ItertoolsCombinations,
+    ItertoolsPermutations,
+    Element,
+    SimpleQueue,
+    /// ctypes' type information: `StgDict` (3.7–3.12) and the types whose metatype derives from
+    /// `_ctypes.CType_Type` (3.13+).
+    StgDict,
+    CTypeType,
+    /// `numpy.ndarray` and its subclasses: the object, shape and strides, and the data when the
+    /// array owns it. `object_size`: numpy < 1.20 counts a constant 80 bytes for the object
+    /// (`NPY_SIZEOF_PYARRAYOBJECT`) rather than the instance type's basic size.
+    NdArray {
+        object_size: Option<u64>,
+    },
+    /// numpy scalars (`numpy.generic.__sizeof__`): the basic and variable size plus the size of
+    /// one element of the scalar's dtype.
+    NumpyScalar(ScalarElement),
     /// A `__sizeof__` heapsnap cannot reproduce (Python-level, or a C type's own): the default
     /// formula is used and the size is marked approximate.
     Custom,
+}
+
+/// The element size of a numpy scalar's dtype.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScalarElement {
+    /// Numeric, boolean and datetime scalars: fixed by the type.
+    Fixed(u64),
+    /// `numpy.bytes_`: one byte per character (`ob_size`).
+    Bytes,
+    /// `numpy.void`: the scalar's own descriptor (`PyVoidScalarObject.descr`).
+    Void,
 }
 
 /// What `subtype_traverse` does for instances of a Python class.
@@ -132,6 +170,8 @@ struct KnownTypes {
     by_addr: FastMap<u64, (Kind, SizeRule)>,
     object: u64,
     type_: u64,
+    /// `method_descriptor`: the type of a C method in a type's dict.
+    method_descr: u64,
 }
 
 fn known_types(interp: &Interpreter) -> KnownTypes {
@@ -185,6 +225,7 @@ fn known_types(interp: &Interpreter) -> KnownTypes {
         by_addr,
         object: interp.static_type("PyBaseObject_Type").unwrap_or(0),
         type_: interp.static_type("PyType_Type").unwrap_or(0),
+        method_descr: interp.static_type("PyMethodDescr_Type").unwrap_or(0),
     }
 }
 
@@ -195,6 +236,57 @@ fn kind_by_c_name(name: &str) -> Option<(Kind, SizeRule)> {
         "collections.OrderedDict" => Some((Kind::OrderedDict, SizeRule::OrderedDict)),
         _ => None,
     }
+}
+
+/// The size rule of a C type (static or heap, by its census name) whose dict defines a C
+/// `__sizeof__` that heapsnap reproduces; `None` for the others (they stay approximate).
+fn size_rule_by_c_name(name: &str) -> Option<SizeRule> {
+    use SizeRule as S;
+    Some(match name {
+        "array.array" => S::Array,
+        "_io.BytesIO" => S::BytesIo,
+        "_io.BufferedReader" | "_io.BufferedWriter" | "_io.BufferedRandom" => S::Buffered,
+        // `Struct` up to 3.8 (tp_name without a module), `_struct.Struct` from 3.9.
+        "Struct" | "_struct.Struct" => S::Struct,
+        "decimal.Decimal" => S::Decimal,
+        "itertools.product" => S::ItertoolsProduct,
+        "itertools.combinations" | "itertools.combinations_with_replacement" => {
+            S::ItertoolsCombinations
+        }
+        "itertools.permutations" => S::ItertoolsPermutations,
+        "xml.etree.ElementTree.Element" => S::Element,
+        "_queue.SimpleQueue" => S::SimpleQueue,
+        "StgDict" => S::StgDict,
+        "_ctypes.CType_Type" => S::CTypeType,
+        _ => return None,
+    })
+}
+
+/// The element size of the numpy scalar type named `name` (`numpy.float64`, ...), if it is one.
+fn numpy_scalar_element(name: &str) -> Option<ScalarElement> {
+    let short = name.strip_prefix("numpy.")?;
+    let fixed = match short {
+        "bytes_" => return Some(ScalarElement::Bytes),
+        "void" => return Some(ScalarElement::Void),
+        "bool" | "bool_" | "byte" | "ubyte" => 1,
+        "short" | "ushort" | "half" => 2,
+        "intc" | "uintc" | "single" => 4,
+        "int_" | "uint" | "intp" | "uintp" | "long" | "ulong" | "longlong" | "ulonglong"
+        | "double" | "csingle" => 8,
+        "longdouble" | "cdouble" => 16,
+        "clongdouble" => 32,
+        // int8 ... uint64, float16 ... float128, complex64 ... complex256, datetime64,
+        // timedelta64: the width in bits.
+        _ => {
+            let digits = short.trim_start_matches(|c: char| !c.is_ascii_digit());
+            let bits: u64 = digits.parse().ok()?;
+            if !bits.is_multiple_of(8) || !short.starts_with(|c: char| c.is_ascii_alphabetic()) {
+                return None;
+            }
+            bits / 8
+        }
+    };
+    Some(ScalarElement::Fixed(fixed))
 }
 
 /// `n_fields` of a struct sequence type (0 for other tuple types).
@@ -462,33 +554,80 @@ impl TypeTable {
 
     /// Which `__sizeof__` applies: that of the first class along the MRO that defines one.
     fn size_rule(&self, view: &View, t: u64, name: &str) -> SizeRule {
-        let rule_of = |cls: u64, cls_name: Option<&str>| -> Option<SizeRule> {
+        // The MRO starts with `t`, which is not in the table yet: its name is given.
+        let classes: Vec<(u64, Option<&str>)> = std::iter::once((t, Some(name)))
+            .chain(
+                view.tuple_items(view.word(t + L::TP_MRO))
+                    .skip(1)
+                    .map(|c| (c, self.ids.get(&c).map(|&id| self.get(id).name.as_str()))),
+            )
+            .collect();
+        for &(cls, cls_name) in &classes {
+            let own_sizeof = {
+                let dict = view.word(cls + L::TP_DICT);
+                if dict != 0 {
+                    view.dict_get_str(dict, "__sizeof__")
+                } else {
+                    None
+                }
+            };
+            let heap = view.word(cls + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0;
             if let Some(&(_, rule)) = self.known.by_addr.get(&cls) {
-                return Some(rule);
+                // A core type that only inherits `object.__sizeof__` (3.x `bytes`) does not
+                // hide a `__sizeof__` later in the MRO (`numpy.bytes_` → `numpy.generic`).
+                if rule != SizeRule::Default || own_sizeof.is_some() || cls == self.known.object {
+                    return rule;
+                }
+                continue;
             }
-            if let Some((_, rule)) = cls_name.and_then(kind_by_c_name) {
-                return Some(rule);
-            }
-            let dict = view.word(cls + L::TP_DICT);
-            (dict != 0 && view.dict_get_str(dict, "__sizeof__").is_some())
-                .then_some(SizeRule::Custom)
-        };
-        let heap = |cls: u64| view.word(cls + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0;
-        if let Some(rule) = rule_of(t, (!heap(t)).then_some(name)) {
-            return rule;
-        }
-        let mro = view.word(t + L::TP_MRO);
-        for cls in view.tuple_items(mro).skip(1) {
-            let cls_name = self
-                .ids
-                .get(&cls)
-                .filter(|_| !heap(cls))
-                .map(|&id| self.get(id).name.as_str());
-            if let Some(rule) = rule_of(cls, cls_name) {
+            // A C method (not Python code): the rule of a type heapsnap knows by name (static
+            // types, or heap types from 3.12/3.13 on).
+            let c_method = own_sizeof.is_some_and(|m| view.ob_type(m) == self.known.method_descr);
+            let c_name = cls_name.filter(|_| !heap || c_method);
+            if let Some((_, rule)) = c_name.and_then(kind_by_c_name) {
                 return rule;
             }
+            if own_sizeof.is_none() {
+                continue;
+            }
+            return c_method
+                .then(|| c_name.and_then(|n| self.c_size_rule(view, n, &classes)))
+                .flatten()
+                .unwrap_or(SizeRule::Custom);
         }
         SizeRule::Default
+    }
+
+    /// The rule for a C `__sizeof__` defined by the class named `cls_name`, along the MRO
+    /// (classes and their names) of the measured type.
+    fn c_size_rule(
+        &self,
+        view: &View,
+        cls_name: &str,
+        mro: &[(u64, Option<&str>)],
+    ) -> Option<SizeRule> {
+        match cls_name {
+            "numpy.ndarray" => {
+                let basicsize = mro
+                    .iter()
+                    .find(|&&(_, n)| n == Some("numpy.ndarray"))
+                    .map_or(0, |&(c, _)| view.word(c + L::TP_BASICSIZE));
+                Some(SizeRule::NdArray {
+                    object_size: (basicsize == numpy::OLD_ARRAY_OBJECT)
+                        .then_some(numpy::OLD_ARRAY_OBJECT),
+                })
+            }
+            // The element size comes from the scalar's own numpy type, the first along the MRO.
+            "numpy.generic" => mro.iter().find_map(|&(c, n)| {
+                let heap = view.word(c + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0;
+                (!heap)
+                    .then_some(n)
+                    .flatten()
+                    .and_then(numpy_scalar_element)
+                    .map(SizeRule::NumpyScalar)
+            }),
+            other => size_rule_by_c_name(other),
+        }
     }
 
     /// Learn `subtype_traverse` from the heap when `.symtab` is stripped: it is the traverse
@@ -513,5 +652,31 @@ impl TypeTable {
             .filter(|&(f, _)| f != 0)
             .max_by_key(|&(_, n)| n)
             .map(|(f, _)| f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{numpy_scalar_element, ScalarElement};
+
+    #[test]
+    fn numpy_scalar_elements_by_name() {
+        let fixed = |n: &str| match numpy_scalar_element(n) {
+            Some(ScalarElement::Fixed(size)) => Some(size),
+            _ => None,
+        };
+        assert_eq!(fixed("numpy.float64"), Some(8));
+        assert_eq!(fixed("numpy.complex256"), Some(32));
+        assert_eq!(fixed("numpy.int8"), Some(1));
+        assert_eq!(fixed("numpy.bool_"), Some(1));
+        assert_eq!(fixed("numpy.clongdouble"), Some(32));
+        assert_eq!(fixed("numpy.timedelta64"), Some(8));
+        assert_eq!(
+            numpy_scalar_element("numpy.bytes_"),
+            Some(ScalarElement::Bytes)
+        );
+        assert_eq!(numpy_scalar_element("numpy.generic"), None);
+        assert_eq!(numpy_scalar_element("numpy.number"), None);
+        assert_eq!(numpy_scalar_element("mymodule.float64"), None);
     }
 }

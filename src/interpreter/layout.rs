@@ -390,8 +390,82 @@ pub enum RefcountRule {
 pub enum ByteArrayRule {
     /// ≤3.14: `tp_basicsize + ob_alloc` (`ob_alloc` at this offset).
     Inline { alloc: u64 },
-    /// 3.15+: the buffer is a `bytes` object: `tp_basicsize + (ob_alloc ? 33 + ob_alloc : 0)`.
-    BytesObject,
+    /// 3.15+: the buffer is a `bytes` object:
+    /// `tp_basicsize + (ob_alloc ? bytes_header + ob_alloc : 0)` (`bytes_header`: 33, the bytes
+    /// object's own size with its trailing NUL).
+    BytesObject { alloc: u64, bytes_header: u64 },
+}
+
+/// `sys.getsizeof` beyond the core objects: the pre-header it adds, and where the C types whose
+/// own `__sizeof__` counts memory they own keep its size. A rule applies only to a type whose
+/// dict defines a C `__sizeof__` (so a field is unused on versions where the type has none).
+/// Offsets are measured on each build (tests/ground_truth.rs, fixtures/buffers.py).
+#[derive(Debug, Clone, Copy)]
+pub struct SizeLayout {
+    /// Bytes before the object for MANAGED_DICT / MANAGED_WEAKREF types (3.11+).
+    pub managed_preheader: u64,
+    /// `array.array`: `allocated` items of `ob_descr->itemsize` bytes (an `int` in the descr).
+    pub array_allocated: u64,
+    pub array_descr: u64,
+    pub array_descr_itemsize: u64,
+    pub bytesio: BytesIoBuffer,
+    /// `_io.Buffered{Reader,Writer,Random}`: `buffer_size` bytes while `buffer` is set.
+    pub buffered_buffer: u64,
+    pub buffered_buffer_size: u64,
+    /// `_struct.Struct`: its format codes (`s_codes`, `struct_code_size` bytes each, the last
+    /// one's `fmtdef` NULL), at most `s_len + 1` (`s_len` counts items: `4B` is one code).
+    pub struct_codes: u64,
+    pub struct_len: u64,
+    pub struct_code_size: u64,
+    /// `decimal.Decimal` (3.x): the `mpd_t` flags byte and `alloc` (words of 8 bytes, counted
+    /// unless a data flag — static, shared, const: `0xe0` — is set).
+    pub decimal_flags: u64,
+    pub decimal_alloc: u64,
+    /// `itertools` (3.x): `product` counts a word per pool (`pools` tuple), `combinations` and
+    /// `combinations_with_replacement` a word per `r`, `permutations` both.
+    pub product_pools: u64,
+    pub combinations_r: u64,
+    pub permutations_pool: u64,
+    pub permutations_r: u64,
+    /// `xml.etree.ElementTree.Element` (3.x): `extra` (its struct, `extra_size` bytes) and,
+    /// when the children array is not the 4 inline slots, `allocated` words.
+    pub element_extra: u64,
+    pub element_extra_size: u64,
+    pub element_allocated: u64,
+    pub element_children: u64,
+    pub element_inline_children: u64,
+    /// `_queue.SimpleQueue` (3.15+): a ring buffer of `capacity` words.
+    pub simple_queue_capacity: u64,
+    /// ctypes, 3.7–3.12: `StgDict` (a ctypes type's dict) counts `dict.__sizeof__`, its fields
+    /// after the `PyDictObject` (`stgdict_dict_size` bytes), and [`StgFields`] at these offsets
+    /// from the object.
+    pub stgdict_dict_size: u64,
+    pub stgdict: StgFields,
+    /// ctypes, 3.13+: `_ctypes.CType_Type.__sizeof__` (the metatype of ctypes types) counts the
+    /// type's basic and variable size and [`StgFields`] of its `StgInfo`, which lies after the
+    /// heap type object (rounded up to 16 bytes) and counts only once `initialized` (an int at
+    /// its start) is set.
+    pub stginfo: StgFields,
+}
+
+/// What ctypes' type information (`StgDict` / `StgInfo`) owns: the `format` string with its
+/// NUL, `ndim` (an int) words of shape, and `length + 1` words of `ffi_type` elements while
+/// `elements` is set.
+#[derive(Debug, Clone, Copy)]
+pub struct StgFields {
+    pub length: u64,
+    pub elements: u64,
+    pub format: u64,
+    pub ndim: u64,
+}
+
+/// Where `io.BytesIO` keeps its buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BytesIoBuffer {
+    /// 2.7: a `char *` (this offset) of `buf_size` bytes.
+    Raw { buf: u64, buf_size: u64 },
+    /// 3.x: a `bytes` object, counted (its own `sys.getsizeof`) unless shared (refcount > 1).
+    BytesObject { buf: u64 },
 }
 
 /// Word indices, in `_Py_DebugOffsets` (3.13+), of the runtime fields it covers. The struct is
@@ -435,6 +509,8 @@ pub struct Layout {
     pub module: ModuleLayout,
     pub refcount: RefcountRule,
     pub bytearray: ByteArrayRule,
+    /// `sys.getsizeof` of C types that own memory (kept apart from the object layouts).
+    pub sizes: SizeLayout,
     /// From this micro version of the minor series on, an instance with a materialised
     /// `__dict__` visits the dict (not its inline values), and the dict visits its values even
     /// when they are embedded (gh-130327; 3.13.0 behaves the old way, 3.13.18 the new one).

@@ -44,6 +44,45 @@ const DEQUE_3: DequeLayout = DequeLayout {
     sizeof_spare_block: true,
 };
 
+/// Sizes of 3.x C types (the same offsets from 3.6 to 3.15, measured on each build).
+const SIZES_3: SizeLayout = SizeLayout {
+    managed_preheader: 16,
+    array_allocated: 32,
+    array_descr: 40,
+    array_descr_itemsize: 4,
+    bytesio: BytesIoBuffer::BytesObject { buf: 16 },
+    buffered_buffer: 56,
+    buffered_buffer_size: 120,
+    struct_codes: 32,
+    struct_len: 24,
+    struct_code_size: 32,
+    decimal_flags: 24,
+    decimal_alloc: 56,
+    product_pools: 16,
+    combinations_r: 40,
+    permutations_pool: 16,
+    permutations_r: 48,
+    element_extra: 40,
+    element_extra_size: 64,
+    element_allocated: 16,
+    element_children: 24,
+    element_inline_children: 32,
+    simple_queue_capacity: 48,
+    stgdict_dict_size: 48,
+    stgdict: StgFields {
+        length: 64,
+        elements: 88,
+        format: 168,
+        ndim: 176,
+    },
+    stginfo: StgFields {
+        length: 24,
+        elements: 48,
+        format: 136,
+        ndim: 144,
+    },
+};
+
 const METHOD_FIELDS_3: &[(u64, &str)] = &[(16, "__func__"), (24, "__self__")];
 
 const MODULE_VIA_DEF: ModuleLayout = ModuleLayout::ViaDef { def: 24, state: 32 };
@@ -196,6 +235,16 @@ pub static V2_7: Layout = Layout {
     module: ModuleLayout::DictOnly,
     refcount: RefcountRule::Plain,
     bytearray: ByteArrayRule::Inline { alloc: 32 },
+    // 2.7: `BytesIO` holds a raw buffer; `Struct` codes are 24 bytes; no C `Decimal`,
+    // `itertools` or `Element` sizes.
+    sizes: SizeLayout {
+        bytesio: BytesIoBuffer::Raw {
+            buf: 16,
+            buf_size: 40,
+        },
+        struct_code_size: 24,
+        ..SIZES_3
+    },
     dict_first_since_micro: None,
     dict_first: false,
 };
@@ -466,6 +515,7 @@ pub static V3_8: Layout = Layout {
     module: MODULE_VIA_DEF,
     refcount: RefcountRule::Plain,
     bytearray: ByteArrayRule::Inline { alloc: 24 },
+    sizes: SIZES_3,
     dict_first_since_micro: None,
     dict_first: false,
 };
@@ -843,6 +893,16 @@ pub static V3_14: Layout = Layout {
     },
     frames: FRAMES_3_14,
     refcount: RefcountRule::SplitWithFlags,
+    // ctypes' `StgInfo` has one more word before `format`.
+    sizes: SizeLayout {
+        stginfo: StgFields {
+            length: 24,
+            elements: 48,
+            format: 144,
+            ndim: 152,
+        },
+        ..SIZES_3
+    },
     // gh-130327 was merged in March 2026; 3.14.4 is the first 3.14 release after it (3.14.10
     // measured new; earlier ones unverified).
     dict_first_since_micro: Some(4),
@@ -893,7 +953,10 @@ pub static V3_15: Layout = Layout {
         size: 56,
         traverse: 64,
     },
-    bytearray: ByteArrayRule::BytesObject,
+    bytearray: ByteArrayRule::BytesObject {
+        alloc: 24,
+        bytes_header: 33,
+    },
     dict_first_since_micro: Some(0),
     ..V3_14
 };

@@ -80,7 +80,16 @@ pub struct Target {
 impl Target {
     /// Start `python args...` and wait for a line starting with `ready`.
     pub fn start(python: &Path, args: &[&str]) -> Target {
-        let mut child = Command::new(python)
+        Target::start_with_env(python, args, None)
+    }
+
+    /// `start`, with `pythonpath` (if any) as the target's `PYTHONPATH`.
+    pub fn start_with_env(python: &Path, args: &[&str], pythonpath: Option<&Path>) -> Target {
+        let mut command = Command::new(python);
+        if let Some(dir) = pythonpath {
+            command.env("PYTHONPATH", dir);
+        }
+        let mut child = command
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
