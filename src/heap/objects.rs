@@ -173,7 +173,7 @@ impl<'a> View<'a> {
     pub fn is_py2_str(&self, s: u64, text: &[u8]) -> bool {
         self.ob_type(s) == self.str_type
             && self.ob_size(s) == text.len() as i64
-            && self.image.slice(s + L::PY2_STR_DATA, text.len()) == Some(text)
+            && self.image.slice(s + L::PY2_STR_DATA, text.len()).as_deref() == Some(text)
     }
 
     /// The text of a `str` object, if it is one we can decode.
@@ -190,7 +190,7 @@ impl<'a> View<'a> {
                     return None;
                 }
                 let bytes = self.image.slice(s + L::PY2_STR_DATA, len as usize)?;
-                return Some(String::from_utf8_lossy(bytes).into_owned());
+                return Some(String::from_utf8_lossy(&bytes).into_owned());
             }
         };
         let len = self.i64_at(s + L::STR_LENGTH);

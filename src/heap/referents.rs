@@ -119,12 +119,26 @@ fn push_array(
     out: &mut impl FnMut(u64, Edge),
 ) {
     let n = n.min(1 << 28);
-    if let Some(bytes) = view.image.slice(at, 8 * n as usize) {
+    if !view.image.contains(at, 8 * n as usize) {
+        return;
+    }
+    // In pieces: read from a live process, a list of a million items is not 8 MB at once.
+    for first in (0..n).step_by(ARRAY_PIECE) {
+        let count = (n - first).min(ARRAY_PIECE as u64);
+        let Some(bytes) = view.image.slice(at + 8 * first, 8 * count as usize) else {
+            return;
+        };
         for (i, c) in bytes.chunks_exact(8).enumerate() {
-            out(u64::from_le_bytes(c.try_into().unwrap()), edge(i as u32));
+            out(
+                u64::from_le_bytes(c.try_into().unwrap()),
+                edge((first as usize + i) as u32),
+            );
         }
     }
 }
+
+/// Pointers of an array read at a time (64 KiB).
+const ARRAY_PIECE: usize = 8192;
 
 /// Push one field.
 fn field(view: &View, out: &mut impl FnMut(u64, Edge), obj: u64, off: u64, name: &'static str) {

@@ -192,7 +192,7 @@ impl WalkThread {
             let addr = record.address;
             record.kind = Record::NOT_AN_OBJECT;
             // The header, found once: reference count and type.
-            let Some(header) = view.image.slice(addr, 16) else {
+            let Some(header) = view.image.array::<16>(addr) else {
                 continue;
             };
             let word =

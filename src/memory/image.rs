@@ -1,5 +1,6 @@
-//! A copy of the target's writable memory, taken while it is stopped, that the heap walk runs
-//! on after the target has been resumed.
+//! The memory image the heap walk runs on: the target's writable memory, either copied while
+//! it is stopped (the walk then runs after the target has been resumed), or read in place
+//! through a bounded cache while it stays stopped (the low-memory mode: [`Image::live_cached`]).
 //!
 //! Every Python object lives in writable memory (the heap, pymalloc arenas, and the `.data` of
 //! the interpreter for static objects), so the walk only needs those regions; the rare reads of
@@ -8,6 +9,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::cache::LiveCache;
 use super::limits::{headroom, Headroom};
 use super::pagemap::resident_runs;
 use super::{maps::Mapping, process::ProcessMemory, Memory, MemoryError, PAGE};
@@ -125,24 +127,72 @@ impl RegionLayout {
     pub fn region_count(&self) -> usize {
         self.spans.len()
     }
+
+    /// The parts of the regions inside `[start, end)`, as (start, end).
+    pub fn overlapping(&self, start: u64, end: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let first = self
+            .spans
+            .partition_point(|&(s, len)| s.saturating_add(len) <= start);
+        self.spans[first..]
+            .iter()
+            .take_while(move |&&(s, _)| s < end)
+            .map(move |&(s, len)| (s.max(start), s.saturating_add(len).min(end)))
+    }
 }
 
-/// The copy: sorted, non-overlapping regions, plus the source for everything else.
+/// Where the bytes of an image's regions are.
+enum Bytes {
+    /// Copied: the bytes of each region of the layout.
+    Copy(Vec<Vec<u8>>),
+    /// In the stopped process, read through a cache.
+    Live(LiveCache),
+}
+
+/// Bytes of an image: borrowed from a copy, or read from the live process (held inline when
+/// small, so that the walk's many small reads allocate nothing).
+pub enum Slice<'a> {
+    Borrowed(&'a [u8]),
+    Inline { bytes: [u8; INLINE], len: u8 },
+    Owned(Vec<u8>),
+}
+
+/// The longest read held inline in a [`Slice`] (a dict key table's header is 40 bytes).
+const INLINE: usize = 64;
+
+impl std::ops::Deref for Slice<'_> {
+    type Target = [u8];
+
+    #[inline(always)]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Slice::Borrowed(bytes) => bytes,
+            Slice::Inline { bytes, len } => &bytes[..*len as usize],
+            Slice::Owned(bytes) => bytes,
+        }
+    }
+}
+
+/// Sorted, non-overlapping regions and their bytes, plus the source for everything else.
 pub struct Image {
     layout: Arc<RegionLayout>,
-    /// The bytes of each region of `layout`.
-    data: Vec<Vec<u8>>,
+    bytes: Bytes,
     fallback: Option<Box<dyn Memory + Send + Sync>>,
     /// The fallback source (the live process) went away during the walk: read-only memory,
     /// such as type names, could not be read, so the result may lack objects.
     source_gone: AtomicBool,
 }
 
-/// Figures about a copy, for reporting.
+/// Figures about an image, for reporting.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CopyStats {
+    /// Bytes its regions cover.
     pub bytes: u64,
     pub regions: usize,
+    /// Bytes read from the process: the copy, or what the cache fetched so far (a chunk as
+    /// often as it was fetched).
+    pub read_bytes: u64,
+    /// The most memory a live image's cache may take (0 for a copy).
+    pub cache_bytes: u64,
 }
 
 /// Which mappings the census copies: readable, writable, private process memory. Python
@@ -293,17 +343,37 @@ impl Image {
 
     fn new(mut regions: Vec<Region>) -> Image {
         regions.sort_by_key(|r| r.start);
+        let spans = regions
+            .iter()
+            .map(|r| (r.start, r.data.len() as u64))
+            .collect();
+        Image::with_bytes(
+            RegionLayout::new(spans),
+            Bytes::Copy(regions.into_iter().map(|r| r.data).collect()),
+        )
+    }
+
+    fn with_bytes(layout: RegionLayout, bytes: Bytes) -> Image {
         Image {
-            layout: Arc::new(RegionLayout::new(
-                regions
-                    .iter()
-                    .map(|r| (r.start, r.data.len() as u64))
-                    .collect(),
-            )),
-            data: regions.into_iter().map(|r| r.data).collect(),
+            layout: Arc::new(layout),
+            bytes,
             fallback: None,
             source_gone: AtomicBool::new(false),
         }
+    }
+
+    /// The writable memory of a live process, read in place through a cache of at most about
+    /// `cache_bytes` (no copy): the process must stay stopped until the walk is done. The
+    /// regions are those a copy would take (`maps` read while it is stopped).
+    pub fn live_cached(pid: i32, maps: &[Mapping], cache_bytes: usize) -> Image {
+        let spans = copy_ranges(pid, maps)
+            .into_iter()
+            .map(|(start, end)| (start, end - start))
+            .collect();
+        Image::with_bytes(
+            RegionLayout::new(spans),
+            Bytes::Live(LiveCache::new(pid, cache_bytes)),
+        )
     }
 
     /// Build an image from raw regions (used by tests and by sources other than a process).
@@ -328,15 +398,23 @@ impl Image {
         self.layout
             .spans
             .iter()
-            .zip(&self.data)
-            .map(|(&(start, _), data)| (start, data.clone()))
+            .filter_map(|&(start, len)| Some((start, self.slice(start, len as usize)?.to_vec())))
             .collect()
     }
 
     /// Where the copy's bytes are in this process's own memory, region by region (to measure
-    /// which of them a walk reads: `examples/walk_touch.rs`).
+    /// which of them a walk reads: `examples/walk_touch.rs`); none for a live image.
     pub fn local_ranges(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
-        self.data.iter().map(|d| (d.as_ptr() as usize, d.len()))
+        let copied: &[Vec<u8>] = match &self.bytes {
+            Bytes::Copy(data) => data,
+            Bytes::Live(_) => &[],
+        };
+        copied.iter().map(|d| (d.as_ptr() as usize, d.len()))
+    }
+
+    /// Whether the bytes are read from the stopped process (low-memory mode), not copied.
+    pub fn is_live(&self) -> bool {
+        matches!(self.bytes, Bytes::Live(_))
     }
 
     /// Where the regions are (shared: it may outlive the copy's bytes).
@@ -347,12 +425,20 @@ impl Image {
     /// Whether a read of the live process failed because it had exited.
     pub fn source_gone(&self) -> bool {
         self.source_gone.load(Ordering::Relaxed)
+            || matches!(&self.bytes, Bytes::Live(cache) if cache.gone())
     }
 
     pub fn stats(&self) -> CopyStats {
+        let bytes = self.layout.spans.iter().map(|&(_, len)| len).sum();
+        let (read_bytes, cache_bytes) = match &self.bytes {
+            Bytes::Copy(_) => (bytes, 0),
+            Bytes::Live(cache) => (cache.fetched(), cache.capacity() as u64),
+        };
         CopyStats {
-            bytes: self.data.iter().map(|d| d.len() as u64).sum(),
-            regions: self.data.len(),
+            bytes,
+            regions: self.layout.spans.len(),
+            read_bytes,
+            cache_bytes,
         }
     }
 
@@ -360,7 +446,7 @@ impl Image {
     #[inline]
     pub fn prefetch(&self, addr: u64) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(bytes) = self.slice(addr, 1) {
+        if let Some(bytes) = self.copied(addr, 1) {
             // SAFETY: a prefetch never faults, and the pointer is into the copy anyway.
             unsafe {
                 std::arch::x86_64::_mm_prefetch(
@@ -371,43 +457,93 @@ impl Image {
         }
     }
 
-    /// `len` copied bytes at `addr`, if they are all inside one copied region.
+    /// `len` bytes at `addr` in the copy, if it is one and they are all inside one region.
     #[inline(always)]
-    pub fn slice(&self, addr: u64, len: usize) -> Option<&[u8]> {
+    fn copied(&self, addr: u64, len: usize) -> Option<&[u8]> {
+        let Bytes::Copy(data) = &self.bytes else {
+            return None;
+        };
         let i = self.layout.region_of(addr)?;
         let off = (addr - self.layout.spans[i].0) as usize;
-        self.data[i].get(off..off.checked_add(len)?)
+        data[i].get(off..off.checked_add(len)?)
     }
 
-    /// True if `len` bytes at `addr` are in the copy (object memory must be).
+    /// `len` bytes at `addr`, if they are all inside one region: borrowed from a copy, owned
+    /// when read from the live process.
+    #[inline(always)]
+    pub fn slice(&self, addr: u64, len: usize) -> Option<Slice<'_>> {
+        match &self.bytes {
+            Bytes::Copy(_) => self.copied(addr, len).map(Slice::Borrowed),
+            Bytes::Live(cache) => self.live_slice(cache, addr, len),
+        }
+    }
+
+    #[inline(never)]
+    fn live_slice(&self, cache: &LiveCache, addr: u64, len: usize) -> Option<Slice<'_>> {
+        if !self.contains(addr, len) {
+            return None;
+        }
+        if len <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            return cache
+                .read(&self.layout, addr, &mut bytes[..len])
+                .then_some(Slice::Inline {
+                    bytes,
+                    len: len as u8,
+                });
+        }
+        let mut bytes = vec![0u8; len];
+        cache
+            .read(&self.layout, addr, &mut bytes)
+            .then_some(Slice::Owned(bytes))
+    }
+
+    /// `N` bytes at `addr`, if they are all inside one region (no allocation in either mode,
+    /// and no [`Slice`] to look through).
+    #[inline(always)]
+    pub fn array<const N: usize>(&self, addr: u64) -> Option<[u8; N]> {
+        match &self.bytes {
+            Bytes::Copy(_) => self.copied(addr, N)?.try_into().ok(),
+            Bytes::Live(cache) => self.live_array(cache, addr),
+        }
+    }
+
+    #[inline(never)]
+    fn live_array<const N: usize>(&self, cache: &LiveCache, addr: u64) -> Option<[u8; N]> {
+        let mut bytes = [0u8; N];
+        (self.contains(addr, N) && cache.read(&self.layout, addr, &mut bytes)).then_some(bytes)
+    }
+
+    /// True if `len` bytes at `addr` lie inside one region (object memory must).
     #[inline(always)]
     pub fn contains(&self, addr: u64, len: usize) -> bool {
-        self.slice(addr, len).is_some()
+        self.layout.region_of(addr).is_some_and(|i| {
+            let (start, region_len) = self.layout.spans[i];
+            (len as u64) <= region_len - (addr - start)
+        })
     }
 
-    /// A pointer-sized word from the copy, `None` when not copied.
+    /// A pointer-sized word, `None` when outside the regions.
     #[inline(always)]
     pub fn word(&self, addr: u64) -> Option<u64> {
-        let b = self.slice(addr, 8)?;
-        Some(u64::from_le_bytes(b.try_into().ok()?))
+        self.array(addr).map(u64::from_le_bytes)
     }
 
     #[inline]
     pub fn u32_at(&self, addr: u64) -> Option<u32> {
-        let b = self.slice(addr, 4)?;
-        Some(u32::from_le_bytes(b.try_into().ok()?))
+        self.array(addr).map(u32::from_le_bytes)
     }
 
     #[inline]
     pub fn u8_at(&self, addr: u64) -> Option<u8> {
-        self.slice(addr, 1).map(|b| b[0])
+        self.array(addr).map(|[b]| b)
     }
 }
 
 impl Memory for Image {
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
         if let Some(s) = self.slice(addr, buf.len()) {
-            buf.copy_from_slice(s);
+            buf.copy_from_slice(&s);
             return Ok(());
         }
         match &self.fallback {
@@ -471,9 +607,8 @@ mod tests {
             Some(u64::from_le_bytes([0, 1, 2, 3, 4, 5, 6, 7]))
         );
         assert_eq!(image.u8_at(0x2fff), Some(7));
-        assert_eq!(
-            image.slice(0x1ffc, 8),
-            None,
+        assert!(
+            image.slice(0x1ffc, 8).is_none(),
             "a read may not straddle two regions"
         );
         assert_eq!(image.word(0x3000), None);
@@ -492,5 +627,71 @@ mod tests {
         assert_eq!(image.word(high + 4096), None);
         assert_eq!(image.word(1u64 << 49), None);
         assert!(image.layout.directory.top.len() <= TOP_ENTRIES);
+    }
+
+    #[test]
+    fn a_live_image_reads_what_a_copy_holds_through_a_small_cache() {
+        use crate::memory::cache::CHUNK;
+        // This process's own memory, read as a target's: 40 chunks through the 8 of this thread.
+        let pattern: Vec<u64> = (0..40 * CHUNK as u64 / 8)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        let bytes: Vec<u8> = pattern.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let start = bytes.as_ptr() as u64;
+        // The region starts 8 bytes in and ends 8 bytes early: reads beyond it must fail.
+        let (first, len) = (start + 8, bytes.len() as u64 - 16);
+        let live = Image::with_bytes(
+            RegionLayout::new(vec![(first, len)]),
+            Bytes::Live(LiveCache::new(std::process::id() as i32, 16 * CHUNK)),
+        );
+        let copy = Image::from_regions(vec![(first, bytes[8..bytes.len() - 8].to_vec())]);
+        assert!(live.is_live() && !copy.is_live());
+        // Three sweeps in opposite directions, so that chunks are evicted and fetched again.
+        let addresses: Vec<u64> = (0..len / 8 + 2).map(|i| start + 8 * i).collect();
+        for sweep in 0..3 {
+            let order: Box<dyn Iterator<Item = &u64>> = if sweep == 1 {
+                Box::new(addresses.iter().rev())
+            } else {
+                Box::new(addresses.iter())
+            };
+            for &addr in order {
+                assert_eq!(live.word(addr), copy.word(addr), "word at {addr:#x}");
+                assert_eq!(live.u8_at(addr + 3), copy.u8_at(addr + 3));
+            }
+        }
+        assert_eq!(live.word(start), None, "before the region");
+        assert_eq!(live.word(first + len - 4), None, "across its end");
+        // Reads across a chunk boundary, small (inline) and large (read directly).
+        let boundary = (first / CHUNK as u64 + 3) * CHUNK as u64;
+        for (at, n) in [(boundary - 4, 8), (boundary - 100, 200), (first, 5 * CHUNK)] {
+            let (a, b) = (live.slice(at, n), copy.slice(at, n));
+            assert_eq!(a.as_deref(), b.as_deref(), "{n} bytes at {at:#x}");
+            assert!(a.is_some());
+        }
+        let stats = live.stats();
+        assert_eq!(
+            stats.cache_bytes,
+            16 * CHUNK as u64,
+            "the cache holds 16 chunks, 8 for each reading thread"
+        );
+        assert!(
+            stats.read_bytes > 2 * len,
+            "evicted chunks were fetched again ({} bytes read)",
+            stats.read_bytes
+        );
+        drop(bytes);
+    }
+
+    #[test]
+    fn overlapping_clips_regions_to_the_range() {
+        let layout = RegionLayout::new(vec![(0x1000, 0x1000), (0x3000, 0x2000), (0x8000, 0x10)]);
+        let parts: Vec<_> = layout.overlapping(0x1800, 0x4000).collect();
+        assert_eq!(parts, [(0x1800, 0x2000), (0x3000, 0x4000)]);
+        assert_eq!(layout.overlapping(0x5000, 0x8000).count(), 0);
+        assert_eq!(
+            layout.overlapping(0, u64::MAX).count(),
+            3,
+            "every region of an unbounded range"
+        );
     }
 }

@@ -4,10 +4,12 @@
 //! mappings ([`maps`]), reads of its address space ([`Memory`], implemented by the live process in
 //! [`process`]), stopping every thread for a consistent read ([`freeze`]), and the copy of its
 //! writable memory that the heap walk runs on ([`image`], copying only resident pages of big
-//! anonymous areas: [`pagemap`]; never more than the memory heapsnap may use: [`limits`]). The
-//! walk never talks to the process directly, so a core file or a saved copy can stand in for a
-//! live process.
+//! anonymous areas: [`pagemap`]; never more than the memory heapsnap may use: [`limits`]), or,
+//! where that copy would not fit, the stopped process read in place through a bounded cache
+//! ([`cache`]). The walk never talks to the process directly, so a core file or a saved copy
+//! can stand in for a live process.
 
+pub mod cache;
 pub mod freeze;
 pub mod image;
 pub mod limits;
