@@ -64,6 +64,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
     let options = Options {
         mode: args.mode.into(),
         nonblocking: args.nonblocking,
+        low_memory: args.low_memory,
         patience: Patience::default(),
     };
     let taken = capture(args.pid, &options).map_err(capture_failure)?;

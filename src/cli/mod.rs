@@ -110,6 +110,11 @@ pub struct DumpArgs {
     /// Do not stop the target while copying its memory (the census may be inconsistent).
     #[arg(long)]
     pub nonblocking: bool,
+    /// Do not copy the target's memory: read it in place through a bounded cache, keeping it
+    /// stopped for the whole walk (a longer pause; no retained sizes). Chosen by itself when
+    /// the copy does not fit.
+    #[arg(long, conflicts_with = "nonblocking")]
+    pub low_memory: bool,
     /// Print nothing on stdout (with -o or --objects).
     #[arg(short, long, requires = "written")]
     pub quiet: bool,

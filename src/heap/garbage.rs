@@ -56,6 +56,17 @@ impl Garbage {
         ones(&self.cyclic).chain(ones(&self.held))
     }
 
+    /// The same garbage, each record renumbered by `index` (`None`: dropped).
+    pub(super) fn renumbered(&self, index: impl Fn(usize) -> Option<usize>) -> Garbage {
+        let mut out = Garbage::default();
+        for (from, to) in [(&self.cyclic, &mut out.cyclic), (&self.held, &mut out.held)] {
+            for i in ones(from).filter_map(&index) {
+                Garbage::mark(to, i);
+            }
+        }
+        out
+    }
+
     fn mark(bits: &mut Vec<u64>, record: usize) {
         if bits.len() <= record / 64 {
             bits.resize(record / 64 + 1, 0);

@@ -103,10 +103,20 @@ impl Record {
 }
 
 impl Heap {
+    /// The position in address order of record `index` ([`NO_PARENT`] for one that is not an
+    /// object, and before there is an order).
+    fn position(&self, index: usize) -> u32 {
+        match &self.order {
+            Order::None => NO_PARENT,
+            Order::Permutation { position, .. } => position[index],
+            Order::InPlace => index as u32,
+        }
+    }
+
     /// The object of record `index`, its parent numbered in address order.
     fn object(&self, index: usize) -> HeapObject {
         let record = &self.records[index];
-        let position = self.position[index] as usize;
+        let position = self.position(index) as usize;
         HeapObject {
             address: record.address,
             type_id: record.kind & !Record::APPROXIMATE,
@@ -117,7 +127,7 @@ impl Heap {
             size_exact: record.kind & Record::APPROXIMATE == 0,
             parent: match record.parent {
                 NO_PARENT => NO_PARENT,
-                parent => self.position[parent as usize],
+                parent => self.position(parent as usize),
             },
             label: record.label,
             garbage: self.garbage.kind(index),
@@ -131,13 +141,17 @@ impl Heap {
 }
 
 impl Heap {
-    /// Number of objects.
+    /// Number of objects in address order (none without an order).
     pub fn len(&self) -> usize {
-        self.by_address.len()
+        match &self.order {
+            Order::None => 0,
+            Order::Permutation { by_address, .. } => by_address.len(),
+            Order::InPlace => self.records.len(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.by_address.is_empty()
+        self.len() == 0
     }
 
     /// The objects in address order, each `parent` an index in that order.
@@ -150,25 +164,29 @@ impl Heap {
         &self,
         range: std::ops::Range<usize>,
     ) -> impl Iterator<Item = HeapObject> + '_ {
-        self.by_address[range]
-            .iter()
-            .map(|&record| self.object(record as usize))
+        range.map(|i| self.object(self.record_at(i)))
+    }
+
+    /// The record index of object `i` in address order.
+    fn record_at(&self, i: usize) -> usize {
+        match &self.order {
+            Order::Permutation { by_address, .. } => by_address[i] as usize,
+            Order::None | Order::InPlace => i,
+        }
     }
 
     /// Compute the dominator tree and every object's retained size (see [`dominators`]); the
     /// walk's extra edges are released.
     pub fn compute_dominators(&mut self) {
-        let parents: Vec<u32> = self
-            .by_address
-            .iter()
-            .map(|&r| match self.records[r as usize].parent {
+        let parents: Vec<u32> = (0..self.len())
+            .map(|i| match self.records[self.record_at(i)].parent {
                 NO_PARENT => NO_PARENT,
-                parent => self.position[parent as usize],
+                parent => self.position(parent as usize),
             })
             .collect();
         let edges = std::mem::take(&mut self.edges);
         let size = |i: usize| {
-            let record = &self.records[self.by_address[i] as usize];
+            let record = &self.records[self.record_at(i)];
             match record.size {
                 Record::BIG => self.big_sizes.get(&record.address).copied().unwrap_or(0),
                 size => u64::from(size),
@@ -187,7 +205,7 @@ impl Heap {
         let mut out: Vec<u32> = self
             .garbage
             .records()
-            .map(|r| self.position[r])
+            .map(|r| self.position(r))
             .filter(|&p| p != order::NOT_PLACED)
             .collect();
         out.sort_unstable();
@@ -204,18 +222,32 @@ impl Heap {
     }
 }
 
+/// How a heap's records are put in address order, the order of [`Heap::objects`].
+enum Order {
+    /// Not yet: the walk's own result, before [`order::Walked`] puts it in order.
+    None,
+    /// Through a permutation; the records stay in walk order ([`order::Walked::into_heap`]).
+    Permutation {
+        /// Record index → index in address order.
+        position: Vec<u32>,
+        /// Index in address order → record index.
+        by_address: Vec<u32>,
+    },
+    /// The records themselves are in address order, objects only, parents numbered in it
+    /// ([`order::Walked::into_heap_in_place`]).
+    InPlace,
+}
+
 /// The result of a walk: its objects in address order (see [`Heap::objects`]), their types and
 /// edge labels.
 pub struct Heap {
-    /// The walk's records, in the order the walk found them: objects, and candidates that were
-    /// not objects (their position is [`order::NOT_PLACED`]). Their `parent` is a record index.
+    /// The walk's records, in the order the walk found them (unless [`Order::InPlace`]):
+    /// objects, and candidates that were not objects (their position is
+    /// [`order::NOT_PLACED`]). Their `parent` is a record index.
     records: Vec<Record>,
     /// Sizes that do not fit a record's 32 bits, by address.
     big_sizes: hashing::FastMap<u64, u64>,
-    /// Record index → index in address order.
-    position: Vec<u32>,
-    /// Index in address order → record index.
-    by_address: Vec<u32>,
+    order: Order,
     pub types: Vec<types::TypeInfo>,
     /// Garbage awaiting collection, by record.
     garbage: garbage::Garbage,
@@ -251,8 +283,10 @@ mod tests {
                 record(0x1000, 56, 1, 0),
             ],
             big_sizes: [(0x2000, 5 << 30)].into_iter().collect(),
-            position: vec![1, order::NOT_PLACED, 0],
-            by_address: vec![2, 0],
+            order: Order::Permutation {
+                position: vec![1, order::NOT_PLACED, 0],
+                by_address: vec![2, 0],
+            },
             types: Vec::new(),
             garbage: Default::default(),
             edges: Vec::new(),

@@ -4,7 +4,7 @@
 
 use super::address_set::AddressSet;
 use super::walk::CrossEdge;
-use super::{Heap, Record, NO_PARENT};
+use super::{Heap, Order, Record, NO_PARENT};
 
 /// Where each record goes in address order.
 pub struct AddressOrder {
@@ -84,7 +84,11 @@ impl Walked {
     /// inverse permutation of `order`: the records stay where they are (moving them would need
     /// as much memory again, freshly faulted in).
     pub fn into_heap(self, order: AddressOrder) -> Heap {
-        let Walked { mut heap, .. } = self;
+        let Walked {
+            mut heap, visited, ..
+        } = self;
+        // Not needed any more: its memory goes before the inverse permutation takes some.
+        drop(visited);
         let AddressOrder {
             position,
             count,
@@ -96,9 +100,49 @@ impl Walked {
                 by_address[p as usize] = record as u32;
             }
         }
-        heap.position = position;
-        heap.by_address = by_address;
+        heap.order = Order::Permutation {
+            position,
+            by_address,
+        };
         heap.edges = edges;
+        heap
+    }
+
+    /// The heap, its records sorted into address order in place (objects only), parents
+    /// renumbered from the visited set's ranks first: no [`AddressOrder`] and no inverse
+    /// permutation (8 bytes per record less than [`Walked::into_heap`]), and no cross edges
+    /// (no dominators). For the low-memory mode: slower than that (W1: sorting ~70 ms;
+    /// following the permutation's cycles in place, a random swap per object, took ~250 ms).
+    pub fn into_heap_in_place(self) -> Heap {
+        let Walked {
+            mut heap, visited, ..
+        } = self;
+        let records = &mut heap.records;
+        // Candidates that were not objects leave the set: what remains are the objects.
+        for o in records.iter().filter(|o| !o.is_object()) {
+            visited.remove(o.address);
+        }
+        let (before, count) = visited.ranks();
+        let position = |r: &Record| {
+            r.is_object()
+                .then(|| visited.rank(&before, r.address))
+                .flatten()
+        };
+        // Parents and garbage first, while records are still where their indices say (a
+        // parent is always an object: only objects are walked).
+        heap.garbage = heap
+            .garbage
+            .renumbered(|r| position(&records[r]).map(|p| p as usize));
+        for i in 0..records.len() {
+            let parent = records[i].parent;
+            if parent != NO_PARENT {
+                records[i].parent = position(&records[parent as usize]).unwrap_or(NO_PARENT);
+            }
+        }
+        // What is not an object ends up after the objects.
+        records.sort_unstable_by_key(|r| (!r.is_object(), r.address));
+        records.truncate(count as usize);
+        heap.order = Order::InPlace;
         heap
     }
 

@@ -58,6 +58,12 @@ const PARALLEL_MIN: usize = 4 * CHUNK;
 /// Candidates a thread takes at a time from a level.
 const CHUNK: usize = 2048;
 
+/// On a live image (low-memory mode), the most queued records processed before what they
+/// found is queued in turn: the found candidates of a whole level (600 K for 1.2 M objects)
+/// would take more memory than the bound that mode keeps. The queue stays first in, first out,
+/// so the objects and their parents do not change.
+const LIVE_ROUND: usize = 8 * CHUNK;
+
 /// A pointer found in a processed object, waiting in the breadth-first queue to be validated as
 /// an object and processed.
 #[derive(Clone, Copy)]
@@ -85,6 +91,9 @@ impl Candidate {
 struct Shared<'a> {
     view: View<'a>,
     mode: Mode,
+    /// Keep the edges the walk does not take, for the dominator tree: not on a live image
+    /// (low-memory mode leaves the dominators out: 12 bytes per edge, 40 per object).
+    cross_edges: bool,
     visited: AddressSet,
     types: Mutex<TypeTable>,
     labels: Mutex<Labeler<'a>>,
@@ -233,7 +242,7 @@ impl WalkThread {
                         label: labels.label(shared, addr, ty, edge),
                     }),
                     // Seen before: an edge the dominator tree needs too.
-                    Some(false) if child != addr => cross.push(CrossEdge {
+                    Some(false) if shared.cross_edges && child != addr => cross.push(CrossEdge {
                         from: index,
                         to: child,
                     }),
@@ -260,6 +269,8 @@ struct Walker<'a> {
     records: Vec<Record>,
     /// Records before this one are processed.
     processed: usize,
+    /// The most records processed at a time: a whole level, or [`LIVE_ROUND`].
+    round: usize,
 }
 
 impl Walker<'_> {
@@ -280,7 +291,7 @@ impl Walker<'_> {
 
     /// Add a root: an object the interpreter holds directly, named for retainer chains.
     fn root(&mut self, addr: u64, name: &str) {
-        if addr != 0 && self.shared.visited.contains(addr) {
+        if self.shared.cross_edges && addr != 0 && self.shared.visited.contains(addr) {
             // Reached before (from another root): the dominator tree still needs this edge.
             self.threads[0].cross.push(CrossEdge {
                 from: NO_PARENT,
@@ -298,7 +309,8 @@ impl Walker<'_> {
     fn drain(&mut self) {
         while self.processed < self.records.len() {
             let first = self.processed;
-            let level = &mut self.records[first..];
+            let end = first.saturating_add(self.round).min(self.records.len());
+            let level = &mut self.records[first..end];
             self.processed += level.len();
             let shared = &self.shared;
             for thread in &mut self.threads {
@@ -352,6 +364,13 @@ impl Walker<'_> {
                 let found = &self.threads[t].found[start..end];
                 self.records.extend(found.iter().map(|c| c.pending()));
             }
+            if self.round != usize::MAX {
+                // In rounds (low-memory mode), the referents of one big object (a list of a
+                // million items: 16 MB of candidates) do not keep their memory to the end.
+                for thread in &mut self.threads {
+                    thread.found.shrink_to(self.round);
+                }
+            }
         }
     }
 }
@@ -360,7 +379,7 @@ impl Walker<'_> {
 /// target, or while its collector was collecting), a GC list that is torn or whose head does
 /// not hold together is cut where it breaks (or left out) and reported in [`Heap::warnings`]
 /// instead of failing the walk. Big levels are walked by as many threads as
-/// there are cores, two at most.
+/// there are cores, two at most (one on a live image).
 pub fn walk(
     image: &Image,
     interp: &Interpreter,
@@ -368,7 +387,10 @@ pub fn walk(
     tolerant: bool,
 ) -> Result<Walked, WalkError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    walk_with_threads(image, interp, mode, tolerant, cores.clamp(1, THREADS))
+    // A live image's cache is per thread: a second walking thread would fetch the same chunks
+    // again, and measured no faster.
+    let threads = if image.is_live() { 1 } else { cores };
+    walk_with_threads(image, interp, mode, tolerant, threads.clamp(1, THREADS))
 }
 
 /// [`walk`] with `threads` threads, two at most (1 walks every level in order,
@@ -426,6 +448,7 @@ pub fn walk_with_threads(
         shared: Shared {
             view,
             mode,
+            cross_edges: !image.is_live(),
             visited: AddressSet::new(image.layout().clone()),
             types: Mutex::new(types),
             labels: Mutex::new(Labeler::new(view)),
@@ -435,6 +458,11 @@ pub fn walk_with_threads(
             .collect(),
         records: Vec::new(),
         processed: 0,
+        round: if image.is_live() {
+            LIVE_ROUND
+        } else {
+            usize::MAX
+        },
     };
     let walk_roots = |w: &mut Walker| {
         let prefix = |k: usize| {
@@ -502,8 +530,7 @@ pub fn walk_with_threads(
         heap: Heap {
             records: w.records,
             big_sizes,
-            position: Vec::new(),
-            by_address: Vec::new(),
+            order: super::Order::None,
             types,
             garbage,
             edges: Vec::new(),

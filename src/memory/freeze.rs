@@ -92,6 +92,11 @@ impl Frozen {
         Ok(frozen)
     }
 
+    /// How long the target has been stopped so far.
+    pub fn paused(&self) -> Duration {
+        self.stopped_at.elapsed()
+    }
+
     pub fn thread_count(&self) -> usize {
         self.threads.len()
     }

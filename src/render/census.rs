@@ -43,6 +43,10 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
             count_of(u64::from(n), "time", "times")
         ),
     };
+    let pause = match meta.memory_mode {
+        crate::snapshot::MemoryMode::Copy => pause,
+        crate::snapshot::MemoryMode::Low => format!("{pause} (low-memory mode: read in place)"),
+    };
     let _ = writeln!(
         s,
         "{}, {} ({}) in {}; {pause}, walk {:.1} ms",
