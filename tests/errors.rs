@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::{assert_succeeded, build, heapsnap, process_state, Target};
+use common::{assert_succeeded, build, heapsnap, limited_cgroup, process_state, Target};
 
 fn dump(pid: i32) -> Output {
     heapsnap()
@@ -221,89 +221,6 @@ fn a_target_already_traced_is_named() {
     gdb.wait().unwrap();
 }
 
-/// A cgroup of its own for one controller (`memory` or `pids`; v1 hierarchy of that
-/// controller, or v2), under this test's cgroup; removed when dropped.
-struct LimitedCgroup {
-    dir: std::path::PathBuf,
-    limit_file: &'static str,
-}
-
-impl LimitedCgroup {
-    fn create(controller: &str) -> Result<LimitedCgroup, String> {
-        let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
-        let (v1_limit, v2_limit) = match controller {
-            "memory" => ("memory.limit_in_bytes", "memory.max"),
-            _ => ("pids.max", "pids.max"),
-        };
-        let mut place = None;
-        for line in own.lines() {
-            let fields: Vec<&str> = line.splitn(3, ':').collect();
-            if fields.len() != 3 {
-                continue;
-            }
-            let path = fields[2].trim_start_matches('/');
-            if fields[1].split(',').any(|c| c == controller) {
-                place = Some((
-                    std::path::Path::new("/sys/fs/cgroup")
-                        .join(controller)
-                        .join(path),
-                    v1_limit,
-                ));
-            } else if fields[0] == "0" && fields[1].is_empty() && place.is_none() {
-                let base = std::path::Path::new("/sys/fs/cgroup").join(path);
-                // v2 controls a child only if the parent delegates the controller.
-                let _ = std::fs::write(
-                    base.join("cgroup.subtree_control"),
-                    format!("+{controller}"),
-                );
-                place = Some((base, v2_limit));
-            }
-        }
-        let (base, limit_file) =
-            place.ok_or(format!("no {controller} cgroup in /proc/self/cgroup"))?;
-        let dir = base.join(format!("heapsnap-test-{controller}-{}", std::process::id()));
-        std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let cgroup = LimitedCgroup { dir, limit_file };
-        if !cgroup.dir.join(limit_file).exists() {
-            return Err(format!("{} has no {limit_file}", cgroup.dir.display()));
-        }
-        Ok(cgroup)
-    }
-
-    fn limit(&self, value: u64) {
-        std::fs::write(self.dir.join(self.limit_file), value.to_string()).unwrap();
-    }
-
-    /// `heapsnap dump <pid> args...`, run inside this cgroup.
-    fn dump(&self, pid: i32, args: &str) -> Output {
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "echo $$ > {}/cgroup.procs && exec {} dump {pid} {args}",
-                self.dir.display(),
-                env!("CARGO_BIN_EXE_heapsnap")
-            ))
-            .output()
-            .unwrap()
-    }
-}
-
-impl Drop for LimitedCgroup {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir(&self.dir);
-    }
-}
-
-fn limited_cgroup(controller: &str) -> Option<LimitedCgroup> {
-    match LimitedCgroup::create(controller) {
-        Ok(c) => Some(c),
-        Err(why) => {
-            eprintln!("SKIPPED: cannot make a {controller} cgroup here ({why})");
-            None
-        }
-    }
-}
-
 #[test]
 fn a_process_that_may_start_no_thread_still_takes_a_census() {
     let Some(b) = build("3.12.1") else { return };
@@ -331,7 +248,7 @@ fn a_process_that_may_start_no_thread_still_takes_a_census() {
 }
 
 #[test]
-fn a_container_memory_limit_too_small_for_the_copy_is_refused() {
+fn a_container_memory_limit_too_small_for_the_copy_is_refused_without_stopping() {
     let Some(b) = build("3.12.1") else { return };
     let Some(cgroup) = limited_cgroup("memory") else {
         return;
@@ -339,12 +256,13 @@ fn a_container_memory_limit_too_small_for_the_copy_is_refused() {
     // About 170 MB of live objects.
     let target = Target::idle(&b.python, "x = [bytearray(4000) for _ in range(40000)]");
     cgroup.limit(96 << 20);
-    let out = cgroup.dump(target.pid(), "");
+    // --nonblocking cannot fall back to reading in place (that needs the target stopped).
+    let out = cgroup.dump(target.pid(), "--nonblocking");
     assert_failure(&out, 1, "under the memory limit of cgroup");
     assert_ne!(target.state(), 't');
     // The same cgroup with room enough: the census is taken.
     cgroup.limit(1 << 30);
-    let out = cgroup.dump(target.pid(), "");
+    let out = cgroup.dump(target.pid(), "--nonblocking");
     assert_succeeded(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("bytearray"));
 }

@@ -82,27 +82,38 @@ fn devices_pipes_and_links_are_written_through() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// `dump -o` writes the snapshot by hand (columns formatted by two threads); it must be
-/// byte for byte what serde writes for the same [`Snapshot`], which `demo` and the reader use.
+/// `dump -o` writes the snapshot by hand (columns formatted by two threads, or in low-memory
+/// mode a piece of one column at a time); it must be byte for byte what serde writes for the
+/// same [`Snapshot`], which `demo` and the reader use.
 #[test]
 fn the_streamed_snapshot_is_the_serde_snapshot() {
     use heapsnap::snapshot::Snapshot;
     let Some(b) = build("3.12.1") else { return };
+    // More objects than a low-memory snapshot formats at a time (131,072).
     let target = Target::idle(
         &b.python,
-        "x = [{'i': i, 's': 'v%d' % i} for i in range(30000)]",
+        "x = [{'i': i, 's': 'v%d' % i} for i in range(50000)]",
     );
-    let options = heapsnap::capture::Options::blocking(heapsnap::heap::Mode::Full);
-    let taken =
-        heapsnap::capture::capture(target.pid(), &options).unwrap_or_else(|e| panic!("{e}"));
-    let path = std::env::temp_dir().join(format!("heapsnap-serde-{}.json", std::process::id()));
-    Snapshot::write_heap(&path, &taken.meta, &taken.census, &taken.heap).unwrap();
-    let streamed = std::fs::read_to_string(&path).unwrap();
-    std::fs::remove_file(&path).unwrap();
-    let built = Snapshot::new(taken.meta.clone(), &taken.census, &taken.heap);
-    let serde_text = serde_json::to_string(&built).unwrap();
-    assert!(taken.heap.len() > 90_000, "{} objects", taken.heap.len());
-    assert_eq!(streamed.trim_end(), serde_text, "the two encodings differ");
+    for low_memory in [false, true] {
+        let options = heapsnap::capture::Options {
+            low_memory,
+            ..heapsnap::capture::Options::blocking(heapsnap::heap::Mode::Full)
+        };
+        let taken =
+            heapsnap::capture::capture(target.pid(), &options).unwrap_or_else(|e| panic!("{e}"));
+        let path = std::env::temp_dir().join(format!("heapsnap-serde-{}.json", std::process::id()));
+        Snapshot::write_heap(&path, &taken.meta, &taken.census, &taken.heap).unwrap();
+        let streamed = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let built = Snapshot::new(taken.meta.clone(), &taken.census, &taken.heap);
+        let serde_text = serde_json::to_string(&built).unwrap();
+        assert!(taken.heap.len() > 150_000, "{} objects", taken.heap.len());
+        assert_eq!(
+            streamed.trim_end(),
+            serde_text,
+            "the two encodings differ (low memory: {low_memory})"
+        );
+    }
 }
 
 /// `-o /dev/stdout` (and its other spellings) when heapsnap's standard output is a pipe or a

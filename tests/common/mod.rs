@@ -213,3 +213,87 @@ macro_rules! per_build {
         }
     )*};
 }
+
+/// A cgroup of its own for one controller (`memory` or `pids`; v1 hierarchy of that
+/// controller, or v2), under this test's cgroup; removed when dropped.
+pub struct LimitedCgroup {
+    pub dir: std::path::PathBuf,
+    limit_file: &'static str,
+}
+
+impl LimitedCgroup {
+    pub fn create(controller: &str) -> Result<LimitedCgroup, String> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").map_err(|e| e.to_string())?;
+        let (v1_limit, v2_limit) = match controller {
+            "memory" => ("memory.limit_in_bytes", "memory.max"),
+            _ => ("pids.max", "pids.max"),
+        };
+        let mut place = None;
+        for line in own.lines() {
+            let fields: Vec<&str> = line.splitn(3, ':').collect();
+            if fields.len() != 3 {
+                continue;
+            }
+            let path = fields[2].trim_start_matches('/');
+            if fields[1].split(',').any(|c| c == controller) {
+                place = Some((
+                    std::path::Path::new("/sys/fs/cgroup")
+                        .join(controller)
+                        .join(path),
+                    v1_limit,
+                ));
+            } else if fields[0] == "0" && fields[1].is_empty() && place.is_none() {
+                let base = std::path::Path::new("/sys/fs/cgroup").join(path);
+                // v2 controls a child only if the parent delegates the controller.
+                let _ = std::fs::write(
+                    base.join("cgroup.subtree_control"),
+                    format!("+{controller}"),
+                );
+                place = Some((base, v2_limit));
+            }
+        }
+        let (base, limit_file) =
+            place.ok_or(format!("no {controller} cgroup in /proc/self/cgroup"))?;
+        let dir = base.join(format!("heapsnap-test-{controller}-{}", std::process::id()));
+        std::fs::create_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let cgroup = LimitedCgroup { dir, limit_file };
+        if !cgroup.dir.join(limit_file).exists() {
+            return Err(format!("{} has no {limit_file}", cgroup.dir.display()));
+        }
+        Ok(cgroup)
+    }
+
+    pub fn limit(&self, value: u64) {
+        std::fs::write(self.dir.join(self.limit_file), value.to_string()).unwrap();
+    }
+
+    /// `heapsnap dump <pid> args...`, run inside this cgroup.
+    pub fn dump(&self, pid: i32, args: &str) -> Output {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "echo $$ > {}/cgroup.procs && exec {} dump {pid} {args}",
+                self.dir.display(),
+                env!("CARGO_BIN_EXE_heapsnap")
+            ))
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for LimitedCgroup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// A cgroup of its own for `controller`, or `None` after saying loudly why there is none.
+pub fn limited_cgroup(controller: &str) -> Option<LimitedCgroup> {
+    match LimitedCgroup::create(controller) {
+        Ok(c) => Some(c),
+        Err(why) => {
+            eprintln!("SKIPPED: cannot make a {controller} cgroup here ({why})");
+            None
+        }
+    }
+}
