@@ -27,7 +27,7 @@ use crate::memory::image::{CopyPlan, Image};
 use crate::memory::maps::{read_maps, Mapping};
 use crate::memory::process::ProcessMemory;
 use crate::memory::MemoryError;
-use crate::snapshot::{MemoryMode, Meta, PythonInfo};
+use crate::snapshot::{MemoryMode, Meta, PythonInfo, LEFT_OUT_RETAINED};
 
 /// Why a capture failed. Each kind has its own exit code (README "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +97,6 @@ pub struct Options {
 /// two reading threads (W1, 3.12.1, fetched in all: 198 MB with 1 MB in all, 179 MB with 2 MB,
 /// 164 MB with 4 MB; each breadth-first level sweeps the heap, so more barely helps).
 const LOW_MEMORY_CACHE: usize = 2 << 20;
-
-/// What the low-memory mode leaves out, for the snapshot's meta: the dominators and retained
-/// sizes (about 40 bytes per object and 12 per edge).
-const LEFT_OUT_IN_LOW_MEMORY: &str = "retained";
 
 impl Options {
     /// Stop the target for the copy, with the default patience.
@@ -226,7 +222,7 @@ pub fn capture(pid: i32, options: &Options) -> Result<Capture, CaptureError> {
         },
         read_bytes: stats.read_bytes,
         left_out: if low_memory {
-            vec![LEFT_OUT_IN_LOW_MEMORY.into()]
+            vec![LEFT_OUT_RETAINED.into()]
         } else {
             Vec::new()
         },

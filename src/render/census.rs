@@ -70,6 +70,11 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
     let total_count = census.objects.max(1) as f64;
     let total_size = census.bytes.max(1) as f64;
     let mut cumulative = 0u64;
+    // Low-memory mode leaves the retained sizes out.
+    let retained_known = !meta
+        .left_out
+        .iter()
+        .any(|l| l == crate::snapshot::LEFT_OUT_RETAINED);
     for (i, r) in census.rows.iter().take(top).enumerate() {
         cumulative += r.size;
         let approx = if r.approximate > 0 {
@@ -87,7 +92,11 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
             100.0 * r.size as f64 / total_size,
             group(cumulative),
             100.0 * cumulative as f64 / total_size,
-            group(r.retained),
+            if retained_known {
+                group(r.retained)
+            } else {
+                "-".into()
+            },
             r.name
         );
     }
