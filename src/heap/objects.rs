@@ -303,7 +303,7 @@ impl<'a> View<'a> {
     /// Decode a key object (3.x; 2.7 has none). Its 40-byte header is read in one piece: the
     /// walk decodes every dict's keys, and each instance's shared keys.
     pub fn dict_keys(&self, keys: u64) -> Option<DictKeys> {
-        let header = self.image.slice(keys, 40)?;
+        let header: [u8; 40] = self.image.array(keys)?;
         let byte = |at: usize| header[at];
         let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or([0; 8]));
         let k = match self.layout.dict_keys {

@@ -119,10 +119,11 @@ fn push_array(
     out: &mut impl FnMut(u64, Edge),
 ) {
     let n = n.min(1 << 28);
-    if !view.image.contains(at, 8 * n as usize) {
+    // All or nothing; in pieces when long: read from a live process, a list of a million items
+    // is not 8 MB at once.
+    if n > ARRAY_PIECE as u64 && !view.image.contains(at, 8 * n as usize) {
         return;
     }
-    // In pieces: read from a live process, a list of a million items is not 8 MB at once.
     for first in (0..n).step_by(ARRAY_PIECE) {
         let count = (n - first).min(ARRAY_PIECE as u64);
         let Some(bytes) = view.image.slice(at + 8 * first, 8 * count as usize) else {
