@@ -266,7 +266,9 @@ fn take_stopped(pid: i32, interp: &Interpreter, options: &Options) -> Result<Tak
             Some(Ok(plan)) => Some(plan),
             Some(Err(t)) => {
                 mode_warning = Some(format!(
-                    "process {pid} has {t}: it is read in place instead (low-memory mode),                      which keeps it stopped for the whole walk, a longer pause (about 2 s per                      GB of its memory here, against 0.1 s for the copy)"
+                    "process {pid} has {t}: it is read in place instead (low-memory mode), \
+                     which keeps it stopped for the whole walk, a longer pause (about 2-4 s per \
+                     GB of its memory, against 0.1 s for a copy)"
                 ));
                 in_place = true;
                 None
@@ -375,7 +377,8 @@ fn take_running(pid: i32, interp: &Interpreter, mode: Mode) -> Result<Taken, Cap
         CaptureError::new(
             FailureKind::TooBig,
             format!(
-                "process {pid} has {t} (without --nonblocking it would be read in place,                  stopped)"
+                "process {pid} has {t} (without --nonblocking it would be read in place, \
+                 stopped)"
             ),
         )
     })?;
