@@ -78,7 +78,20 @@ fn low_memory_mode_finds_the_objects_copy_mode_finds() {
             assert_eq!(c, l, "{name}: object {i} differs");
         }
         assert_eq!(copy.lines().count(), low.lines().count(), "{name}");
-        assert_eq!(copy_meta["types"], low_meta["types"], "{name}");
+        // The census rows too, but for their retained bytes (left out: 0).
+        let rows = |doc: &serde_json::Value| {
+            let mut rows = doc["types"].as_array().unwrap().clone();
+            for row in &mut rows {
+                row.as_object_mut().unwrap().remove("retained");
+            }
+            rows
+        };
+        assert_eq!(rows(&copy_meta), rows(&low_meta), "{name}");
+        assert!(low_meta["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|row| row["retained"] == 0));
         let (cm, lm) = (&copy_meta["meta"], &low_meta["meta"]);
         assert_eq!(
             (cm["memory_mode"].as_str(), lm["memory_mode"].as_str()),
