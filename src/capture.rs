@@ -445,7 +445,7 @@ fn copy_image(pid: i32, plan: CopyPlan) -> Result<Image, CaptureError> {
     Ok(image.with_fallback(Box::new(source)))
 }
 
-/// Jittered exponential waits between stops: 2 ms doubling to 64 ms, each between half and all
+/// Jittered exponential waits between stops: 2 ms doubling to 256 ms, each between half and all
 /// of its step, so that the stops do not fall into step with a periodic collector.
 struct Backoff {
     step: Duration,
@@ -465,7 +465,7 @@ impl Backoff {
             .unwrap_or(0);
         let half = self.step / 2;
         let wait = half + half.mul_f64(f64::from(nanos % 1000) / 1000.0);
-        self.step = (self.step * 2).min(Duration::from_millis(64));
+        self.step = (self.step * 2).min(Duration::from_millis(256));
         wait
     }
 }

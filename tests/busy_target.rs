@@ -133,7 +133,7 @@ fn blocked_collection(b: &Build) {
         d.stderr
     );
 
-    // Released 1 s after the dump starts: within its patience (20 stops take ~1.9 s), long
+    // Released 1 s after the dump starts: within its patience (20 stops span ~3 s), long
     // after its first stop.
     target.send("block\n");
     assert_eq!(target.read_line().trim(), "collecting");
