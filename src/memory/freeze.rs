@@ -4,8 +4,15 @@
 //! Threads are stopped with `PTRACE_SEIZE` + `PTRACE_INTERRUPT`, not `PTRACE_ATTACH`: no SIGSTOP
 //! is ever queued, so if heapsnap dies while the target is stopped (even by SIGKILL) the kernel
 //! detaches and the target simply runs on. While threads are stopped, SIGINT, SIGTERM, SIGHUP,
-//! SIGQUIT and the job-control stops are blocked in heapsnap; they take effect right after the target has been resumed.
+//! SIGQUIT and the job-control stops are blocked in heapsnap; they take effect right after the
+//! target has been resumed.
+//!
+//! Every thread seized is released on every path (success, timeout, error): a thread that has
+//! not reached its stop yet cannot be detached (`PTRACE_DETACH` needs a stopped tracee), so it
+//! is waited for a little longer and detached then. The tracer is the calling thread: only it
+//! may detach, and the blocked signals are its own mask, so [`Frozen`] is not `Send`.
 
+use std::marker::PhantomData;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -17,7 +24,12 @@ use thiserror::Error;
 
 /// How long one thread may take to reach its stop (a thread in uninterruptible sleep may
 /// never stop; we then give up rather than hang).
-const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+pub const STOP_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long a seized thread that did not stop in time is given to reach its stop (its interrupt
+/// is pending) so that it can be detached. One stuck for longer stays attached until heapsnap's
+/// thread exits, when the kernel detaches it.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Error)]
 pub enum FreezeError {
@@ -25,23 +37,54 @@ pub enum FreezeError {
     NoSuchProcess(i32),
     #[error("not permitted to ptrace process {0}")]
     PermissionDenied(i32),
-    #[error("thread {tid} of process {pid} did not stop within {secs} s")]
-    Timeout { pid: i32, tid: i32, secs: u64 },
+    #[error(
+        "thread {tid} of process {pid} did not stop within {ms} ms{}",
+        if *released { "" } else { " (it stays attached until heapsnap exits)" }
+    )]
+    Timeout {
+        pid: i32,
+        tid: i32,
+        ms: u128,
+        /// Whether the thread could be detached after all.
+        released: bool,
+    },
     #[error("could not stop thread {tid}: {errno}")]
     Other { tid: i32, errno: Errno },
 }
 
 /// While this value lives, every thread of the target is stopped. Dropping it resumes them.
+/// It stays on the thread that made it (not `Send`): ptrace detaches only from the tracing
+/// thread, and the signal mask it restores is that thread's.
 pub struct Frozen {
     /// Stopped threads, with a signal to re-deliver if the stop intercepted one.
     threads: Vec<(Pid, Option<Signal>)>,
     old_mask: SigSet,
     stopped_at: Instant,
+    /// How many times the thread list was read (see [`Frozen::rounds`]).
+    rounds: usize,
+    not_send: PhantomData<*const ()>,
 }
+
+/// `Frozen` must not be `Send`: this fails to compile if it is (two blanket implementations of
+/// `AmbiguousIfSend` then apply, and the item is ambiguous).
+const _: fn() = || {
+    trait AmbiguousIfSend<A> {
+        fn some_item() {}
+    }
+    impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+    struct IsSend;
+    impl<T: ?Sized + Send> AmbiguousIfSend<IsSend> for T {}
+    let _ = <Frozen as AmbiguousIfSend<_>>::some_item;
+};
 
 impl Frozen {
     /// Stop every thread of `pid`, including threads that appear while we do it.
     pub fn stop(pid: i32) -> Result<Frozen, FreezeError> {
+        Frozen::stop_within(pid, STOP_TIMEOUT)
+    }
+
+    /// [`Frozen::stop`], giving each thread `timeout` to reach its stop.
+    pub fn stop_within(pid: i32, timeout: Duration) -> Result<Frozen, FreezeError> {
         let mut blocked = SigSet::empty();
         for s in [
             Signal::SIGINT,
@@ -64,16 +107,19 @@ impl Frozen {
             threads: Vec::new(),
             old_mask,
             stopped_at: Instant::now(),
+            rounds: 0,
+            not_send: PhantomData,
         };
         // Dropping `frozen` on an error path resumes what was stopped so far.
         loop {
             let tids = list_threads(pid)?;
+            frozen.rounds += 1;
             let mut new = 0;
             for tid in tids {
                 if frozen.threads.iter().any(|(t, _)| t.as_raw() == tid) {
                     continue;
                 }
-                if let Some(sig) = stop_thread(pid, tid)? {
+                if let Some(sig) = stop_thread(pid, tid, timeout)? {
                     if frozen.threads.is_empty() {
                         // The pause starts with the first stopped thread.
                         frozen.stopped_at = Instant::now();
@@ -101,6 +147,12 @@ impl Frozen {
         self.threads.len()
     }
 
+    /// How many times the thread list was read: 2 normally (the second read finds no new
+    /// thread), more when threads appeared while the others were being stopped.
+    pub fn rounds(&self) -> usize {
+        self.rounds
+    }
+
     /// Resume the target now; returns how long it was stopped.
     pub fn resume(self) -> Duration {
         let paused = self.stopped_at.elapsed();
@@ -112,8 +164,7 @@ impl Frozen {
 impl Drop for Frozen {
     fn drop(&mut self) {
         for (tid, sig) in self.threads.drain(..) {
-            // ESRCH: the thread exited while stopped (killed by someone else); nothing to do.
-            let _ = ptrace::detach(tid, sig);
+            release(tid, sig);
         }
         let _ =
             nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old_mask), None);
@@ -128,9 +179,46 @@ fn list_threads(pid: i32) -> Result<Vec<i32>, FreezeError> {
         .collect())
 }
 
-/// Seize and interrupt one thread and wait for it to stop. `Ok(None)` if it exited meanwhile;
-/// otherwise the signal to re-inject at detach, if the stop swallowed one.
-fn stop_thread(pid: i32, tid: i32) -> Result<Option<Option<Signal>>, FreezeError> {
+/// Detach a seized thread, re-delivering `sig`. A thread that is not in a stop yet (seized, its
+/// interrupt pending) cannot be detached: it is waited for, up to [`RELEASE_TIMEOUT`], and
+/// detached once stopped. Returns whether the thread is released (or gone).
+fn release(t: Pid, sig: Option<Signal>) -> bool {
+    if ptrace::detach(t, sig).is_ok() {
+        return true;
+    }
+    let deadline = Instant::now() + RELEASE_TIMEOUT;
+    loop {
+        match waitpid(t, Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => {}
+            // Stopped by a signal: give it back.
+            Ok(WaitStatus::Stopped(_, stop_sig)) => {
+                return ptrace::detach(t, Some(stop_sig)).is_ok();
+            }
+            Ok(WaitStatus::Exited(..)) | Ok(WaitStatus::Signaled(..)) | Err(Errno::ECHILD) => {
+                return true;
+            }
+            // The interrupt's stop, or another ptrace stop.
+            Ok(_) => return ptrace::detach(t, sig).is_ok(),
+            Err(_) => {}
+        }
+        if ptrace::detach(t, sig).is_ok() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Seize and interrupt one thread and wait, up to `timeout`, for it to stop. `Ok(None)` if it
+/// exited meanwhile; otherwise the signal to re-inject at detach, if the stop swallowed one.
+/// On an error the thread is released.
+fn stop_thread(
+    pid: i32,
+    tid: i32,
+    timeout: Duration,
+) -> Result<Option<Option<Signal>>, FreezeError> {
     let t = Pid::from_raw(tid);
     match ptrace::seize(t, ptrace::Options::empty()) {
         Ok(()) => {}
@@ -139,23 +227,23 @@ fn stop_thread(pid: i32, tid: i32) -> Result<Option<Option<Signal>>, FreezeError
         Err(errno) => return Err(FreezeError::Other { tid, errno }),
     }
     if let Err(errno) = ptrace::interrupt(t) {
-        let _ = ptrace::detach(t, None);
+        release(t, None);
         return if errno == Errno::ESRCH {
             Ok(None)
         } else {
             Err(FreezeError::Other { tid, errno })
         };
     }
-    let deadline = Instant::now() + STOP_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     loop {
         match waitpid(t, Some(WaitPidFlag::__WALL | WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => {
                 if Instant::now() > deadline {
-                    let _ = ptrace::detach(t, None);
                     return Err(FreezeError::Timeout {
                         pid,
                         tid,
-                        secs: STOP_TIMEOUT.as_secs(),
+                        ms: timeout.as_millis(),
+                        released: release(t, None),
                     });
                 }
                 std::thread::sleep(Duration::from_micros(50));
@@ -169,7 +257,7 @@ fn stop_thread(pid: i32, tid: i32) -> Result<Option<Option<Signal>>, FreezeError
             }
             Ok(_) => return Ok(Some(None)),
             Err(errno) => {
-                let _ = ptrace::detach(t, None);
+                release(t, None);
                 return Err(FreezeError::Other { tid, errno });
             }
         }
