@@ -64,7 +64,7 @@ fn naive_copy(pid: i32, source: &ProcessMemory) -> Result<(u64, usize, Vec<Vec<u
 }
 
 /// The library's copy, as `heapsnap dump` does it once the target is stopped.
-fn image_copy(pid: i32, source: &ProcessMemory, plan: CopyPlan) -> Result<Image, String> {
+fn image_copy(pid: i32, source: &ProcessMemory, plan: &mut CopyPlan) -> Result<Image, String> {
     let maps = read_maps(pid).map_err(|e| e.to_string())?;
     Image::copy_process(source, &maps, plan).map_err(|e| e.to_string())
 }
@@ -86,7 +86,7 @@ fn main() {
     let source = ProcessMemory::new(pid);
     // As in `heapsnap dump`: the plan (and its faulted-in buffers) is made before the stop.
     let prepare = Instant::now();
-    let plan = if naive {
+    let mut plan = if naive {
         None
     } else {
         let maps = read_maps(pid).unwrap_or_else(|e| fail(3, e));
@@ -102,7 +102,7 @@ fn main() {
     let stop_ms = t0.elapsed().as_secs_f64() * 1e3;
     let threads = frozen.thread_count();
     let t1 = Instant::now();
-    let copied = match plan {
+    let copied = match &mut plan {
         Some(plan) => image_copy(pid, &source, plan).map(|image| {
             let stats = image.stats();
             (stats.bytes, stats.regions, Some(image), Vec::new())
@@ -111,6 +111,7 @@ fn main() {
     };
     let copy_ms = t1.elapsed().as_secs_f64() * 1e3;
     let pause = frozen.resume();
+    drop(plan);
     let total_ms = t0.elapsed().as_secs_f64() * 1e3;
 
     let (bytes, regions, image, bufs) = copied.unwrap_or_else(|e| fail(8, e));

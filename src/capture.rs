@@ -293,7 +293,13 @@ fn take_stopped(pid: i32, interp: &Interpreter, options: &Options) -> Result<Tak
         }
         // Low-memory mode: the target stays stopped until its walk in place is done.
         let (mut copied, stopped) = match plan {
-            Some(plan) => (copy_stopped(pid, frozen, plan)?, None),
+            Some(mut plan) => {
+                let copied = copy_stopped(pid, frozen, &mut plan)?;
+                // Buffers the copy did not use (mappings that changed) are freed now the
+                // target runs.
+                drop(plan);
+                (copied, None)
+            }
             None => (
                 Copied {
                     image: live_image(pid)?,
@@ -373,7 +379,7 @@ fn take_stopped(pid: i32, interp: &Interpreter, options: &Options) -> Result<Tak
 /// running target is walked around, never fatal).
 fn take_running(pid: i32, interp: &Interpreter, mode: Mode) -> Result<Taken, CaptureError> {
     let maps = read_maps(pid).map_err(|_| target_lost(pid))?;
-    let plan = CopyPlan::prepare(pid, &maps).map_err(|t| {
+    let mut plan = CopyPlan::prepare(pid, &maps).map_err(|t| {
         CaptureError::new(
             FailureKind::TooBig,
             format!(
@@ -383,7 +389,7 @@ fn take_running(pid: i32, interp: &Interpreter, mode: Mode) -> Result<Taken, Cap
         )
     })?;
     let started = Instant::now();
-    let image = copy_image(pid, plan)?;
+    let image = copy_image(pid, &mut plan)?;
     let copied = Copied {
         image,
         pause: started.elapsed(),
@@ -409,14 +415,15 @@ fn take_running(pid: i32, interp: &Interpreter, mode: Mode) -> Result<Taken, Cap
 /// examples that walk the copy themselves).
 pub fn copy_once(pid: i32) -> Result<Copied, CaptureError> {
     let maps = first_maps(pid)?;
-    let plan = CopyPlan::prepare(pid, &maps)
+    let mut plan = CopyPlan::prepare(pid, &maps)
         .map_err(|t| CaptureError::new(FailureKind::TooBig, format!("process {pid} has {t}")))?;
     let frozen = Frozen::stop(pid).map_err(|e| freeze_failure(pid, e))?;
-    copy_stopped(pid, frozen, plan)
+    copy_stopped(pid, frozen, &mut plan)
 }
 
-/// Copy the stopped target into the plan's buffers, then resume it.
-fn copy_stopped(pid: i32, frozen: Frozen, plan: CopyPlan) -> Result<Copied, CaptureError> {
+/// Copy the stopped target into the plan's buffers, then resume it. The buffers the copy did
+/// not use stay in `plan`, to be freed by the caller now that the target runs.
+fn copy_stopped(pid: i32, frozen: Frozen, plan: &mut CopyPlan) -> Result<Copied, CaptureError> {
     let image = copy_image(pid, plan);
     let threads = frozen.thread_count();
     let pause = frozen.resume();
@@ -437,7 +444,7 @@ fn live_image(pid: i32) -> Result<Image, CaptureError> {
 }
 
 /// The copy of `pid`'s writable memory; reads outside it go to the live process.
-fn copy_image(pid: i32, plan: CopyPlan) -> Result<Image, CaptureError> {
+fn copy_image(pid: i32, plan: &mut CopyPlan) -> Result<Image, CaptureError> {
     let source = ProcessMemory::new(pid);
     // Maps are read now (stopped, unless non-blocking): they must describe the memory copied.
     let maps = read_maps(pid).map_err(|_| target_lost(pid))?;

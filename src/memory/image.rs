@@ -6,6 +6,7 @@
 //! the interpreter for static objects), so the walk only needs those regions; the rare reads of
 //! read-only memory (type names in `.rodata`) go to a fallback source, which is immutable.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -235,9 +236,11 @@ fn copy_ranges(pid: i32, maps: &[Mapping]) -> Vec<(u64, u64)> {
 }
 
 /// Buffers for the copy, allocated and faulted in before the target is stopped, so that the
-/// pause is spent copying, not taking page faults in heapsnap's own memory.
+/// pause is spent copying, not taking page faults in heapsnap's own memory. Found by the start
+/// of their range in O(1) while the target is stopped; those no range used are freed with the
+/// plan, after the target has been resumed.
 pub struct CopyPlan {
-    buffers: Vec<(u64, Vec<u8>)>,
+    buffers: HashMap<u64, Vec<u8>>,
 }
 
 /// How much memory a copy needs, and how much heapsnap may use (the machine's or its cgroup's).
@@ -279,26 +282,27 @@ impl CopyPlan {
                 return Err(TooBig { needed, available });
             }
         }
-        let mut buffers: Vec<(u64, Vec<u8>)> = ranges
+        // Ranges are disjoint: their starts are distinct keys.
+        let mut buffers: HashMap<u64, Vec<u8>> = ranges
             .into_iter()
             .map(|(start, end)| (start, vec![0u8; (end - start) as usize]))
             .collect();
-        super::populate(buffers.iter_mut().map(|(_, data)| data.as_mut_slice()));
+        super::populate(buffers.values_mut().map(|data| data.as_mut_slice()));
         Ok(CopyPlan { buffers })
     }
 
-    /// A prepared buffer for `[start, end)`, or a new one.
+    /// The prepared buffer for `[start, end)` if there is one big enough, else a new one. A
+    /// buffer too small stays in the plan (it is freed with it, after the pause).
     fn buffer(&mut self, start: u64, end: u64) -> Vec<u8> {
         let len = (end - start) as usize;
-        match self
-            .buffers
-            .iter()
-            .position(|(s, b)| *s == start && b.len() >= len)
-        {
-            Some(i) => {
-                let mut data = self.buffers.swap_remove(i).1;
+        match self.buffers.remove(&start) {
+            Some(mut data) if data.len() >= len => {
                 data.truncate(len);
                 data
+            }
+            Some(small) => {
+                self.buffers.insert(start, small);
+                vec![0u8; len]
             }
             None => vec![0u8; len],
         }
@@ -307,11 +311,13 @@ impl CopyPlan {
 
 impl Image {
     /// Copy the writable memory of a live (stopped) process, into the plan's buffers where the
-    /// mappings did not change since it was made. Unreadable holes are skipped.
+    /// mappings did not change since it was made. Unreadable holes are skipped. The buffers no
+    /// range used stay in `plan`: drop it once the target runs again (freeing memory inside
+    /// the pause would lengthen it).
     pub fn copy_process(
         source: &ProcessMemory,
         maps: &[Mapping],
-        mut plan: CopyPlan,
+        plan: &mut CopyPlan,
     ) -> Result<Image, MemoryError> {
         // Two workers, each taking ranges in turn from the largest down: the copy is bound by
         // memory bandwidth, which one core does not saturate.
@@ -595,6 +601,28 @@ fn copy_range(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn copy_plan_hands_out_its_buffers_by_start_and_keeps_the_rest() {
+        let mut plan = CopyPlan {
+            buffers: [(0x1000, vec![1u8; 0x2000]), (0x9000, vec![2u8; 0x1000])]
+                .into_iter()
+                .collect(),
+        };
+        let prepared = plan.buffers[&0x1000].as_ptr();
+        let got = plan.buffer(0x1000, 0x2000);
+        assert_eq!(got.as_ptr(), prepared, "the prepared buffer, not a new one");
+        assert_eq!(got.len(), 0x1000, "cut to the range");
+        // The range grew since the plan: a new buffer, and the small one stays in the plan.
+        let grown = plan.buffer(0x9000, 0xb000);
+        assert_eq!((grown.len(), grown[0]), (0x2000, 0));
+        assert_eq!(plan.buffer(0x5000, 0x6000).len(), 0x1000);
+        assert_eq!(
+            plan.buffers.keys().copied().collect::<Vec<_>>(),
+            vec![0x9000],
+            "unused buffers are left for the caller to free after the pause"
+        );
+    }
 
     #[test]
     fn translates_addresses_and_refuses_gaps() {
