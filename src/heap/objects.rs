@@ -242,13 +242,15 @@ impl<'a> View<'a> {
             return None;
         }
         let digits = match self.layout.long {
-            crate::interpreter::layout::LongLayout::ObSize { .. } => self.i64_at(obj + L::OB_SIZE),
+            crate::interpreter::layout::LongLayout::ObSize { .. } => {
+                self.i64_at(obj + self.layout.long_fields.size)
+            }
             // 2.7 `int`: the value itself.
             crate::interpreter::layout::LongLayout::Py2 => {
                 return u64::try_from(self.i64_at(obj + L::OB_SIZE)).ok();
             }
             crate::interpreter::layout::LongLayout::LvTag => {
-                let tag = self.word(obj + 16);
+                let tag = self.word(obj + self.layout.long_fields.size);
                 if tag & 3 == 2 {
                     return None;
                 }
@@ -257,7 +259,7 @@ impl<'a> View<'a> {
         };
         match digits {
             0 => Some(0),
-            1 => Some(self.u32_at(obj + 24) as u64),
+            1 => Some(self.u32_at(obj + self.layout.long_fields.digits) as u64),
             _ => None,
         }
     }
@@ -300,16 +302,24 @@ impl<'a> View<'a> {
         }
     }
 
-    /// Decode a key object (3.x; 2.7 has none). Its 40-byte header is read in one piece: the
-    /// walk decodes every dict's keys, and each instance's shared keys.
+    /// Decode a key object (3.x; 2.7 has none). Its header is read in one piece: the walk
+    /// decodes every dict's keys, and each instance's shared keys.
     pub fn dict_keys(&self, keys: u64) -> Option<DictKeys> {
-        let header: [u8; 40] = self.image.array(keys)?;
-        let byte = |at: usize| header[at];
-        let word = |at: usize| u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or([0; 8]));
+        // The bigger of the two headers (3.6-3.10: 40 bytes, 3.11+: 32).
+        let header: [u8; L::DK36_HEADER as usize] = self.image.array(keys)?;
+        let byte = |at: u64| header[at as usize];
+        let word = |at: u64| {
+            let at = at as usize;
+            u64::from_le_bytes(header[at..at + 8].try_into().unwrap_or([0; 8]))
+        };
         let k = match self.layout.dict_keys {
             DictKeysLayout::V27 => return None,
             DictKeysLayout::V311 => {
-                let (log2_size, log2_index_bytes, kind) = (byte(8), byte(9), byte(10));
+                let (log2_size, log2_index_bytes, kind) = (
+                    byte(L::DK311_LOG2_SIZE),
+                    byte(L::DK311_LOG2_INDEX_BYTES),
+                    byte(L::DK311_KIND),
+                );
                 if log2_size >= 40 || log2_index_bytes >= 44 || kind > 2 {
                     return None;
                 }
@@ -319,17 +329,17 @@ impl<'a> View<'a> {
                     refcnt: word(0),
                     size: 1 << log2_size,
                     general,
-                    usable: word(16) as i64,
-                    nentries: word(24) as i64,
+                    usable: word(L::DK311_USABLE) as i64,
+                    nentries: word(L::DK311_NENTRIES) as i64,
                     layout: DictKeysLayout::V311,
-                    header: 32,
+                    header: L::DK311_HEADER,
                     index_bytes: 1 << log2_index_bytes,
                     entry_size: if general { 24 } else { 16 },
                     key_offset: if general { 8 } else { 0 },
                 }
             }
             DictKeysLayout::V36 => {
-                let size = word(8);
+                let size = word(L::DK36_SIZE);
                 if !size.is_power_of_two() || size > 1 << 40 {
                     return None;
                 }
@@ -343,11 +353,11 @@ impl<'a> View<'a> {
                     addr: keys,
                     refcnt: word(0),
                     size,
-                    general: self.lookdict != 0 && word(16) == self.lookdict,
-                    usable: word(24) as i64,
-                    nentries: word(32) as i64,
+                    general: self.lookdict != 0 && word(L::DK36_LOOKUP) == self.lookdict,
+                    usable: word(L::DK36_USABLE) as i64,
+                    nentries: word(L::DK36_NENTRIES) as i64,
                     layout: DictKeysLayout::V36,
-                    header: 40,
+                    header: L::DK36_HEADER,
                     index_bytes: index_width * size,
                     entry_size: 24,
                     key_offset: 8,
@@ -362,7 +372,7 @@ impl<'a> View<'a> {
     pub fn dict_values_array(&self, values: u64) -> u64 {
         match self.layout.dict_values {
             DictValues::Plain => values,
-            DictValues::Prefixed => values + 8,
+            DictValues::Prefixed(prefix) => values + prefix.array,
         }
     }
 

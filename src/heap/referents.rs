@@ -9,7 +9,8 @@ use super::edges::Edge;
 use super::objects::{DictKeys, View};
 use super::types::{Kind, TypeInfo};
 use crate::interpreter::layout::{
-    self as L, FrameObjectLayout, Frames, ManagedDict, ModuleLayout, StackDepth, ValueStack,
+    self as L, DictValues, FrameObjectLayout, Frames, ManagedDict, ModuleLayout, StackDepth,
+    ValueStack,
 };
 
 /// `FRAME_OWNED_BY_FRAME_OBJECT`: the interpreter frame lives inside a frame object.
@@ -74,15 +75,15 @@ fn dict_pointer(view: &View, obj: u64, ty: &TypeInfo, off: i64) -> u64 {
 fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl FnMut(u64, Edge)) {
     match view.layout.managed_dict {
         ManagedDict::None => {}
-        ManagedDict::ValuesAndDict => {
-            let values = view.word(obj.wrapping_sub(32));
+        ManagedDict::ValuesAndDict { values, dict } => {
+            let values = view.word(obj.wrapping_sub(values));
             if values != 0 {
                 push_array(view, values, ty.cached_keys_entries, Edge::Attribute, out);
             }
-            out(view.word(obj.wrapping_sub(24)), Edge::Field("__dict__"));
+            out(view.word(obj.wrapping_sub(dict)), Edge::Field("__dict__"));
         }
-        ManagedDict::Tagged => {
-            let word = view.word(obj.wrapping_sub(24));
+        ManagedDict::Tagged { word } => {
+            let word = view.word(obj.wrapping_sub(word));
             if word & 1 != 0 {
                 // Stored as `values - 1`, so the tag bit is set.
                 push_array(view, word + 1, ty.cached_keys_entries, Edge::Attribute, out);
@@ -90,19 +91,21 @@ fn managed_dict_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl F
                 out(word, Edge::Field("__dict__"));
             }
         }
-        ManagedDict::InlineValues => {
-            let dict = view.word(obj.wrapping_sub(24));
+        ManagedDict::InlineValues { dict } => {
+            let dict = view.word(obj.wrapping_sub(dict));
             if view.layout.dict_first && dict != 0 {
                 // gh-130327: a materialised dict is visited (and visits the values).
                 out(dict, Edge::Field("__dict__"));
                 return;
             }
-            if ty.flags & L::TPFLAGS_INLINE_VALUES != 0 {
-                let values = obj + ty.basicsize;
-                if view.u8_at(values + 3) != 0 {
-                    let capacity = view.u8_at(values) as u64;
-                    push_array(view, values + 8, capacity, Edge::Attribute, out);
-                    return;
+            if let DictValues::Prefixed(prefix) = view.layout.dict_values {
+                if ty.flags & L::TPFLAGS_INLINE_VALUES != 0 {
+                    let values = obj + ty.basicsize;
+                    if view.u8_at(values + prefix.valid) != 0 {
+                        let capacity = view.u8_at(values + prefix.capacity) as u64;
+                        push_array(view, values + prefix.array, capacity, Edge::Attribute, out);
+                        return;
+                    }
                 }
             }
             out(dict, Edge::Field("__dict__"));
@@ -146,6 +149,7 @@ fn field(view: &View, out: &mut impl FnMut(u64, Edge), obj: u64, off: u64, name:
     out(view.word(obj + off), Edge::Field(name));
 }
 
+/// The referents `tp_traverse` visits that depend on the object's kind: one function per kind.
 fn kind_referents(
     view: &View,
     obj: u64,
@@ -165,193 +169,217 @@ fn kind_referents(
             push_array(view, view.word(obj + L::LIST_ITEMS), n, Edge::Index, out);
         }
         Kind::Dict => dict_referents(view, obj, all_dict_keys, out),
-        Kind::OrderedDict => {
-            dict_referents(view, obj, all_dict_keys, out);
-            // od_inst_dict, and the key of every node of the linked list (od_first, next).
-            field(view, out, obj, L::ODICT_INST_DICT, "__dict__");
-            // The node list has one node per item: stop after `ma_used` (a cycle in corrupt
-            // memory must not loop).
-            let mut node = view.word(obj + L::ODICT_FIRST);
-            let mut guard = 0u64;
-            let used = view.word(obj + L::DICT_USED);
-            while node != 0 && guard <= used {
-                out(view.word(node), Edge::Element);
-                node = view.word(node + 16);
-                guard += 1;
-            }
-        }
-        Kind::Set => {
-            let mask = view.word(obj + L::SET_MASK);
-            let table = view.word(obj + L::SET_TABLE);
-            if mask < 1 << 32 {
-                if let Some(bytes) = view.image.slice(table, 16 * (mask as usize + 1)) {
-                    let set = &lay.set;
-                    let word = |e: &[u8], at: u64| {
-                        u64::from_le_bytes(e[at as usize..at as usize + 8].try_into().unwrap())
-                    };
-                    for e in bytes.chunks_exact(16) {
-                        let (key, hash) = (word(e, set.key), word(e, set.hash) as i64);
-                        // Deleted entries hold the dummy key: 3.x with hash -1 (no real hash
-                        // is -1), 2.7 recognised by the dummy's text.
-                        let dummy = if set.dummy_hash {
-                            hash == -1
-                        } else {
-                            view.is_py2_str(key, b"<dummy key>")
-                        };
-                        if key != 0 && !dummy {
-                            out(key, Edge::Element);
-                        }
-                    }
-                }
-            }
-        }
-        Kind::Type => {
-            // type_traverse visits only for heap types (static types are not GC objects).
-            if view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0 {
-                field(view, out, obj, L::TP_DICT, "__dict__");
-                field(view, out, obj, L::TP_CACHE, "__cache__");
-                field(view, out, obj, L::TP_MRO, "__mro__");
-                field(view, out, obj, L::TP_BASES, "__bases__");
-                field(view, out, obj, L::TP_BASE, "__base__");
-                if let Some(off) = lay.heap_type.ht_module {
-                    field(view, out, obj, off, "__module_object__");
-                }
-            }
-        }
-        Kind::Module => {
-            field(view, out, obj, L::MODULE_DICT, "__dict__");
-            // m_traverse / md_state_traverse visits the objects the module keeps in its state.
-            let (state, size, traverse) = match lay.module {
-                ModuleLayout::DictOnly => (0, 0, 0),
-                ModuleLayout::ViaDef { def, state } => {
-                    let def = view.word(obj + def);
-                    if def == 0 {
-                        (0, 0, 0)
-                    } else {
-                        (
-                            view.word(obj + state),
-                            view.i64_at(def + L::MODULEDEF_SIZE),
-                            view.word(def + L::MODULEDEF_TRAVERSE),
-                        )
-                    }
-                }
-                ModuleLayout::Direct {
-                    state,
-                    size,
-                    traverse,
-                } => (
-                    view.word(obj + state),
-                    view.i64_at(obj + size),
-                    view.word(obj + traverse),
-                ),
-            };
-            if state != 0 && traverse != 0 && size > 0 {
-                push_array(
-                    view,
-                    state,
-                    (size as u64).min(1 << 16) / 8,
-                    Edge::ModuleState,
-                    out,
-                );
-            }
-        }
-        Kind::Function => {
-            for &(off, name) in lay.function_fields.iter().chain(lay.function_fields_added) {
-                field(view, out, obj, off, name);
-            }
-        }
+        Kind::OrderedDict => ordered_dict_referents(view, obj, all_dict_keys, out),
+        Kind::Set => set_referents(view, obj, out),
+        Kind::Type => type_referents(view, obj, out),
+        Kind::Module => module_referents(view, obj, out),
+        Kind::Function => fields(
+            view,
+            obj,
+            lay.function_fields.iter().chain(lay.function_fields_added),
+            out,
+        ),
         Kind::Cell => field(view, out, obj, L::CELL_REF, "cell_contents"),
-        // 2.7 old-style classes and their instances (`in_weakreflist` is not visited).
-        Kind::OldClass => {
-            for (off, name) in [
-                (16, "__bases__"),
-                (24, "__dict__"),
-                (32, "__name__"),
-                (40, "__getattr__"),
-                (48, "__setattr__"),
-                (56, "__delattr__"),
-            ] {
-                field(view, out, obj, off, name);
-            }
-        }
-        Kind::OldInstance => {
-            field(view, out, obj, 16, "__class__");
-            field(view, out, obj, 24, "__dict__");
-        }
-        Kind::Method => {
-            for &(off, name) in lay.method_fields {
-                field(view, out, obj, off, name);
-            }
-        }
-        Kind::CFunction => {
-            field(view, out, obj, L::CFUNC_SELF, "__self__");
-            field(view, out, obj, L::CFUNC_MODULE, "__module__");
-            let ml = view.word(obj + L::CFUNC_ML);
-            if ml != 0 && view.u32_at(ml + L::METHODDEF_FLAGS) & L::METH_METHOD != 0 {
-                field(view, out, obj, L::CMETHOD_CLASS, "__objclass__");
-            }
-        }
+        Kind::OldClass => fields(view, obj, lay.old_class_fields, out),
+        Kind::OldInstance => fields(view, obj, lay.old_instance_fields, out),
+        Kind::Method => fields(view, obj, lay.method_fields, out),
+        Kind::CFunction => cfunction_referents(view, obj, out),
         Kind::WeakRef => field(view, out, obj, L::WEAKREF_CALLBACK, "__callback__"),
         Kind::Descriptor => field(view, out, obj, L::DESCR_TYPE, "__objclass__"),
-        Kind::Frame => match &lay.frames {
-            Frames::Interpreter { frame, iframe, .. } => {
-                for &(off, name) in frame.visited {
-                    field(view, out, obj, off, name);
-                }
-                let data = view.word(obj + frame.f_frame);
-                if data != 0 && view.u8_at(data + iframe.owner) == FRAME_OWNED_BY_FRAME_OBJECT {
-                    interpreter_frame_referents(view, data, out);
-                }
-            }
-            Frames::Objects { frame, .. } => frame_object_referents(view, obj, frame, out),
-        },
-        Kind::Generator | Kind::AsyncGenerator => match &lay.frames {
-            Frames::Interpreter { gen, .. } => {
-                for &(off, name) in gen.visited {
-                    field(view, out, obj, off, name);
-                }
-                if ty.kind == Kind::AsyncGenerator {
-                    field(view, out, obj, gen.origin_or_finalizer, "ag_finalizer");
-                }
-                if (view.u8_at(obj + gen.frame_state) as i8) < gen.frame_cleared {
-                    interpreter_frame_referents(view, obj + gen.iframe, out);
-                } else if gen.visits_code_when_cleared {
-                    out(view.frame_code(obj, ty.kind), Edge::Field("gi_code"));
-                }
-            }
-            Frames::Objects { gen, .. } => {
-                for &(off, name) in gen.visited {
-                    field(view, out, obj, off, name);
-                }
-                if ty.kind == Kind::AsyncGenerator {
-                    field(view, out, obj, gen.finalizer, "ag_finalizer");
-                }
-            }
-        },
-        Kind::Deque => {
-            let d = &lay.deque;
-            let len = view.i64_at(obj + d.len).max(0) as u64;
-            let mut block = view.word(obj + d.leftblock);
-            let mut index = view.word(obj + d.leftindex);
-            let mut left = len;
-            // Each block holds up to `block_items`: bound the walk by the blocks `len` needs.
-            let mut blocks = len / d.block_items + 2;
-            while left > 0 && block != 0 && blocks > 0 && view.image.contains(block, 8) {
-                blocks -= 1;
-                let take = (d.block_items - index.min(d.block_items)).min(left);
-                let done = (len - left) as u32;
-                push_array(
-                    view,
-                    block + d.block_data + 8 * index,
-                    take,
-                    |i| Edge::Index(done + i),
-                    out,
-                );
-                left -= take;
-                index = 0;
-                block = view.word(block + d.block_next);
+        Kind::Frame => frame_referents(view, obj, out),
+        Kind::Generator | Kind::AsyncGenerator => generator_referents(view, obj, ty.kind, out),
+        Kind::Deque => deque_referents(view, obj, out),
+    }
+}
+
+/// Push the object fields at `(offset, name)`.
+fn fields<'f>(
+    view: &View,
+    obj: u64,
+    list: impl IntoIterator<Item = &'f (u64, &'static str)>,
+    out: &mut impl FnMut(u64, Edge),
+) {
+    for &(off, name) in list {
+        field(view, out, obj, off, name);
+    }
+}
+
+/// `odict_traverse`: the dict, `od_inst_dict`, and the key of every node of the linked list.
+fn ordered_dict_referents(
+    view: &View,
+    obj: u64,
+    all_dict_keys: bool,
+    out: &mut impl FnMut(u64, Edge),
+) {
+    dict_referents(view, obj, all_dict_keys, out);
+    field(view, out, obj, L::ODICT_INST_DICT, "__dict__");
+    // The node list has one node per item: stop after `ma_used` (a cycle in corrupt memory
+    // must not loop).
+    let mut node = view.word(obj + L::ODICT_FIRST);
+    let mut guard = 0u64;
+    let used = view.word(obj + L::DICT_USED);
+    while node != 0 && guard <= used {
+        out(view.word(node + L::ODICT_NODE_KEY), Edge::Element);
+        node = view.word(node + L::ODICT_NODE_NEXT);
+        guard += 1;
+    }
+}
+
+/// `set_traverse`: every live key of the hash table.
+fn set_referents(view: &View, obj: u64, out: &mut impl FnMut(u64, Edge)) {
+    let mask = view.word(obj + L::SET_MASK);
+    let table = view.word(obj + L::SET_TABLE);
+    if mask >= 1 << 32 {
+        return;
+    }
+    let Some(bytes) = view.image.slice(table, 16 * (mask as usize + 1)) else {
+        return;
+    };
+    let set = &view.layout.set;
+    let word =
+        |e: &[u8], at: u64| u64::from_le_bytes(e[at as usize..at as usize + 8].try_into().unwrap());
+    for e in bytes.chunks_exact(16) {
+        let (key, hash) = (word(e, set.key), word(e, set.hash) as i64);
+        // Deleted entries hold the dummy key: 3.x with hash -1 (no real hash is -1), 2.7
+        // recognised by the dummy's text.
+        let dummy = if set.dummy_hash {
+            hash == -1
+        } else {
+            view.is_py2_str(key, b"<dummy key>")
+        };
+        if key != 0 && !dummy {
+            out(key, Edge::Element);
+        }
+    }
+}
+
+/// `type_traverse`: only heap types are visited (static types are not GC objects).
+fn type_referents(view: &View, obj: u64, out: &mut impl FnMut(u64, Edge)) {
+    if view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE == 0 {
+        return;
+    }
+    field(view, out, obj, L::TP_DICT, "__dict__");
+    field(view, out, obj, L::TP_CACHE, "__cache__");
+    field(view, out, obj, L::TP_MRO, "__mro__");
+    field(view, out, obj, L::TP_BASES, "__bases__");
+    field(view, out, obj, L::TP_BASE, "__base__");
+    if let Some(off) = view.layout.heap_type.ht_module {
+        field(view, out, obj, off, "__module_object__");
+    }
+}
+
+/// `module_traverse`: the module dict, and what `m_traverse` / `md_state_traverse` visits in
+/// the module's state.
+fn module_referents(view: &View, obj: u64, out: &mut impl FnMut(u64, Edge)) {
+    field(view, out, obj, L::MODULE_DICT, "__dict__");
+    let (state, size, traverse) = match view.layout.module {
+        ModuleLayout::DictOnly => (0, 0, 0),
+        ModuleLayout::ViaDef { def, state } => {
+            let def = view.word(obj + def);
+            if def == 0 {
+                (0, 0, 0)
+            } else {
+                (
+                    view.word(obj + state),
+                    view.i64_at(def + L::MODULEDEF_SIZE),
+                    view.word(def + L::MODULEDEF_TRAVERSE),
+                )
             }
         }
+        ModuleLayout::Direct {
+            state,
+            size,
+            traverse,
+        } => (
+            view.word(obj + state),
+            view.i64_at(obj + size),
+            view.word(obj + traverse),
+        ),
+    };
+    if state != 0 && traverse != 0 && size > 0 {
+        push_array(
+            view,
+            state,
+            (size as u64).min(1 << 16) / 8,
+            Edge::ModuleState,
+            out,
+        );
+    }
+}
+
+/// `meth_traverse`: `m_self`, `m_module`, and the defining class of a `METH_METHOD` method.
+fn cfunction_referents(view: &View, obj: u64, out: &mut impl FnMut(u64, Edge)) {
+    field(view, out, obj, L::CFUNC_SELF, "__self__");
+    field(view, out, obj, L::CFUNC_MODULE, "__module__");
+    let ml = view.word(obj + L::CFUNC_ML);
+    if ml != 0 && view.u32_at(ml + L::METHODDEF_FLAGS) & L::METH_METHOD != 0 {
+        field(view, out, obj, L::CMETHOD_CLASS, "__objclass__");
+    }
+}
+
+/// `frame_traverse`: 3.11+ a frame object's fields and, while it owns it, its interpreter
+/// frame; before, the frame object itself.
+fn frame_referents(view: &View, obj: u64, out: &mut impl FnMut(u64, Edge)) {
+    match &view.layout.frames {
+        Frames::Interpreter { frame, iframe, .. } => {
+            fields(view, obj, frame.visited, out);
+            let data = view.word(obj + frame.f_frame);
+            if data != 0 && view.u8_at(data + iframe.owner) == FRAME_OWNED_BY_FRAME_OBJECT {
+                interpreter_frame_referents(view, data, out);
+            }
+        }
+        Frames::Objects { frame, .. } => frame_object_referents(view, obj, frame, out),
+    }
+}
+
+/// `gen_traverse` (generators, coroutines, async generators): the fields, and the embedded
+/// interpreter frame until it is cleared (3.11+).
+fn generator_referents(view: &View, obj: u64, kind: Kind, out: &mut impl FnMut(u64, Edge)) {
+    let is_async = kind == Kind::AsyncGenerator;
+    match &view.layout.frames {
+        Frames::Interpreter { gen, .. } => {
+            fields(view, obj, gen.visited, out);
+            if is_async {
+                field(view, out, obj, gen.origin_or_finalizer, "ag_finalizer");
+            }
+            if (view.u8_at(obj + gen.frame_state) as i8) < gen.frame_cleared {
+                interpreter_frame_referents(view, obj + gen.iframe, out);
+            } else if gen.visits_code_when_cleared {
+                out(view.frame_code(obj, kind), Edge::Field("gi_code"));
+            }
+        }
+        Frames::Objects { gen, .. } => {
+            fields(view, obj, gen.visited, out);
+            if is_async {
+                field(view, out, obj, gen.finalizer, "ag_finalizer");
+            }
+        }
+    }
+}
+
+/// `deque_traverse`: the items, block by block.
+fn deque_referents(view: &View, obj: u64, out: &mut impl FnMut(u64, Edge)) {
+    let d = &view.layout.deque;
+    let len = view.i64_at(obj + d.len).max(0) as u64;
+    let mut block = view.word(obj + d.leftblock);
+    let mut index = view.word(obj + d.leftindex);
+    let mut left = len;
+    // Each block holds up to `block_items`: bound the walk by the blocks `len` needs.
+    let mut blocks = len / d.block_items + 2;
+    while left > 0 && block != 0 && blocks > 0 && view.image.contains(block, 8) {
+        blocks -= 1;
+        let take = (d.block_items - index.min(d.block_items)).min(left);
+        let done = (len - left) as u32;
+        push_array(
+            view,
+            block + d.block_data + 8 * index,
+            take,
+            |i| Edge::Index(done + i),
+            out,
+        );
+        left -= take;
+        index = 0;
+        block = view.word(block + d.block_next);
     }
 }
 
@@ -380,9 +408,12 @@ fn dict_traverse(view: &View, dict: u64, keys: &DictKeys, out: &mut impl FnMut(u
         return;
     }
     // Before gh-130327, values embedded in an instance were visited by the instance only.
-    let embedded = view.layout.dict_values == crate::interpreter::layout::DictValues::Prefixed
-        && !view.layout.dict_first
-        && view.u8_at(values + 2) != 0;
+    let embedded = match view.layout.dict_values {
+        DictValues::Prefixed(prefix) => {
+            !view.layout.dict_first && view.u8_at(values + prefix.embedded) != 0
+        }
+        DictValues::Plain => false,
+    };
     if !embedded {
         // Split table: the keys are the shared keys' entries, in the same order.
         let key = |i: u32| view.word(keys.key_address(u64::from(i)));
@@ -433,9 +464,7 @@ fn frame_object_referents(
     f: &FrameObjectLayout,
     out: &mut impl FnMut(u64, Edge),
 ) {
-    for &(off, name) in f.visited {
-        field(view, out, obj, off, name);
-    }
+    fields(view, obj, f.visited, out);
     let code = view.word(obj + f.code);
     let slots = frame_object_slots(view, code, f);
     push_array(
@@ -480,11 +509,7 @@ pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl
     out(ty.address, Edge::Field("__class__"));
     let lay = view.layout;
     match ty.kind {
-        Kind::Code => {
-            for &(off, name) in lay.code.object_fields {
-                field(view, out, obj, off, name);
-            }
-        }
+        Kind::Code => fields(view, obj, lay.code.object_fields, out),
         Kind::Type => {
             let ht = &lay.heap_type;
             if view.word(obj + L::TP_FLAGS) & L::TPFLAGS_HEAPTYPE != 0 {

@@ -578,7 +578,7 @@ fn learn_lookdict(view: &View, dict_type: Option<u64>, seeds: &[u64]) -> u64 {
         let mut entries = Vec::new();
         view.dict_entries(d, &mut entries);
         if entries.iter().any(|e| view.ob_type(e.key) != view.str_type) {
-            return view.word(view.word(d + L::DICT_KEYS) + 16);
+            return view.word(view.word(d + L::DICT_KEYS) + L::DK36_LOOKUP);
         }
     }
     0
@@ -651,7 +651,8 @@ fn live_frame_roots(w: &mut Walker, tstate: u64, f: &InterpFrameLayout, at: &str
     let view = w.shared.view;
     let mut frame = current_frame(&view, tstate);
     let mut depth = 0;
-    while frame != 0 && depth < 100_000 && view.image.contains(frame, 88) {
+    // The frame's fixed part (its fields before the locals) must be in the copy.
+    while frame != 0 && depth < 100_000 && view.image.contains(frame, f.localsplus as usize) {
         if f.owner_shim_min
             .is_none_or(|min| view.u8_at(frame + f.owner) < min)
         {

@@ -90,17 +90,19 @@ pub enum Collecting {
     Static,
 }
 
-/// Where an instance keeps its attributes when its class uses a managed dict (3.11+).
+/// Where an instance keeps its attributes when its class uses a managed dict (3.11+). Offsets
+/// count back from the object's address (the pre-header).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ManagedDict {
     /// ≤3.10: no managed dicts; instance dicts are at `tp_dictoffset`.
     None,
-    /// 3.11: `PyDictValues*` at `o-32`, dict at `o-24`.
-    ValuesAndDict,
-    /// 3.12: one tagged word at `o-24`: bit 0 set → the values pointer minus 1, else the dict.
-    Tagged,
-    /// 3.13+: dict at `o-24`; inline values at `o + tp_basicsize` for INLINE_VALUES types.
-    InlineValues,
+    /// 3.11: `PyDictValues*` at `o - values`, dict at `o - dict`.
+    ValuesAndDict { values: u64, dict: u64 },
+    /// 3.12: one tagged word at `o - word`: bit 0 set → the values pointer minus 1, else the
+    /// dict.
+    Tagged { word: u64 },
+    /// 3.13+: dict at `o - dict`; inline values at `o + tp_basicsize` for INLINE_VALUES types.
+    InlineValues { dict: u64 },
 }
 
 /// Rules of `sys.getsizeof` for the GC/pre-header part.
@@ -166,8 +168,19 @@ pub enum DictKeysLayout {
 pub enum DictValues {
     /// ≤3.12: the values array starts at the pointer.
     Plain,
-    /// 3.13+: `{capacity u8, size u8, embedded u8, valid u8, pad, values[] at +8}`.
-    Prefixed,
+    /// 3.13+: a prefix of bytes, then the values array.
+    Prefixed(ValuesPrefix),
+}
+
+/// 3.13+ `PyDictValues`: `{capacity u8, size u8, embedded u8, valid u8, pad, values[]}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValuesPrefix {
+    pub capacity: u64,
+    /// Non-zero when the values are embedded in an instance.
+    pub embedded: u64,
+    /// Non-zero while an instance's inline values hold its attributes.
+    pub valid: u64,
+    pub array: u64,
 }
 
 /// How text objects are laid out.
@@ -190,6 +203,15 @@ pub struct StrLayout {
     pub legacy_data: u64,
     /// `(wstr, wstr_length)` up to 3.11.
     pub wstr: Option<(u64, u64)>,
+}
+
+/// Where a `PyLongObject` (3.x, and 2.7's `long`) keeps its size and digits.
+#[derive(Debug, Clone, Copy)]
+pub struct LongFields {
+    /// `ob_size` (≤3.11: the signed digit count) or `lv_tag` (3.12+: count << 3 | sign).
+    pub size: u64,
+    /// `ob_digit`: 30-bit digits in 32-bit words.
+    pub digits: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -499,6 +521,7 @@ pub struct Layout {
     /// Object fields of a bound method (`im_func`, `im_self`, 2.7 `im_class`).
     pub method_fields: &'static [(u64, &'static str)],
     pub long: LongLayout,
+    pub long_fields: LongFields,
     pub heap_type: HeapTypeLayout,
     /// Object fields of `PyFunctionObject` visited by `func_traverse`: a list shared by
     /// several versions, then the fields a version adds.
@@ -507,6 +530,10 @@ pub struct Layout {
     pub code: CodeLayout,
     pub frames: Frames,
     pub module: ModuleLayout,
+    /// 2.7 old-style classes and their instances: the object fields their traverse visits
+    /// (empty from 3.0 on, which has none).
+    pub old_class_fields: &'static [(u64, &'static str)],
+    pub old_instance_fields: &'static [(u64, &'static str)],
     pub refcount: RefcountRule,
     pub bytearray: ByteArrayRule,
     /// `sys.getsizeof` of C types that own memory (kept apart from the object layouts).
@@ -559,6 +586,21 @@ pub const DICT_VALUES: u64 = 40;
 pub const DICT27_MASK: u64 = 32;
 pub const DICT27_TABLE: u64 = 40;
 pub const DICT27_SMALLTABLE: u64 = 56;
+/// 3.6–3.10 key object ([`DictKeysLayout::V36`]): `dk_size`, `dk_lookup`, `dk_usable`,
+/// `dk_nentries`; the indices follow the header.
+pub const DK36_SIZE: u64 = 8;
+pub const DK36_LOOKUP: u64 = 16;
+pub const DK36_USABLE: u64 = 24;
+pub const DK36_NENTRIES: u64 = 32;
+pub const DK36_HEADER: u64 = 40;
+/// 3.11+ key object ([`DictKeysLayout::V311`]): `dk_log2_size`, `dk_log2_index_bytes` and
+/// `dk_kind` (bytes), `dk_usable`, `dk_nentries`; the indices follow the header.
+pub const DK311_LOG2_SIZE: u64 = 8;
+pub const DK311_LOG2_INDEX_BYTES: u64 = 9;
+pub const DK311_KIND: u64 = 10;
+pub const DK311_USABLE: u64 = 16;
+pub const DK311_NENTRIES: u64 = 24;
+pub const DK311_HEADER: u64 = 32;
 pub const SET_MASK: u64 = 32;
 pub const SET_TABLE: u64 = 40;
 pub const STR_LENGTH: u64 = 16;
@@ -573,6 +615,9 @@ pub const CELL_REF: u64 = 16;
 pub const ODICT_FIRST: u64 = 48;
 pub const ODICT_FAST_NODES_SIZE: u64 = 72;
 pub const ODICT_INST_DICT: u64 = 96;
+/// `_odictnode` (3.x): `{key, hash, next, prev}`.
+pub const ODICT_NODE_KEY: u64 = 0;
+pub const ODICT_NODE_NEXT: u64 = 16;
 pub const CFUNC_ML: u64 = 16;
 pub const CFUNC_SELF: u64 = 24;
 pub const CFUNC_MODULE: u64 = 32;

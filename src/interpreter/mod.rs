@@ -27,10 +27,7 @@ pub enum FindError {
     #[error("process {pid} is not a Python process (no CPython runtime in {exe})")]
     NotPython { pid: i32, exe: String },
     #[error("Python {version} is not supported (supported: {supported})")]
-    Unsupported {
-        version: String,
-        supported: &'static str,
-    },
+    Unsupported { version: String, supported: String },
     #[error(
         "Python {0} is a free-threaded build (no GIL); heapsnap supports only default builds for now"
     )]
@@ -198,7 +195,7 @@ fn unsupported(version: Option<Version>) -> FindError {
         version: version
             .map(|v| v.to_string())
             .unwrap_or_else(|| "(unknown version)".into()),
-        supported: tables::SUPPORTED,
+        supported: tables::supported(),
     }
 }
 

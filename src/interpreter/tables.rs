@@ -5,26 +5,53 @@
 
 use super::layout::*;
 
+/// Every table, by (major, minor), in version order: a new version is one more line here.
+const TABLES: &[((u8, u8), &Layout)] = &[
+    ((2, 7), &V2_7),
+    ((3, 6), &V3_6),
+    ((3, 7), &V3_7),
+    ((3, 8), &V3_8),
+    ((3, 9), &V3_9),
+    ((3, 10), &V3_10),
+    ((3, 11), &V3_11),
+    ((3, 12), &V3_12),
+    ((3, 13), &V3_13),
+    ((3, 14), &V3_14),
+    ((3, 15), &V3_15),
+];
+
 /// The offset table for a Python version, if heapsnap supports it.
 pub fn layout_for(major: u8, minor: u8) -> Option<&'static Layout> {
-    match (major, minor) {
-        (2, 7) => Some(&V2_7),
-        (3, 6) => Some(&V3_6),
-        (3, 7) => Some(&V3_7),
-        (3, 8) => Some(&V3_8),
-        (3, 9) => Some(&V3_9),
-        (3, 10) => Some(&V3_10),
-        (3, 11) => Some(&V3_11),
-        (3, 12) => Some(&V3_12),
-        (3, 13) => Some(&V3_13),
-        (3, 14) => Some(&V3_14),
-        (3, 15) => Some(&V3_15),
-        _ => None,
-    }
+    TABLES
+        .iter()
+        .find(|(version, _)| *version == (major, minor))
+        .map(|&(_, layout)| layout)
 }
 
-/// The versions that have a table, for error messages.
-pub const SUPPORTED: &str = "2.7 and 3.6 to 3.15";
+/// The versions that have a table, for messages: runs of consecutive minor versions, as in
+/// "2.7 and 3.6 to 3.15".
+pub fn supported() -> String {
+    let mut runs: Vec<((u8, u8), u8)> = Vec::new();
+    for &((major, minor), _) in TABLES {
+        match runs.last_mut() {
+            Some(((run_major, _), last)) if *run_major == major && *last + 1 == minor => {
+                *last = minor
+            }
+            _ => runs.push(((major, minor), minor)),
+        }
+    }
+    let runs: Vec<String> = runs
+        .into_iter()
+        .map(|((major, first), last)| match first == last {
+            true => format!("{major}.{first}"),
+            false => format!("{major}.{first} to {major}.{last}"),
+        })
+        .collect();
+    match runs.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => runs.concat(),
+    }
+}
 
 const SET_3: SetLayout = SetLayout {
     smalltable: 64,
@@ -84,6 +111,12 @@ const SIZES_3: SizeLayout = SizeLayout {
 };
 
 const METHOD_FIELDS_3: &[(u64, &str)] = &[(16, "__func__"), (24, "__self__")];
+
+/// `ob_size` or `lv_tag`, then the digits: the same place in every version.
+const LONG_FIELDS: LongFields = LongFields {
+    size: 16,
+    digits: 24,
+};
 
 const MODULE_VIA_DEF: ModuleLayout = ModuleLayout::ViaDef { def: 24, state: 32 };
 
@@ -181,6 +214,7 @@ pub static V2_7: Layout = Layout {
     },
     method_fields: &[(16, "__func__"), (24, "__self__"), (32, "im_class")],
     long: LongLayout::Py2,
+    long_fields: LONG_FIELDS,
     heap_type: HeapTypeLayout {
         sizeof_type: 392,
         sizeof_heap_type: 872,
@@ -233,6 +267,16 @@ pub static V2_7: Layout = Layout {
         },
     },
     module: ModuleLayout::DictOnly,
+    old_class_fields: &[
+        (16, "__bases__"),
+        (24, "__dict__"),
+        (32, "__name__"),
+        (40, "__getattr__"),
+        (48, "__setattr__"),
+        (56, "__delattr__"),
+    ],
+    // `in_weakreflist` is not visited.
+    old_instance_fields: &[(16, "__class__"), (24, "__dict__")],
     refcount: RefcountRule::Plain,
     bytearray: ByteArrayRule::Inline { alloc: 32 },
     // 2.7: `BytesIO` holds a raw buffer; `Struct` codes are 24 bytes; no C `Decimal`,
@@ -499,6 +543,7 @@ pub static V3_8: Layout = Layout {
     long: LongLayout::ObSize {
         min_one_digit: false,
     },
+    long_fields: LONG_FIELDS,
     heap_type: HeapTypeLayout {
         sizeof_type: 416,
         sizeof_heap_type: 880,
@@ -513,6 +558,8 @@ pub static V3_8: Layout = Layout {
     code: CODE_3_8,
     frames: FRAMES_3_8,
     module: MODULE_VIA_DEF,
+    old_class_fields: &[],
+    old_instance_fields: &[],
     refcount: RefcountRule::Plain,
     bytearray: ByteArrayRule::Inline { alloc: 24 },
     sizes: SIZES_3,
@@ -639,7 +686,10 @@ pub static V3_11: Layout = Layout {
         },
         ..V3_10.runtime
     },
-    managed_dict: ManagedDict::ValuesAndDict,
+    managed_dict: ManagedDict::ValuesAndDict {
+        values: 32,
+        dict: 24,
+    },
     dict_keys: DictKeysLayout::V311,
     header: HeaderRule::V311,
     long: LongLayout::ObSize {
@@ -746,7 +796,7 @@ pub static V3_12: Layout = Layout {
         },
         ..V3_11.runtime
     },
-    managed_dict: ManagedDict::Tagged,
+    managed_dict: ManagedDict::Tagged { word: 24 },
     header: HeaderRule::V312,
     strings: Strings::Pep393(STR_3_12),
     long: LongLayout::LvTag,
@@ -796,8 +846,13 @@ pub static V3_13: Layout = Layout {
         generations_alt: Some([20, 44, 68]),
         ..GC_3_8
     },
-    managed_dict: ManagedDict::InlineValues,
-    dict_values: DictValues::Prefixed,
+    managed_dict: ManagedDict::InlineValues { dict: 24 },
+    dict_values: DictValues::Prefixed(ValuesPrefix {
+        capacity: 0,
+        embedded: 2,
+        valid: 3,
+        array: 8,
+    }),
     header: HeaderRule::V313,
     heap_type: HeapTypeLayout {
         sizeof_heap_type: 928,
@@ -960,3 +1015,37 @@ pub static V3_15: Layout = Layout {
     dict_first_since_micro: Some(0),
     ..V3_14
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The versions named by [`supported`], read back from its text.
+    fn named_versions(text: &str) -> Vec<(u8, u8)> {
+        let parse = |v: &str| {
+            let (major, minor) = v.trim().split_once('.').unwrap();
+            (major.parse::<u8>().unwrap(), minor.parse::<u8>().unwrap())
+        };
+        let mut out = Vec::new();
+        for run in text.split(" and ").flat_map(|part| part.split(", ")) {
+            match run.split_once(" to ") {
+                Some((first, last)) => {
+                    let ((major, first), (_, last)) = (parse(first), parse(last));
+                    out.extend((first..=last).map(|minor| (major, minor)));
+                }
+                None => out.push(parse(run)),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn supported_names_exactly_the_versions_with_a_table() {
+        let with_table: Vec<(u8, u8)> = (2..=4)
+            .flat_map(|major| (0..=40).map(move |minor| (major, minor)))
+            .filter(|&(major, minor)| layout_for(major, minor).is_some())
+            .collect();
+        assert_eq!(named_versions(&supported()), with_table);
+        assert!(supported().contains(" to "), "{}", supported());
+    }
+}
