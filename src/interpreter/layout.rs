@@ -490,11 +490,16 @@ pub enum BytesIoBuffer {
     BytesObject { buf: u64 },
 }
 
-/// Word indices, in `_Py_DebugOffsets` (3.13+), of the runtime fields it covers. The struct is
-/// only stable within a minor version, so each table names its own indices.
+/// Word indices, in `_Py_DebugOffsets` (3.13+), of the runtime fields it covers, and of the
+/// sizes of the structures they are in (for validation). The struct is only stable within a
+/// minor version, so each table names its own indices.
 #[derive(Debug, Clone, Copy)]
 pub struct DebugOffsetIndices {
+    /// `runtime_state.size`: `sizeof(_PyRuntimeState)`.
+    pub runtime_size: u64,
     pub interpreters_head: u64,
+    /// `interpreter_state.size`: `sizeof(PyInterpreterState)`.
+    pub interp_size: u64,
     pub interp_next: u64,
     pub interp_threads_head: u64,
     pub interp_gc: u64,

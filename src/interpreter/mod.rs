@@ -64,8 +64,11 @@ const OTHER_SYMBOLS: &[&str] = &[
 /// A located interpreter.
 pub struct Interpreter {
     pub version: Version,
-    /// The layout table, with fields covered by `_Py_DebugOffsets` taken from the live process.
+    /// The layout table, with fields covered by `_Py_DebugOffsets` taken from the live process
+    /// where they are valid and differ from it.
     pub layout: Layout,
+    /// What the 3.13+ `_Py_DebugOffsets` said.
+    pub debug_offsets: DebugOffsets,
     /// Address of `_PyRuntime` (0 for 2.7/3.6, which have none).
     pub runtime: u64,
     /// The file that holds the runtime, as the target sees it.
@@ -92,14 +95,31 @@ pub struct Interpreter {
 impl Interpreter {
     /// Find the interpreter of process `pid`, reading its memory through `mem`.
     pub fn find(pid: i32, maps: &[Mapping], mem: &dyn Memory) -> Result<Interpreter, FindError> {
+        Interpreter::find_noting(pid, maps, mem, &mut Vec::new())
+    }
+
+    /// [`Interpreter::find`], adding to `trail` one line per step of the search (the files
+    /// examined, where the runtime is, the version and how it was found, the table, what the
+    /// debug offsets said): what `heapsnap -v` shows, also when the search fails.
+    pub fn find_noting(
+        pid: i32,
+        maps: &[Mapping],
+        mem: &dyn Memory,
+        trail: &mut Vec<String>,
+    ) -> Result<Interpreter, FindError> {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
             .map(|p| p.display().to_string())
             .unwrap_or_default();
+        let candidates = candidate_files(maps, &exe);
+        trail.push(format!(
+            "process {pid}: executable {exe}; files that may hold the runtime: {}",
+            candidates.join(", ")
+        ));
         // A candidate whose memory cannot be read is skipped; its error is reported only if no
         // other candidate is an interpreter.
         let mut unreadable = None;
-        for path in candidate_files(maps, &exe) {
-            match examine(pid, maps, mem, path) {
+        for path in candidates {
+            match examine(pid, maps, mem, path, trail) {
                 Ok(Some(interp)) => return Ok(interp),
                 Ok(None) => {}
                 Err(FindError::Memory(e)) => unreadable = Some(e),
@@ -118,32 +138,65 @@ impl Interpreter {
 }
 
 /// Is the ELF file at `path` (as the target sees it) the one holding the runtime? If so, the
-/// located interpreter.
+/// located interpreter. Each step is noted in `trail`.
 fn examine(
     pid: i32,
     maps: &[Mapping],
     mem: &dyn Memory,
     path: String,
+    trail: &mut Vec<String>,
 ) -> Result<Option<Interpreter>, FindError> {
     let file = path_in_target(pid, &path);
     let Ok(Some(image)) = ElfImage::open(&file, |name| {
         is_static_type_symbol(name) || OTHER_SYMBOLS.contains(&name)
     }) else {
+        trail.push(format!("{path}: not a readable ELF file"));
         return Ok(None);
     };
     let mappings: Vec<&Mapping> = maps.iter().filter(|m| m.path == path).collect();
     let Some(bias) = image.load_bias(&mappings) else {
+        trail.push(format!("{path}: its mappings do not match its segments"));
         return Ok(None);
     };
-    let runtime = image.symbol("_PyRuntime").or(image.py_runtime_section);
-    let version = match runtime.map(|a| a.wrapping_add(bias)) {
-        Some(runtime) => detect_version(mem, runtime, &image, bias, &file, &path)?,
+    let (runtime, runtime_source) = match image.symbol("_PyRuntime") {
+        Some(at) => (Some(at), "symbol _PyRuntime"),
+        None => (image.py_runtime_section, "section .PyRuntime"),
+    };
+    let (version, version_source) = match runtime.map(|a| a.wrapping_add(bias)) {
+        Some(runtime) => {
+            trail.push(format!(
+                "{path}: runtime at {runtime:#x} ({runtime_source}, load bias {bias:#x})"
+            ));
+            detect_version(mem, runtime, &image, bias, &file, &path)?
+        }
         // 2.7 / 3.6: no `_PyRuntime`; the GC lists are reached through a static.
         None if image.symbol("_PyGC_generation0").is_some() => {
-            scan_version(&file, &path).ok_or_else(|| unsupported(None))?
+            trail.push(format!(
+                "{path}: no _PyRuntime; symbol _PyGC_generation0 (2.7 / 3.6), load bias {bias:#x}"
+            ));
+            let version = scan_version(&file, &path).ok_or_else(|| unsupported(None))?;
+            (version, VERSION_STRING)
         }
-        None => return Ok(None),
+        None => {
+            trail.push(format!(
+                "{path}: no CPython runtime (no _PyRuntime, .PyRuntime or _PyGC_generation0)"
+            ));
+            return Ok(None);
+        }
     };
+    trail.push(format!(
+        "Python {version} (from {version_source}); {}, {}",
+        if is_libpython(&path) {
+            "shared libpython"
+        } else {
+            "runtime in the executable"
+        },
+        if image.has_symtab {
+            "with .symtab"
+        } else {
+            "stripped (no .symtab)"
+        }
+    ));
     let runtime = runtime.map(|a| a.wrapping_add(bias)).unwrap_or(0);
     if version.major == 3 && version.minor >= 13 {
         let free_threaded = mem.read_u64(runtime + 16)?;
@@ -159,8 +212,15 @@ fn examine(
     {
         return Err(FindError::NeedsSymbols(version.to_string()));
     }
+    trail.push(format!(
+        "layout table for {}.{} (supported: {})",
+        version.major,
+        version.minor,
+        tables::supported()
+    ));
     let mut layout = *table;
-    apply_debug_offsets(&mut layout, mem, runtime)?;
+    let debug_offsets = apply_debug_offsets(&mut layout, mem, runtime)?;
+    trail.push(format!("_Py_DebugOffsets: {debug_offsets}"));
     layout.dict_first = layout
         .dict_first_since_micro
         .is_some_and(|m| version.micro >= m);
@@ -172,6 +232,7 @@ fn examine(
     Ok(Some(Interpreter {
         version,
         layout,
+        debug_offsets,
         runtime,
         shared_library: is_libpython(&path),
         binary: path,
@@ -246,6 +307,10 @@ fn scan_version(file: &Path, path: &str) -> Option<Version> {
     Version::scan(bytes.bytes(), version_hint(path))
 }
 
+/// Where the version came from, when it is the text in the binary.
+const VERSION_STRING: &str = "the version string in the file";
+
+/// The version, and where it was found.
 fn detect_version(
     mem: &dyn Memory,
     runtime: u64,
@@ -253,46 +318,239 @@ fn detect_version(
     bias: u64,
     file: &Path,
     path: &str,
-) -> Result<Version, FindError> {
+) -> Result<(Version, &'static str), FindError> {
     let mut cookie = [0u8; 8];
     mem.read(runtime, &mut cookie)?;
     if &cookie == b"xdebugpy" {
         if let Some(v) = Version::from_hex(mem.read_u64(runtime + 8)?) {
-            return Ok(v);
+            return Ok((v, "_Py_DebugOffsets"));
         }
     }
     if let Some(addr) = image.symbol("Py_Version") {
         if let Some(v) = Version::from_hex(mem.read_u32(addr.wrapping_add(bias))? as u64) {
-            return Ok(v);
+            return Ok((v, "Py_Version"));
         }
     }
-    scan_version(file, path).ok_or_else(|| unsupported(None))
+    let version = scan_version(file, path).ok_or_else(|| unsupported(None))?;
+    Ok((version, VERSION_STRING))
 }
 
-/// 3.13+: take the fields `_Py_DebugOffsets` covers from the live runtime rather than the table.
+/// What became of the 3.13+ `_Py_DebugOffsets` for the runtime fields they cover.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DebugOffsets {
+    /// The version has none (before 3.13).
+    Absent,
+    /// Valid, and equal to the table's values.
+    AgreeWithTable,
+    /// Valid, and taken instead of the table's values for these fields, which differ.
+    Differ(Vec<&'static str>),
+    /// Not plausible (why): the table's values are used.
+    Rejected(String),
+}
+
+impl std::fmt::Display for DebugOffsets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DebugOffsets::Absent => write!(f, "none (before 3.13): the table's offsets"),
+            DebugOffsets::AgreeWithTable => write!(f, "validated, equal to the table's"),
+            DebugOffsets::Differ(fields) => write!(
+                f,
+                "validated, used: they differ from the table's for {}",
+                fields.join(", ")
+            ),
+            DebugOffsets::Rejected(why) => write!(f, "not valid ({why}): the table's offsets"),
+        }
+    }
+}
+
+/// The runtime fields `_Py_DebugOffsets` covers, in the order of [`debug_fields`] and
+/// [`set_debug_fields`]; the first is in `_PyRuntimeState`, the others in
+/// `PyInterpreterState`.
+const DEBUG_FIELDS: [&str; 7] = [
+    "interpreters_head",
+    "interp_next",
+    "interp_threads_head",
+    "interp_gc",
+    "interp_modules",
+    "interp_sysdict",
+    "interp_builtins",
+];
+
+/// No runtime structure is bigger than this (pystack's bound too).
+const MAX_DEBUG_STRUCT: u64 = 1 << 20;
+
+/// The values of [`DEBUG_FIELDS`] in a runtime layout (`u64::MAX` where the layout has no such
+/// offset, which no valid debug offset equals).
+fn debug_fields(rt: &layout::RuntimeLayout) -> [u64; 7] {
+    let interpreters = match rt.interpreters {
+        layout::InterpretersHead::Runtime(off) => off,
+        layout::InterpretersHead::Static => u64::MAX,
+    };
+    let gc = match rt.gc_state {
+        layout::GcState::Interpreter(off) => off,
+        _ => u64::MAX,
+    };
+    [
+        interpreters,
+        rt.interp_next,
+        rt.interp_threads_head,
+        gc,
+        rt.interp_modules,
+        rt.interp_sysdict,
+        rt.interp_builtins,
+    ]
+}
+
+fn set_debug_fields(rt: &mut layout::RuntimeLayout, values: [u64; 7]) {
+    let [interpreters, next, threads, gc, modules, sysdict, builtins] = values;
+    rt.interpreters = layout::InterpretersHead::Runtime(interpreters);
+    rt.interp_next = next;
+    rt.interp_threads_head = threads;
+    rt.gc_state = layout::GcState::Interpreter(gc);
+    rt.interp_modules = modules;
+    rt.interp_sysdict = sysdict;
+    rt.interp_builtins = builtins;
+}
+
+/// Plain sanity of the offsets read (as pystack's `validateDebugOffsets`): both structure sizes
+/// plausible, every field 8-aligned and inside its structure, no two interpreter fields at the
+/// same place.
+fn check_debug_fields(
+    runtime_size: u64,
+    interp_size: u64,
+    values: &[u64; 7],
+) -> Result<(), String> {
+    for (name, size) in [
+        ("_PyRuntimeState", runtime_size),
+        ("PyInterpreterState", interp_size),
+    ] {
+        if size == 0 || size > MAX_DEBUG_STRUCT {
+            return Err(format!("sizeof({name}) = {size}"));
+        }
+    }
+    for (k, (&name, &value)) in DEBUG_FIELDS.iter().zip(values).enumerate() {
+        let size = if k == 0 { runtime_size } else { interp_size };
+        if value % 8 != 0 || value.saturating_add(8) > size {
+            return Err(format!("{name} = {value} in a structure of {size} bytes"));
+        }
+        if k > 0 && values[1..k].contains(&value) {
+            return Err(format!("{name} = {value} is another field's offset"));
+        }
+    }
+    Ok(())
+}
+
+/// 3.13+: read the runtime offsets `_Py_DebugOffsets` gives, check them, and take them instead
+/// of the table's where they differ (they come from the running build itself). Offsets that
+/// are not plausible are not used: the table's values stay.
 fn apply_debug_offsets(
     layout: &mut Layout,
     mem: &dyn Memory,
     runtime: u64,
-) -> Result<(), FindError> {
+) -> Result<DebugOffsets, FindError> {
     let Some(ix) = layout.debug_offsets else {
-        return Ok(());
+        return Ok(DebugOffsets::Absent);
     };
-    let field = |index: u64| mem.read_u64(runtime + 8 * index);
-    let rt = &mut layout.runtime;
-    rt.interpreters = layout::InterpretersHead::Runtime(field(ix.interpreters_head)?);
-    rt.interp_next = field(ix.interp_next)?;
-    rt.interp_threads_head = field(ix.interp_threads_head)?;
-    rt.gc_state = layout::GcState::Interpreter(field(ix.interp_gc)?);
-    rt.interp_modules = field(ix.interp_modules)?;
-    rt.interp_sysdict = field(ix.interp_sysdict)?;
-    rt.interp_builtins = field(ix.interp_builtins)?;
-    Ok(())
+    let word = |index: u64| mem.read_u64(runtime + 8 * index);
+    let indices = [
+        ix.interpreters_head,
+        ix.interp_next,
+        ix.interp_threads_head,
+        ix.interp_gc,
+        ix.interp_modules,
+        ix.interp_sysdict,
+        ix.interp_builtins,
+    ];
+    let mut values = [0u64; 7];
+    for (value, index) in values.iter_mut().zip(indices) {
+        *value = word(index)?;
+    }
+    if let Err(why) = check_debug_fields(word(ix.runtime_size)?, word(ix.interp_size)?, &values) {
+        return Ok(DebugOffsets::Rejected(why));
+    }
+    let table = debug_fields(&layout.runtime);
+    let differing: Vec<&'static str> = DEBUG_FIELDS
+        .iter()
+        .zip(table.iter().zip(&values))
+        .filter(|(_, (t, v))| t != v)
+        .map(|(&name, _)| name)
+        .collect();
+    if differing.is_empty() {
+        return Ok(DebugOffsets::AgreeWithTable);
+    }
+    set_debug_fields(&mut layout.runtime, values);
+    Ok(DebugOffsets::Differ(differing))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::image::Image;
+
+    /// A runtime whose `_Py_DebugOffsets` (3.14's indices) hold `values` for [`DEBUG_FIELDS`],
+    /// with structure sizes `sizes`; the layout made from the 3.14 table, and the verdict.
+    fn with_debug_offsets(values: [u64; 7], sizes: (u64, u64)) -> (Layout, DebugOffsets) {
+        let mut layout = tables::V3_14;
+        let ix = layout.debug_offsets.unwrap();
+        let runtime = 0x10000;
+        let mut words = vec![0u64; 32];
+        words[ix.runtime_size as usize] = sizes.0;
+        words[ix.interp_size as usize] = sizes.1;
+        let indices = [
+            ix.interpreters_head,
+            ix.interp_next,
+            ix.interp_threads_head,
+            ix.interp_gc,
+            ix.interp_modules,
+            ix.interp_sysdict,
+            ix.interp_builtins,
+        ];
+        for (index, value) in indices.into_iter().zip(values) {
+            words[index as usize] = value;
+        }
+        let bytes = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let image = Image::from_regions(vec![(runtime, bytes)]);
+        let verdict = apply_debug_offsets(&mut layout, &image, runtime).unwrap();
+        (layout, verdict)
+    }
+
+    #[test]
+    fn debug_offsets_are_validated_before_they_replace_the_table() {
+        let table = debug_fields(&tables::V3_14.runtime);
+        let sizes = (316_616, 225_864);
+        let (layout, verdict) = with_debug_offsets(table, sizes);
+        assert_eq!(verdict, DebugOffsets::AgreeWithTable);
+        assert_eq!(debug_fields(&layout.runtime), table);
+
+        // A build whose GC state moved: plausible, so the live value wins.
+        let mut moved = table;
+        moved[3] += 16;
+        let (layout, verdict) = with_debug_offsets(moved, sizes);
+        assert_eq!(verdict, DebugOffsets::Differ(vec!["interp_gc"]));
+        assert_eq!(debug_fields(&layout.runtime), moved);
+
+        // Implausible offsets leave the table's values in place.
+        let mut outside = table;
+        outside[5] = sizes.1;
+        let mut misaligned = table;
+        misaligned[1] += 4;
+        let mut twice = table;
+        twice[6] = twice[4];
+        for (values, sizes) in [
+            (outside, sizes),
+            (misaligned, sizes),
+            (twice, sizes),
+            (table, (0, sizes.1)),
+            (table, (sizes.0, 2 << 20)),
+        ] {
+            let (layout, verdict) = with_debug_offsets(values, sizes);
+            assert!(
+                matches!(verdict, DebugOffsets::Rejected(_)),
+                "{values:?} {sizes:?}: {verdict:?}"
+            );
+            assert_eq!(debug_fields(&layout.runtime), table);
+        }
+    }
 
     #[test]
     fn version_hint_from_file_names() {

@@ -821,7 +821,9 @@ pub static V3_12: Layout = Layout {
 
 pub static V3_13: Layout = Layout {
     debug_offsets: Some(DebugOffsetIndices {
+        runtime_size: 3,
         interpreters_head: 5,
+        interp_size: 6,
         interp_next: 8,
         interp_threads_head: 9,
         interp_gc: 10,
@@ -911,8 +913,11 @@ const FRAMES_3_14: Frames = Frames::Interpreter {
 /// Measured on Debian sid's 3.14.10 (headers and the live process); the GC-head offsets are
 /// the same in 3.14.0–3.14.4 (incremental collector) per the shared reference, unverified.
 pub static V3_14: Layout = Layout {
+    // `interpreter_state.threads_main` (index 10) is new in 3.14.
     debug_offsets: Some(DebugOffsetIndices {
+        runtime_size: 3,
         interpreters_head: 5,
+        interp_size: 6,
         interp_next: 8,
         interp_threads_head: 9,
         interp_gc: 11,
@@ -964,7 +969,8 @@ pub static V3_14: Layout = Layout {
     ..V3_13
 };
 
-/// Measured on Debian sid's 3.15.2 (headers and the live process).
+/// Measured on Debian sid's 3.15.2 (headers and the live process). Its `_Py_DebugOffsets`
+/// indices are 3.14's (read from the live 3.15.2 runtime: the same words hold these offsets).
 pub static V3_15: Layout = Layout {
     runtime: RuntimeLayout {
         interpreters: InterpretersHead::Runtime(936),
