@@ -259,8 +259,11 @@ pub struct Heap {
     dominators: Option<dominators::Dominators>,
     pub labels: Vec<String>,
     pub interpreters: usize,
-    /// What a tolerant walk had to cut short (torn GC lists of a copy taken without stopping).
+    /// What the walk had to cut short: torn GC lists of a copy taken without stopping (a
+    /// tolerant walk), roots beyond the thread and frame caps.
     pub warnings: Vec<String>,
+    /// How the walk went, for `-v`: where the GC lists are and what they hold, the warnings.
+    pub notes: Vec<String>,
 }
 
 #[cfg(test)]
@@ -294,6 +297,7 @@ mod tests {
             labels: Vec::new(),
             interpreters: 1,
             warnings: Vec::new(),
+            notes: Vec::new(),
         };
         let objects: Vec<HeapObject> = heap.objects().collect();
         assert_eq!(heap.len(), 2);

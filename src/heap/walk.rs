@@ -64,6 +64,11 @@ const CHUNK: usize = 2048;
 /// so the objects and their parents do not change.
 const LIVE_ROUND: usize = 8 * CHUNK;
 
+/// At most this many threads of an interpreter, and frames of a thread, are followed for the
+/// roots of full mode (guards against a corrupt or cyclic list); a cut is reported as a warning.
+const MAX_THREADS: usize = 4096;
+const MAX_FRAME_DEPTH: usize = 100_000;
+
 /// A pointer found in a processed object, waiting in the breadth-first queue to be validated as
 /// an object and processed.
 #[derive(Clone, Copy)]
@@ -271,6 +276,8 @@ struct Walker<'a> {
     processed: usize,
     /// The most records processed at a time: a whole level, or [`LIVE_ROUND`].
     round: usize,
+    /// Where the roots were cut short (thread and frame caps).
+    warnings: Vec<String>,
 }
 
 impl Walker<'_> {
@@ -463,6 +470,7 @@ pub fn walk_with_threads(
         } else {
             usize::MAX
         },
+        warnings: Vec::new(),
     };
     let walk_roots = |w: &mut Walker| {
         let prefix = |k: usize| {
@@ -500,6 +508,8 @@ pub fn walk_with_threads(
             seeds?
         }
     };
+    let notes = vec![gc_lists_note(&heads, mode, seeds.len())];
+    warnings.append(&mut w.warnings);
     // What no root reaches: garbage cycles not yet collected, objects held only by C code.
     let unrooted = w.records.len();
     for s in seeds {
@@ -541,6 +551,7 @@ pub fn walk_with_threads(
                 .into_strings(),
             interpreters: states.len(),
             warnings,
+            notes,
         },
         visited,
         cross,
@@ -562,12 +573,31 @@ fn gc_list_objects(
         let permanent = heads.permanent.filter(|_| mode == Mode::Full);
         for head in heads.generations.into_iter().chain(permanent) {
             match list_objects(view, head, &mut objects) {
-                Err(WalkError::Corrupt(why)) if tolerant => warnings.push(why),
+                Err(WalkError::Corrupt(why)) if tolerant => warnings.push(format!(
+                    "--nonblocking: {why}; objects past that point may be missing"
+                )),
                 other => other?,
             }
         }
     }
     Ok(objects)
+}
+
+/// Where the GC lists were found and what they hold, for the trail.
+fn gc_lists_note(heads: &[GcHeads], mode: Mode, objects: usize) -> String {
+    let lists: Vec<String> = heads
+        .iter()
+        .enumerate()
+        .map(|(k, h)| {
+            let [g0, g1, g2] = h.generations;
+            let permanent = match h.permanent {
+                Some(p) if mode == Mode::Full => format!(", permanent {p:#x}"),
+                _ => String::new(),
+            };
+            format!("interpreter {k}: generations {g0:#x} {g1:#x} {g2:#x}{permanent}")
+        })
+        .collect();
+    format!("GC lists ({}): {objects} objects on them", lists.join("; "))
 }
 
 /// 3.6–3.10 without `.symtab`: the general dict lookup function is the `dk_lookup` of any dict
@@ -615,7 +645,14 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
     w.root(interned, &format!("{prefix}<interned strings>"));
     let mut tstate = view.word(state + rt.interp_threads_head);
     let mut threads = 0;
-    while tstate != 0 && threads < 4096 {
+    while tstate != 0 {
+        if threads == MAX_THREADS {
+            w.warnings.push(format!(
+                "{prefix}more than {MAX_THREADS} threads: the frames of the others are not \
+                 followed as roots (their objects may show as held by no root)"
+            ));
+            break;
+        }
         let thread = match rt.tstate_native_thread_id {
             Some(off) => view.word(tstate + off).to_string(),
             None => format!("#{threads}"),
@@ -627,7 +664,11 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
                 // Frames are objects: each running one is a root; its locals follow from it.
                 let mut f = current_frame(&view, tstate);
                 let mut depth = 0;
-                while f != 0 && depth < 100_000 {
+                while f != 0 {
+                    if depth == MAX_FRAME_DEPTH {
+                        frames_cut(w, &at);
+                        break;
+                    }
                     let code = view.word(f + frame.code);
                     w.root(f, &frame_root_name(&view, &at, code));
                     f = view.word(f + frame.back);
@@ -638,6 +679,14 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
         tstate = view.word(tstate + rt.tstate_next);
         threads += 1;
     }
+}
+
+/// Report a thread whose frames beyond [`MAX_FRAME_DEPTH`] are not followed.
+fn frames_cut(w: &mut Walker, thread: &str) {
+    w.warnings.push(format!(
+        "{thread}: more than {MAX_FRAME_DEPTH} frames: the outer ones are not followed as \
+         roots (their objects may show as held by no root)"
+    ));
 }
 
 /// `<thread N> frame qualname()`: how a running frame of `code` is named in retainer chains.
@@ -652,7 +701,11 @@ fn live_frame_roots(w: &mut Walker, tstate: u64, f: &InterpFrameLayout, at: &str
     let mut frame = current_frame(&view, tstate);
     let mut depth = 0;
     // The frame's fixed part (its fields before the locals) must be in the copy.
-    while frame != 0 && depth < 100_000 && view.image.contains(frame, f.localsplus as usize) {
+    while frame != 0 && view.image.contains(frame, f.localsplus as usize) {
+        if depth == MAX_FRAME_DEPTH {
+            frames_cut(w, at);
+            break;
+        }
         if f.owner_shim_min
             .is_none_or(|min| view.u8_at(frame + f.owner) < min)
         {
