@@ -50,6 +50,8 @@ pub enum FailureKind {
 pub struct CaptureError {
     pub kind: FailureKind,
     pub message: String,
+    /// The steps taken before the failure, for `--verbose` (see [`Capture::trail`]).
+    pub trail: Vec<String>,
 }
 
 impl CaptureError {
@@ -57,6 +59,7 @@ impl CaptureError {
         CaptureError {
             kind,
             message: message.into(),
+            trail: Vec::new(),
         }
     }
 }
@@ -117,7 +120,9 @@ pub struct Capture {
     pub heap: Heap,
     /// What the user should know about this capture (one line each).
     pub warnings: Vec<String>,
-    /// What happened at each stop, for `--verbose`.
+    /// How the target was read, one line per step, for `--verbose`: how the interpreter was
+    /// found (files, runtime, version, table, debug offsets), what happened at each stop, and
+    /// where the GC lists are.
     pub trail: Vec<String>,
 }
 
@@ -132,14 +137,32 @@ pub struct Copied {
 
 /// Find the interpreter of process `pid` (nothing is stopped).
 pub fn locate(pid: i32) -> Result<Interpreter, CaptureError> {
-    let maps = first_maps(pid)?;
-    let live = ProcessMemory::new(pid);
-    Interpreter::find(pid, &maps, &live).map_err(|e| find_failure(pid, e))
+    locate_noting(pid, &mut Vec::new())
 }
 
-/// Take a census of process `pid`.
+/// [`locate`], each step of the search added to `trail`.
+fn locate_noting(pid: i32, trail: &mut Vec<String>) -> Result<Interpreter, CaptureError> {
+    let maps = first_maps(pid)?;
+    let live = ProcessMemory::new(pid);
+    Interpreter::find_noting(pid, &maps, &live, trail).map_err(|e| find_failure(pid, e))
+}
+
+/// Take a census of process `pid`. Its trail (or the error's) says how it went.
 pub fn capture(pid: i32, options: &Options) -> Result<Capture, CaptureError> {
-    let interp = locate(pid)?;
+    let mut trail = Vec::new();
+    match capture_noting(pid, options, &mut trail) {
+        Ok(capture) => Ok(Capture { trail, ..capture }),
+        Err(e) => Err(CaptureError { trail, ..e }),
+    }
+}
+
+/// [`capture`], each step added to `trail` (the result's own trail is left empty).
+fn capture_noting(
+    pid: i32,
+    options: &Options,
+    trail: &mut Vec<String>,
+) -> Result<Capture, CaptureError> {
+    let interp = locate_noting(pid, trail)?;
     let Taken {
         copied,
         mut walked,
@@ -147,11 +170,10 @@ pub fn capture(pid: i32, options: &Options) -> Result<Capture, CaptureError> {
         stops,
         consistent,
         mut warnings,
-        trail,
     } = if options.nonblocking {
         take_running(pid, &interp, options.mode)?
     } else {
-        take_stopped(pid, &interp, options)?
+        take_stopped(pid, &interp, options, trail)?
     };
     if copied.image.source_gone() {
         return Err(CaptureError::new(
@@ -183,9 +205,8 @@ pub fn capture(pid: i32, options: &Options) -> Result<Capture, CaptureError> {
         heap.compute_dominators();
         heap
     };
-    warnings.extend(heap.warnings.iter().map(|w| {
-        format!("{w}; objects only that list holds (not reachable from a root) may be missing")
-    }));
+    trail.extend(heap.notes.iter().cloned());
+    warnings.extend(heap.warnings.iter().cloned());
     let census = Census::from_heap(&heap);
     let meta = Meta {
         pid,
@@ -232,7 +253,7 @@ pub fn capture(pid: i32, options: &Options) -> Result<Capture, CaptureError> {
         census,
         heap,
         warnings,
-        trail,
+        trail: Vec::new(),
     })
 }
 
@@ -244,14 +265,18 @@ struct Taken {
     stops: u32,
     consistent: bool,
     warnings: Vec<String>,
-    trail: Vec<String>,
 }
 
-/// Stop, copy and walk until a copy's GC lists hold together or patience runs out.
-fn take_stopped(pid: i32, interp: &Interpreter, options: &Options) -> Result<Taken, CaptureError> {
+/// Stop, copy and walk until a copy's GC lists hold together or patience runs out; what
+/// happened at each stop is added to `trail`.
+fn take_stopped(
+    pid: i32,
+    interp: &Interpreter,
+    options: &Options,
+    trail: &mut Vec<String>,
+) -> Result<Taken, CaptureError> {
     let started = Instant::now();
     let live = ProcessMemory::new(pid);
-    let mut trail = Vec::new();
     let mut backoff = Backoff::new();
     let mut stops = 0;
     let mut in_place = options.low_memory;
@@ -277,6 +302,11 @@ fn take_stopped(pid: i32, interp: &Interpreter, options: &Options) -> Result<Tak
         };
         let frozen = Frozen::stop(pid).map_err(|e| freeze_failure(pid, e))?;
         stops += 1;
+        trail.push(format!(
+            "stop {stops}: {} thread(s) stopped (thread list read {} times)",
+            frozen.thread_count(),
+            frozen.rounds()
+        ));
         // A few bytes read live, before anything is copied: a stop that lands mid-collection
         // costs the target only the stop itself.
         let collecting = collection_in_progress(&live, interp).ok().flatten() == Some(true);
@@ -370,7 +400,6 @@ fn take_stopped(pid: i32, interp: &Interpreter, options: &Options) -> Result<Tak
             stops,
             consistent,
             warnings: mode_warning.into_iter().chain(warnings).collect(),
-            trail,
         });
     }
 }
@@ -407,7 +436,6 @@ fn take_running(pid: i32, interp: &Interpreter, mode: Mode) -> Result<Taken, Cap
             "--nonblocking: process {pid} kept running during the copy; the census may be \
              inconsistent"
         )],
-        trail: Vec::new(),
     })
 }
 

@@ -67,15 +67,21 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         low_memory: args.low_memory,
         patience: Patience::default(),
     };
-    let taken = capture(args.pid, &options).map_err(capture_failure)?;
+    let print_trail = |trail: &[String]| {
+        if args.verbose {
+            for line in trail {
+                eprintln!("heapsnap: {line}");
+            }
+        }
+    };
+    let taken = capture(args.pid, &options).map_err(|e| {
+        print_trail(&e.trail);
+        capture_failure(e)
+    })?;
     for w in &taken.warnings {
         eprintln!("heapsnap: warning: {w}");
     }
-    if args.verbose {
-        for line in &taken.trail {
-            eprintln!("heapsnap: {line}");
-        }
-    }
+    print_trail(&taken.trail);
     let (meta, census, heap) = (&taken.meta, &taken.census, &taken.heap);
     if let Some(path) = &args.output {
         Snapshot::write_heap(path, meta, census, heap).map_err(|e| write_failure(path, e))?;

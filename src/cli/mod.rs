@@ -36,7 +36,8 @@ pub enum Command {
 
 #[derive(clap::Args)]
 pub struct DemoArgs {
-    /// The Python interpreter to run the example service with (3.11–3.13).
+    /// The Python interpreter to run the example service with (any supported version; default:
+    /// python3 on PATH).
     #[arg(long)]
     pub python: Option<String>,
     /// Requests between snapshots.
@@ -118,7 +119,8 @@ pub struct DumpArgs {
     /// Print nothing on stdout (with -o or --objects).
     #[arg(short, long, requires = "written")]
     pub quiet: bool,
-    /// Say on stderr what happened at each stop of the target.
+    /// Print on stderr how the target was read: the files, runtime, version, layout table and
+    /// debug offsets found, what happened at each stop, and the GC lists (also on failure).
     #[arg(short, long)]
     pub verbose: bool,
 }

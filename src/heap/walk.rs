@@ -432,7 +432,7 @@ pub fn walk_with_threads(
             Ok(h) => heads.push(h),
             // Mid-collection, or torn by the running target: the lists' objects are found
             // from the roots, if any reaches them.
-            Err(WalkError::Corrupt(why)) if tolerant => warnings.push(why),
+            Err(WalkError::Corrupt(why)) if tolerant => warnings.push(list_cut(why)),
             Err(e) => return Err(e),
         }
     }
@@ -573,14 +573,17 @@ fn gc_list_objects(
         let permanent = heads.permanent.filter(|_| mode == Mode::Full);
         for head in heads.generations.into_iter().chain(permanent) {
             match list_objects(view, head, &mut objects) {
-                Err(WalkError::Corrupt(why)) if tolerant => warnings.push(format!(
-                    "--nonblocking: {why}; objects past that point may be missing"
-                )),
+                Err(WalkError::Corrupt(why)) if tolerant => warnings.push(list_cut(why)),
                 other => other?,
             }
         }
     }
     Ok(objects)
+}
+
+/// The warning for a GC list a tolerant walk cut or left out.
+fn list_cut(why: String) -> String {
+    format!("{why}; objects only that list holds (not reachable from a root) may be missing")
 }
 
 /// Where the GC lists were found and what they hold, for the trail.
