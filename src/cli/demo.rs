@@ -8,32 +8,25 @@ use std::process::{Child, Command, Stdio};
 
 use super::dump::{capture_failure, write_failure};
 use super::{exit, DemoArgs, Failure};
-use crate::diff::{diff, GroupBy, Options};
+use crate::diff::{diff, Diff, GroupBy, Options};
 use crate::heap::Mode;
+use crate::interpreter::tables;
 use crate::render::diff::diff_table;
-use crate::render::{count_of, human_bytes};
+use crate::render::{count_of, group, human_bytes};
 use crate::snapshot::{write_atomically, Snapshot};
 
 /// The example service, compiled in so that the demo works from any directory.
 const SERVICE: &str = include_str!("../../fixtures/example_service.py");
 
-/// Interpreters tried when `--python` is not given, first supported one wins.
-const CANDIDATES: &[&str] = &[
-    "python3",
-    "python3.13",
-    "python3.12",
-    "python3.11",
-    "/root/.pyenv/versions/3.12.1/bin/python",
-    "/root/.pyenv/versions/3.13.0/bin/python",
-    "/root/.pyenv/versions/3.11.7/bin/python",
-];
+/// Interpreters looked up on `PATH` when `--python` is not given, first one that runs wins.
+const CANDIDATES: &[&str] = &["python3", "python"];
 
-/// `(major, minor)` of an interpreter, if it runs.
-fn python_version(python: &str) -> Option<(u32, u32)> {
+/// `(major, minor)` of an interpreter, if it runs (the probe is valid Python 2 and 3).
+fn python_version(python: &str) -> Option<(u8, u8)> {
     let out = Command::new(python)
         .args([
             "-c",
-            "import sys; print(sys.version_info[0], sys.version_info[1])",
+            "import sys; sys.stdout.write('%d %d\\n' % sys.version_info[:2])",
         ])
         .stderr(Stdio::null())
         .output()
@@ -43,28 +36,75 @@ fn python_version(python: &str) -> Option<(u32, u32)> {
     Some((it.next()??, it.next()??))
 }
 
-fn pick_python(requested: Option<&str>) -> Result<String, Failure> {
-    let supported = |v: (u32, u32)| v.0 == 3 && (11..=13).contains(&v.1);
-    if let Some(p) = requested {
-        return match python_version(p) {
-            Some(v) if supported(v) => Ok(p.to_string()),
-            Some((a, b)) => Err(Failure::new(
-                exit::UNSUPPORTED,
-                format!("{p} is Python {a}.{b}; the demo needs 3.11–3.13"),
-            )),
-            None => Err(Failure::new(exit::ERROR, format!("cannot run {p}"))),
-        };
+/// The interpreter to run the example service with, and its version: `requested`, or the
+/// first of [`CANDIDATES`] that runs; any version heapsnap has a layout table for.
+fn pick_python(requested: Option<&str>) -> Result<(String, (u8, u8)), Failure> {
+    let (python, version) = match requested {
+        Some(p) => (
+            p.to_string(),
+            python_version(p)
+                .ok_or_else(|| Failure::new(exit::ERROR, format!("cannot run {p}")))?,
+        ),
+        None => CANDIDATES
+            .iter()
+            .find_map(|p| Some((p.to_string(), python_version(p)?)))
+            .ok_or_else(|| {
+                Failure::new(
+                    exit::ERROR,
+                    format!(
+                        "no Python found on PATH (tried {}); pass --python PATH",
+                        CANDIDATES.join(", ")
+                    ),
+                )
+            })?,
+    };
+    match tables::layout_for(version.0, version.1) {
+        Some(_) => Ok((python, version)),
+        None => Err(Failure::new(
+            exit::UNSUPPORTED,
+            format!(
+                "{python} is Python {}.{}; heapsnap supports {} (pass --python PATH)",
+                version.0,
+                version.1,
+                tables::supported()
+            ),
+        )),
     }
-    CANDIDATES
-        .iter()
-        .find(|p| python_version(p).is_some_and(supported))
-        .map(|p| p.to_string())
-        .ok_or_else(|| {
-            Failure::new(
-                exit::ERROR,
-                "no Python 3.11–3.13 found for the demo; pass --python PATH",
-            )
-        })
+}
+
+/// What the demo's diff shows, in one sentence drawn from it: how many objects the requests
+/// left alive, and where the largest part of them hangs.
+fn conclusion(d: &Diff) -> String {
+    let new = &d.total;
+    if new.new_objects == 0 {
+        return "No object created by the requests between the first two snapshots is still \
+                alive in the third: nothing leaked in this run."
+            .into();
+    }
+    let mut text = format!(
+        "{} objects ({}) created by the requests between the first two snapshots are still \
+         alive in the third: that is the leak.",
+        group(new.new_objects),
+        human_bytes(new.new_size)
+    );
+    if let Some(top) = d.attachments.first() {
+        text.push_str(&format!(
+            " {} of them hang off {}, which holds {} new {}{}.",
+            group(top.objects),
+            top.holder,
+            group(top.attached),
+            top.type_name,
+            if d.attachments.len() > 1 {
+                format!(
+                    " (the largest of {} attachment points)",
+                    d.attachments.len()
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+    text
 }
 
 /// The running service, killed when dropped.
@@ -120,7 +160,7 @@ impl Drop for Service {
 }
 
 pub fn run(args: &DemoArgs) -> Result<(), Failure> {
-    let python = pick_python(args.python.as_deref())?;
+    let (python, (major, minor)) = pick_python(args.python.as_deref())?;
     let dir = args.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("heapsnap-demo-{}", std::process::id()))
     });
@@ -131,7 +171,10 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
 
     let mut service = Service::start(&python, &script)?;
     let pid = service.child.id() as i32;
-    println!("Started the example service with {python} (pid {pid}): every request leaks a report into a registry.\n");
+    println!(
+        "Started the example service with {python} (Python {major}.{minor}, pid {pid}): every \
+         request leaks a report into a registry.\n"
+    );
     let mut files: Vec<PathBuf> = Vec::new();
     let mut snaps = Vec::new();
     for (step, name) in ["a", "b", "c"].iter().enumerate() {
@@ -176,9 +219,6 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         files[2].display()
     );
     print!("{}", diff_table(&d, 10));
-    println!(
-        "\nThe objects created by the requests between the first two snapshots and still alive in \
-         the third are the leak; they all hang off one list, the class attribute Registry.items."
-    );
+    println!("\n{}", conclusion(&d));
     Ok(())
 }
