@@ -247,6 +247,7 @@ fn capture_noting(
         } else {
             Vec::new()
         },
+        warnings: warnings.clone(),
     };
     Ok(Capture {
         meta,

@@ -6,7 +6,8 @@ mod common;
 
 use common::{build, heapsnap, Target};
 
-/// `dump --mode full` of `setup`'s target: the warnings on stderr (it must succeed).
+/// `dump --mode full` of `setup`'s target: the warnings on stderr (it must succeed), which the
+/// snapshot's meta must carry too.
 fn warnings_of(setup: &str) -> Vec<String> {
     let Some(b) = build("3.12.1") else {
         return vec!["SKIPPED".into()];
@@ -18,10 +19,20 @@ fn warnings_of(setup: &str) -> Vec<String> {
         .arg(&out_file)
         .output()
         .unwrap();
-    let _ = std::fs::remove_file(&out_file);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(out.status.success(), "{stderr}");
-    stderr.lines().map(str::to_string).collect()
+    let snap: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out_file).unwrap()).unwrap();
+    let _ = std::fs::remove_file(&out_file);
+    let in_meta: Vec<String> = snap["meta"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| format!("heapsnap: warning: {}", w.as_str().unwrap()))
+        .collect();
+    let printed: Vec<String> = stderr.lines().map(str::to_string).collect();
+    assert_eq!(in_meta, printed, "meta.warnings against stderr");
+    printed
 }
 
 #[test]

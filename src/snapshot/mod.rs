@@ -98,6 +98,10 @@ pub struct Meta {
     /// nothing was.
     #[serde(default)]
     pub left_out: Vec<String>,
+    /// What the dump warned about (the walk cut at a cap, GC lists walked around, a copy taken
+    /// without stopping), one line each, as printed.
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 /// In [`Meta::left_out`]: the dominators and retained sizes, which the low-memory mode leaves
