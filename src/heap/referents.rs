@@ -189,6 +189,49 @@ fn kind_referents(
         Kind::Frame => frame_referents(view, obj, out),
         Kind::Generator | Kind::AsyncGenerator => generator_referents(view, obj, ty.kind, out),
         Kind::Deque => deque_referents(view, obj, out),
+        Kind::LruCache => lru_cache_referents(view, obj, out),
+        Kind::LruEntry => lru_entry_referents(view, obj, out),
+    }
+}
+
+/// `lru_cache_tp_traverse`: the named fields, then every entry of the bounded cache's list (3.6:
+/// the entries, and each one's key and result; 3.7+: the key and result), at most as many as
+/// the `cache` dict holds.
+fn lru_cache_referents(view: &View, obj: u64, out: &mut impl FnMut(u64, Edge)) {
+    let Some(lru) = view.layout.lru_cache else {
+        return;
+    };
+    fields(view, obj, lru.fields, out);
+    let cache = lru
+        .fields
+        .iter()
+        .find(|&&(_, name)| name == "cache")
+        .map_or(0, |&(off, _)| view.word(obj + off));
+    let used = if cache == 0 {
+        0
+    } else {
+        view.word(cache + L::DICT_USED)
+    };
+    let mut entry = view.word(obj + lru.next);
+    let mut left = used.min(1 << 32);
+    while entry != obj && entry != 0 && left > 0 && view.image.contains(entry, 56) {
+        if lru.visits_entries {
+            out(entry, Edge::Field("cache[…].entry"));
+        }
+        // 3.6's entry type is never readied (no READY flag: not a type heapsnap trusts), so
+        // what the entries hold is taken from here in every version.
+        lru_entry_referents(view, entry, out);
+        entry = view.word(entry + lru.next);
+        left -= 1;
+    }
+}
+
+/// An entry of a bounded lru_cache: its key and the cached result (labelled `.cache[…].key`
+/// and `.cache[…]`: what the `cache` dict holds under that key).
+fn lru_entry_referents(view: &View, entry: u64, out: &mut impl FnMut(u64, Edge)) {
+    if let Some(lru) = view.layout.lru_cache {
+        field(view, out, entry, lru.key, "cache[…].key");
+        field(view, out, entry, lru.result, "cache[…]");
     }
 }
 
@@ -526,6 +569,9 @@ pub fn full_extra_referents(view: &View, obj: u64, ty: &TypeInfo, out: &mut impl
                 field(view, out, obj, L::TP_BASE, "__base__");
             }
         }
+        // 3.7+: entries are not GC objects (their referents are the wrapper's): followed here
+        // when the walk reaches them through the `cache` dict.
+        Kind::LruEntry => lru_entry_referents(view, obj, out),
         Kind::Descriptor => {
             field(view, out, obj, L::DESCR_NAME, "__name__");
             field(view, out, obj, L::DESCR_QUALNAME, "__qualname__");

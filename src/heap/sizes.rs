@@ -83,11 +83,15 @@ fn sizeof(view: &View, obj: u64, ty: &TypeInfo) -> (u64, bool) {
         SizeRule::Long => match lay.long {
             // 2.7 `long` (itemsize 4; `ob_size` is negative for negative numbers), `int`/`bool`.
             LongLayout::Py2 => ty.basicsize + view.ob_size(obj).unsigned_abs() * ty.itemsize,
+            // `offsetof(PyLongObject, ob_digit)` plus 4 bytes per digit.
             LongLayout::ObSize { min_one_digit } => {
                 let digits = view.ob_size(obj).unsigned_abs();
-                24 + 4 * if min_one_digit { digits.max(1) } else { digits }
+                lay.long_fields.digits + 4 * if min_one_digit { digits.max(1) } else { digits }
             }
-            LongLayout::LvTag => 24 + 4 * (view.word(obj + 16) >> 3).max(1),
+            LongLayout::LvTag => {
+                let digits = view.word(obj + lay.long_fields.size) >> 3;
+                lay.long_fields.digits + 4 * digits.max(1)
+            }
         },
         SizeRule::ByteArray => {
             match lay.bytearray {

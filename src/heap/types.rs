@@ -40,6 +40,9 @@ pub enum Kind {
     Generator,
     AsyncGenerator,
     Deque,
+    /// `functools._lru_cache_wrapper` and the entries of its bounded cache.
+    LruCache,
+    LruEntry,
 }
 
 /// How `type(o).__sizeof__(o)` is computed.
@@ -234,6 +237,8 @@ fn kind_by_c_name(name: &str) -> Option<(Kind, SizeRule)> {
     match name {
         "collections.deque" => Some((Kind::Deque, SizeRule::Deque)),
         "collections.OrderedDict" => Some((Kind::OrderedDict, SizeRule::OrderedDict)),
+        "functools._lru_cache_wrapper" => Some((Kind::LruCache, SizeRule::Default)),
+        "functools._lru_list_elem" => Some((Kind::LruEntry, SizeRule::Default)),
         _ => None,
     }
 }

@@ -131,6 +131,22 @@ pub struct SetLayout {
     pub dummy_hash: bool,
 }
 
+/// `functools._lru_cache_wrapper` (`lru_cache_object`): its named object fields, and the
+/// circular list of `_lru_list_elem` entries rooted in the object itself (a bounded cache
+/// keeps its results there; its `cache` dict maps each key to an entry).
+#[derive(Debug, Clone, Copy)]
+pub struct LruCacheLayout {
+    /// Object fields: `cache`, `__wrapped__` (the function), `__dict__`.
+    pub fields: &'static [(u64, &'static str)],
+    /// 3.6: `tp_traverse` visits the entries themselves (GC objects then); 3.7+ visits each
+    /// entry's key and result.
+    pub visits_entries: bool,
+    /// In the root and in every entry: the next entry, the key, the result.
+    pub next: u64,
+    pub key: u64,
+    pub result: u64,
+}
+
 /// `collections.deque`: where its length and first block are, and the block layout.
 #[derive(Debug, Clone, Copy)]
 pub struct DequeLayout {
@@ -523,6 +539,8 @@ pub struct Layout {
     pub strings: Strings,
     pub set: SetLayout,
     pub deque: DequeLayout,
+    /// `functools.lru_cache` wrappers (the C implementation, 3.x), if the version has them.
+    pub lru_cache: Option<LruCacheLayout>,
     /// Object fields of a bound method (`im_func`, `im_self`, 2.7 `im_class`).
     pub method_fields: &'static [(u64, &'static str)],
     pub long: LongLayout,

@@ -167,6 +167,17 @@ const FRAME_VISITED_2_7: &[(u64, &str)] = &[
 
 /// 2.7 (UCS-4 `unicode`, the Linux default): statics instead of `_PyRuntime`, a 32-byte GC
 /// header, generations 40 bytes apart.
+/// `lru_cache_object` from 3.7 (3.10 moved `__dict__` after two type pointers); entries are
+/// `{PyObject_HEAD; prev, next; hash; key; result}` in every version. Measured in process
+/// (ctypes against `gc.get_referents`) on every build.
+const LRU_3_7: LruCacheLayout = LruCacheLayout {
+    fields: &[(72, "cache"), (88, "__wrapped__"), (120, "__dict__")],
+    visits_entries: false,
+    next: 24,
+    key: 40,
+    result: 48,
+};
+
 pub static V2_7: Layout = Layout {
     debug_offsets: None,
     runtime: RuntimeLayout {
@@ -291,6 +302,7 @@ pub static V2_7: Layout = Layout {
     },
     dict_first_since_micro: None,
     dict_first: false,
+    lru_cache: None,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -406,6 +418,11 @@ pub static V3_6: Layout = Layout {
             finalizer: 64,
         },
     },
+    lru_cache: Some(LruCacheLayout {
+        fields: &[(72, "__wrapped__"), (88, "cache"), (128, "__dict__")],
+        visits_entries: true,
+        ..LRU_3_7
+    }),
     ..V3_7
 };
 
@@ -563,6 +580,7 @@ pub static V3_8: Layout = Layout {
     refcount: RefcountRule::Plain,
     bytearray: ByteArrayRule::Inline { alloc: 24 },
     sizes: SIZES_3,
+    lru_cache: Some(LRU_3_7),
     dict_first_since_micro: None,
     dict_first: false,
 };
@@ -642,6 +660,10 @@ pub static V3_10: Layout = Layout {
             finalizer: 88,
         },
     },
+    lru_cache: Some(LruCacheLayout {
+        fields: &[(72, "cache"), (88, "__wrapped__"), (136, "__dict__")],
+        ..LRU_3_7
+    }),
     ..V3_9
 };
 
