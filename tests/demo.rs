@@ -52,6 +52,18 @@ fn check_story(text: &str, version: &str, requests: u32) {
         "{conclusion} / {total}"
     );
     assert!(survivors >= requests as u64, "{total}");
+    // The diff opens with the answer: one suspect, the registry, holding the reports.
+    let suspects = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Leak suspects"))
+        .nth(1)
+        .expect("a leak suspects section");
+    assert!(
+        suspects.contains(&format!(
+            "1. sys.modules['__main__'].Registry.items[*]: {requests} new __main__.Report retaining"
+        )),
+        "{suspects}"
+    );
     assert!(
         conclusion.contains(&format!(
             "hang off sys.modules['__main__'].Registry.items, which holds {requests} new \
