@@ -345,23 +345,7 @@ fn compare_buffers(b: &Build, bytes_strict: bool) {
 /// The numpy directory for `python` (scripts/numpy-env, cached), or `None` after saying so
 /// loudly.
 fn numpy_dir(python: &Path) -> Option<PathBuf> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/numpy-env");
-    let out = std::process::Command::new(script)
-        .arg(python)
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        eprintln!(
-            "\n*** SKIPPED numpy for {}: {} ***\n",
-            python.display(),
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-        return None;
-    }
-    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    common::cached_env("numpy-env", python)
 }
 
 fn tempfile_dir(build: &str, mode: &str) -> std::path::PathBuf {

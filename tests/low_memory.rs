@@ -143,12 +143,7 @@ fn described(heap: &Heap) -> Vec<(u64, String, u64, bool, Option<u64>, String)> 
 #[test]
 fn a_live_image_walks_like_its_copy_parents_and_labels_included() {
     let Some(b) = build("3.12.1") else { return };
-    let target = Target::idle(
-        &b.python,
-        "class Item:\n    def __init__(self, i):\n        self.name = 'item-%d' % i\n        \
-         self.data = {'i': i, 'l': [i]}\n\
-         items = [Item(i) for i in range(60000)]",
-    );
+    let target = Target::idle(&b.python, common::ITEMS_60K);
     let pid = target.pid();
     // One thread on both: the walk order, and so each parent, is then deterministic.
     let (interp, copy) = copy_of(pid);

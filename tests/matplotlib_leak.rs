@@ -8,27 +8,13 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use common::{build, diff_json, dump_to as dump, Target};
 use serde_json::Value;
 
 /// The matplotlib virtualenv for a build (created and cached by scripts/matplotlib-venv).
 fn venv_python(python: &Path) -> Option<PathBuf> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/matplotlib-venv");
-    let out = Command::new(script).arg(python).output().unwrap();
-    if !out.status.success() {
-        eprintln!(
-            "\n*** SKIPPED: no matplotlib virtualenv for {}: {} ***\n",
-            python.display(),
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        );
-        return None;
-    }
-    Some(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    common::cached_env("matplotlib-venv", python)
 }
 
 fn get(port: u16, path: &str) -> String {

@@ -54,12 +54,7 @@ fn described(heap: &Heap) -> Vec<(u64, String, u64, bool, u32)> {
 fn two_threads_find_what_one_thread_finds() {
     let Some(b) = build("3.12.1") else { return };
     // Breadth-first levels of 60,000+ candidates: far above the size walked by two threads.
-    let target = Target::idle(
-        &b.python,
-        "class Item:\n    def __init__(self, i):\n        self.name = 'item-%d' % i\n        \
-         self.data = {'i': i, 'l': [i]}\n\
-         items = [Item(i) for i in range(60000)]",
-    );
+    let target = Target::idle(&b.python, common::ITEMS_60K);
     let pid = target.pid();
     let (interp, image) = copy_of(pid);
 

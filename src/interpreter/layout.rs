@@ -524,6 +524,21 @@ pub struct DebugOffsetIndices {
     pub interp_builtins: u64,
 }
 
+impl DebugOffsetIndices {
+    /// The indices of the runtime fields, in the order of `interpreter::DEBUG_FIELDS`.
+    pub fn fields(&self) -> [u64; 7] {
+        [
+            self.interpreters_head,
+            self.interp_next,
+            self.interp_threads_head,
+            self.interp_gc,
+            self.interp_modules,
+            self.interp_sysdict,
+            self.interp_builtins,
+        ]
+    }
+}
+
 /// Everything version-specific the walker needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Layout {

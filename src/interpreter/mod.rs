@@ -452,15 +452,7 @@ fn apply_debug_offsets(
         return Ok(DebugOffsets::Absent);
     };
     let word = |index: u64| mem.read_u64(runtime + 8 * index);
-    let indices = [
-        ix.interpreters_head,
-        ix.interp_next,
-        ix.interp_threads_head,
-        ix.interp_gc,
-        ix.interp_modules,
-        ix.interp_sysdict,
-        ix.interp_builtins,
-    ];
+    let indices = ix.fields();
     let mut values = [0u64; 7];
     for (value, index) in values.iter_mut().zip(indices) {
         *value = word(index)?;
@@ -496,16 +488,7 @@ mod tests {
         let mut words = vec![0u64; 32];
         words[ix.runtime_size as usize] = sizes.0;
         words[ix.interp_size as usize] = sizes.1;
-        let indices = [
-            ix.interpreters_head,
-            ix.interp_next,
-            ix.interp_threads_head,
-            ix.interp_gc,
-            ix.interp_modules,
-            ix.interp_sysdict,
-            ix.interp_builtins,
-        ];
-        for (index, value) in indices.into_iter().zip(values) {
+        for (index, value) in ix.fields().into_iter().zip(values) {
             words[index as usize] = value;
         }
         let bytes = words.iter().flat_map(|w| w.to_le_bytes()).collect();

@@ -491,26 +491,20 @@ impl<'a> Encoded<'a> {
             t.push(b',');
         };
         for o in self.objects_in(rows) {
-            if wanted(0) {
-                put(0, digits.format(o.address_delta));
-            }
-            if wanted(1) {
-                put(1, digits.format(o.type_index));
-            }
-            if wanted(2) {
-                put(2, digits.format(o.size));
-            }
-            if wanted(3) {
-                put(3, digits.format(o.parent));
-            }
-            if wanted(4) {
-                put(4, digits.format(o.label));
-            }
-            if wanted(5) {
-                put(5, digits.format(o.retained));
-            }
-            if wanted(6) {
-                put(6, digits.format(o.idom));
+            // Every value fits an i64 (addresses are below 2^48).
+            let values = [
+                o.address_delta as i64,
+                i64::from(o.type_index),
+                o.size as i64,
+                o.parent,
+                o.label,
+                o.retained as i64,
+                o.idom,
+            ];
+            for (column, value) in values.into_iter().enumerate() {
+                if wanted(column) {
+                    put(column, digits.format(value));
+                }
             }
         }
         for t in &mut text {

@@ -297,3 +297,37 @@ pub fn limited_cgroup(controller: &str) -> Option<LimitedCgroup> {
         }
     }
 }
+
+/// A target's set-up for [`Target::idle`]: 60,000 instances, each with a str and a dict holding
+/// a list (breadth-first levels of 60,000+ candidates).
+pub const ITEMS_60K: &str = "class Item:\n    def __init__(self, i):\n        \
+    self.name = 'item-%d' % i\n        self.data = {'i': i, 'l': [i]}\n\
+    items = [Item(i) for i in range(60000)]";
+
+/// Run `scripts/<script> <python>`, which installs (or finds in the cache) an environment for
+/// that interpreter and prints its path last; `None`, after saying so loudly, if it fails.
+pub fn cached_env(script: &str, python: &Path) -> Option<PathBuf> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    let out = Command::new(&script).arg(python).output().unwrap();
+    if !out.status.success() {
+        eprintln!(
+            "\n*** SKIPPED: {} failed for {}: {} ***\n",
+            script.display(),
+            python.display(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        );
+        return None;
+    }
+    Some(PathBuf::from(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or("")
+            .trim(),
+    ))
+}
