@@ -1,23 +1,20 @@
 //! The physical floor of a blocking census: stop every thread of `<pid>`, copy its writable
 //! memory, resume it, walk nothing. Prints one JSON line:
 //!
-//! `{"pid":..,"mode":..,"prepare_ms":..,"stop_ms":..,"pause_ms":..,"copy_ms":..,"total_ms":..,"bytes":..,"regions":..,"threads":..}`
+//! `{"pid":..,"mode":..,"prepare_ms":..,"pause_ms":..,"total_ms":..,"bytes":..,"regions":..,"threads":..}`
 //!
 //! - `prepare_ms`: allocating and faulting in the copy's buffers, before the stop (0 for
 //!   `--naive`); `prepare_ms + total_ms` is what any census that copies the heap must spend
 //!   before it can start walking;
-//! - `stop_ms`: time to seize and interrupt every thread (before the pause clock starts, as in
-//!   `heapsnap dump`);
 //! - `pause_ms`: what `Frozen::resume` reports, the figure comparable to heapsnap's `pause_ms`;
-//! - `copy_ms`: read_maps + copy alone;
 //! - `total_ms`: the whole stop → resume sequence, as the target may feel it.
 //!
 //! Modes:
 //!
 //! - `raw_copy <pid>` (`"mode":"image"`): exactly the copy `heapsnap dump` makes, through the
-//!   library: `CopyPlan::prepare` (buffers allocated and faulted in while the target still
-//!   runs), then, stopped, `read_maps` + `Image::copy_process`. heapsnap's pause should equal
-//!   this one.
+//!   library's capture functions: `capture::prepare_copy` (buffers allocated and faulted in
+//!   while the target still runs), then `capture::copy_with` (stop, `read_maps` + the copy,
+//!   resume). heapsnap's pause should equal this one.
 //! - `raw_copy <pid> --naive` (`"mode":"naive"`): every byte of every writable mapping, into
 //!   buffers allocated while the target is stopped (so the pause also pays the page faults of
 //!   heapsnap's own buffers, and copies untouched reservations): what a straightforward
@@ -25,10 +22,11 @@
 //!
 //! Used by `bench/run`; `cargo build --release --examples` builds it.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use heapsnap::capture::{copy_with, prepare_copy};
 use heapsnap::memory::freeze::Frozen;
-use heapsnap::memory::image::{wants_copy, CopyPlan, Image};
+use heapsnap::memory::image::wants_copy;
 use heapsnap::memory::maps::read_maps;
 use heapsnap::memory::process::ProcessMemory;
 
@@ -40,7 +38,7 @@ fn fail(code: i32, msg: impl std::fmt::Display) -> ! {
 }
 
 /// Every writable mapping, whole, into fresh buffers; returns (bytes, regions, the buffers).
-fn naive_copy(pid: i32, source: &ProcessMemory) -> Result<(u64, usize, Vec<Vec<u8>>), String> {
+fn naive_copy(pid: i32, source: &ProcessMemory) -> Result<NaiveCopy, String> {
     let maps = read_maps(pid).map_err(|e| e.to_string())?;
     let (mut bytes, mut regions, mut kept) = (0u64, 0usize, Vec::new());
     for m in maps.iter().filter(|m| wants_copy(m)) {
@@ -63,15 +61,20 @@ fn naive_copy(pid: i32, source: &ProcessMemory) -> Result<(u64, usize, Vec<Vec<u
     Ok((bytes, regions, kept))
 }
 
-/// The library's copy, as `heapsnap dump` does it once the target is stopped.
-fn image_copy(pid: i32, source: &ProcessMemory, plan: &mut CopyPlan) -> Result<Image, String> {
-    let maps = read_maps(pid).map_err(|e| e.to_string())?;
-    Image::copy_process(source, &maps, plan).map_err(|e| e.to_string())
+/// What a naive copy copied: bytes, regions, and the buffers.
+type NaiveCopy = (u64, usize, Vec<Vec<u8>>);
+
+/// The naive copy: stopped, every writable mapping read into buffers allocated now.
+fn naive(pid: i32) -> (Duration, usize, Result<NaiveCopy, String>) {
+    let frozen = Frozen::stop(pid).unwrap_or_else(|e| fail(7, e));
+    let threads = frozen.thread_count();
+    let copied = naive_copy(pid, &ProcessMemory::new(pid));
+    (frozen.resume(), threads, copied)
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let naive = args.iter().any(|a| a == "--naive");
+    let naive_mode = args.iter().any(|a| a == "--naive");
     let pid: i32 = match args
         .iter()
         .find(|a| !a.starts_with("--"))
@@ -83,43 +86,35 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let source = ProcessMemory::new(pid);
     // As in `heapsnap dump`: the plan (and its faulted-in buffers) is made before the stop.
     let prepare = Instant::now();
-    let mut plan = if naive {
-        None
-    } else {
-        let maps = read_maps(pid).unwrap_or_else(|e| fail(3, e));
-        Some(
-            CopyPlan::prepare(pid, &maps)
-                .unwrap_or_else(|t| fail(1, format!("process {pid} has {t}"))),
-        )
-    };
-
+    let mut plan = (!naive_mode).then(|| prepare_copy(pid).unwrap_or_else(|e| fail(1, e)));
     let prepare_ms = prepare.elapsed().as_secs_f64() * 1e3;
     let t0 = Instant::now();
-    let frozen = Frozen::stop(pid).unwrap_or_else(|e| fail(7, e));
-    let stop_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let threads = frozen.thread_count();
-    let t1 = Instant::now();
-    let copied = match &mut plan {
-        Some(plan) => image_copy(pid, &source, plan).map(|image| {
-            let stats = image.stats();
-            (stats.bytes, stats.regions, Some(image), Vec::new())
-        }),
-        None => naive_copy(pid, &source).map(|(b, r, bufs)| (b, r, None, bufs)),
+    let (pause, threads, copied) = match &mut plan {
+        Some(plan) => {
+            let copied = copy_with(pid, plan).unwrap_or_else(|e| fail(7, e));
+            let stats = copied.image.stats();
+            let result = Ok((stats.bytes, stats.regions, Some(copied.image), Vec::new()));
+            (copied.pause, copied.threads, result)
+        }
+        None => {
+            let (pause, threads, copied) = naive(pid);
+            (
+                pause,
+                threads,
+                copied.map(|(b, r, bufs)| (b, r, None, bufs)),
+            )
+        }
     };
-    let copy_ms = t1.elapsed().as_secs_f64() * 1e3;
-    let pause = frozen.resume();
     drop(plan);
     let total_ms = t0.elapsed().as_secs_f64() * 1e3;
 
     let (bytes, regions, image, bufs) = copied.unwrap_or_else(|e| fail(8, e));
     println!(
-        "{{\"pid\":{pid},\"mode\":\"{}\",\"prepare_ms\":{prepare_ms:.3},\"stop_ms\":{stop_ms:.3},\"pause_ms\":{:.3},\
-         \"copy_ms\":{copy_ms:.3},\"total_ms\":{total_ms:.3},\"bytes\":{bytes},\
-         \"regions\":{regions},\"threads\":{threads}}}",
-        if naive { "naive" } else { "image" },
+        "{{\"pid\":{pid},\"mode\":\"{}\",\"prepare_ms\":{prepare_ms:.3},\"pause_ms\":{:.3},\
+         \"total_ms\":{total_ms:.3},\"bytes\":{bytes},\"regions\":{regions},\"threads\":{threads}}}",
+        if naive_mode { "naive" } else { "image" },
         pause.as_secs_f64() * 1e3,
     );
     // Free the copy only after the line is out: freeing it is not part of the floor.

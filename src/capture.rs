@@ -443,11 +443,22 @@ fn take_running(pid: i32, interp: &Interpreter, mode: Mode) -> Result<Taken, Cap
 /// Stop `pid` once, copy its writable memory and resume it: one stop, no retry (for tests and
 /// examples that walk the copy themselves).
 pub fn copy_once(pid: i32) -> Result<Copied, CaptureError> {
+    let mut plan = prepare_copy(pid)?;
+    copy_with(pid, &mut plan)
+}
+
+/// The buffers for a copy of `pid`, allocated and faulted in while it still runs (refused when
+/// they would not fit in the memory heapsnap may use).
+pub fn prepare_copy(pid: i32) -> Result<CopyPlan, CaptureError> {
     let maps = first_maps(pid)?;
-    let mut plan = CopyPlan::prepare(pid, &maps)
-        .map_err(|t| CaptureError::new(FailureKind::TooBig, format!("process {pid} has {t}")))?;
+    CopyPlan::prepare(pid, &maps)
+        .map_err(|t| CaptureError::new(FailureKind::TooBig, format!("process {pid} has {t}")))
+}
+
+/// Stop `pid`, copy it into `plan`'s buffers and resume it (the unused buffers stay in `plan`).
+pub fn copy_with(pid: i32, plan: &mut CopyPlan) -> Result<Copied, CaptureError> {
     let frozen = Frozen::stop(pid).map_err(|e| freeze_failure(pid, e))?;
-    copy_stopped(pid, frozen, &mut plan)
+    copy_stopped(pid, frozen, plan)
 }
 
 /// Copy the stopped target into the plan's buffers, then resume it. The buffers the copy did
