@@ -20,7 +20,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::census::Census;
 use crate::heap::gc_lists::collection_in_progress;
 use crate::heap::order::Walked;
-use crate::heap::{walk::walk, Heap, Mode, WalkError};
+use crate::heap::walk::{walk, CrossEdges};
+use crate::heap::{Heap, Mode, WalkError};
 use crate::interpreter::{FindError, Interpreter};
 use crate::memory::freeze::{FreezeError, Frozen};
 use crate::memory::image::{CopyPlan, Image};
@@ -93,6 +94,9 @@ pub struct Options {
     /// Read the stopped target in place instead of copying it (a longer pause, much less
     /// memory); chosen anyway when the copy would not fit.
     pub low_memory: bool,
+    /// Compute the dominator tree and retained sizes (copy mode only: the low-memory mode
+    /// leaves them out).
+    pub retained: bool,
     pub patience: Patience,
 }
 
@@ -102,12 +106,22 @@ pub struct Options {
 const LOW_MEMORY_CACHE: usize = 2 << 20;
 
 impl Options {
+    /// What the walk keeps for the retained sizes.
+    fn cross_edges(&self) -> CrossEdges {
+        if self.retained {
+            CrossEdges::Keep
+        } else {
+            CrossEdges::Skip
+        }
+    }
+
     /// Stop the target for the copy, with the default patience.
     pub fn blocking(mode: Mode) -> Options {
         Options {
             mode,
             nonblocking: false,
             low_memory: false,
+            retained: true,
             patience: Patience::default(),
         }
     }
@@ -171,7 +185,7 @@ fn capture_noting(
         consistent,
         mut warnings,
     } = if options.nonblocking {
-        take_running(pid, &interp, options.mode)?
+        take_running(pid, &interp, options)?
     } else {
         take_stopped(pid, &interp, options, trail)?
     };
@@ -194,15 +208,17 @@ fn capture_noting(
         drop(image);
         walked.into_heap_in_place()
     } else {
-        // Rank the objects (two threads, ~6 ms for 1.2M objects here), then release the copy
-        // before the census and the snapshot's text take memory (~9 ms per 100 MB). Not both
-        // at once: unmapping interrupts the other core with TLB flushes, which made ranking
-        // three times slower (18 ms) and the two together slower than one after the other
-        // (17 ms against 15).
-        let order = walked.address_order();
+        // Release the copy first (~9 ms per 100 MB), then rank the objects (two threads, ~6 ms
+        // for 1.2M objects here): ranking needs only where the regions were, and its positions
+        // (4 bytes per record) made the peak while the copy was there. Not both at once:
+        // unmapping interrupts the other core with TLB flushes, which made ranking three times
+        // slower (18 ms).
         drop(image);
+        let order = walked.address_order();
         let mut heap = walked.into_heap(order);
-        heap.compute_dominators();
+        if options.retained {
+            heap.compute_dominators();
+        }
         heap
     };
     trail.extend(heap.notes.iter().cloned());
@@ -242,7 +258,7 @@ fn capture_noting(
             MemoryMode::Copy
         },
         read_bytes: stats.read_bytes,
-        left_out: if low_memory {
+        left_out: if !heap.has_dominators() {
             vec![LEFT_OUT_RETAINED.into()]
         } else {
             Vec::new()
@@ -277,6 +293,7 @@ fn take_stopped(
     trail: &mut Vec<String>,
 ) -> Result<Taken, CaptureError> {
     let started = Instant::now();
+    let cross_edges = options.cross_edges();
     let live = ProcessMemory::new(pid);
     let mut backoff = Backoff::new();
     let mut stops = 0;
@@ -342,7 +359,7 @@ fn take_stopped(
         };
         let walk_started = Instant::now();
         // While the collector collects, its lists are known to be spliced: walk around them.
-        let result = walk(&copied.image, interp, options.mode, collecting);
+        let result = walk(&copied.image, interp, options.mode, collecting, cross_edges);
         let pause_ms = stopped
             .as_ref()
             .map_or(copied.pause, Frozen::paused)
@@ -379,8 +396,8 @@ fn take_stopped(
             }
             Err(WalkError::Corrupt(why)) => {
                 // No safe moment came: walk around what is torn.
-                let walked = walk(&copied.image, interp, options.mode, true)
-                    .map_err(|e| inconsistent(pid, e))?;
+                let walked = walk(&copied.image, interp, options.mode, true, cross_edges)
+                    .map_err(|e| walk_failure(pid, e))?;
                 let warning = format!(
                     "no stop of {stops} in {:.1} s found the GC lists whole ({why}): the census \
                      walked around them",
@@ -389,6 +406,7 @@ fn take_stopped(
                 trail.push(format!("stop {stops}: paused {pause_ms:.2} ms; {warning}"));
                 (walked, false, vec![warning])
             }
+            Err(e) => return Err(walk_failure(pid, e)),
         };
         let walk_time = walk_started.elapsed();
         if let Some(frozen) = stopped {
@@ -407,7 +425,7 @@ fn take_stopped(
 
 /// `--nonblocking`: one copy of the running target, walked tolerantly (a list torn by the
 /// running target is walked around, never fatal).
-fn take_running(pid: i32, interp: &Interpreter, mode: Mode) -> Result<Taken, CaptureError> {
+fn take_running(pid: i32, interp: &Interpreter, options: &Options) -> Result<Taken, CaptureError> {
     let maps = read_maps(pid).map_err(|_| target_lost(pid))?;
     let mut plan = CopyPlan::prepare(pid, &maps).map_err(|t| {
         CaptureError::new(
@@ -426,7 +444,14 @@ fn take_running(pid: i32, interp: &Interpreter, mode: Mode) -> Result<Taken, Cap
         threads: 0,
     };
     let walk_started = Instant::now();
-    let walked = walk(&copied.image, interp, mode, true).map_err(|e| inconsistent(pid, e))?;
+    let walked = walk(
+        &copied.image,
+        interp,
+        options.mode,
+        true,
+        options.cross_edges(),
+    )
+    .map_err(|e| walk_failure(pid, e))?;
     Ok(Taken {
         copied,
         walked,
@@ -561,9 +586,13 @@ fn target_lost(pid: i32) -> CaptureError {
     )
 }
 
-/// Memory that no retry explains.
-fn inconsistent(pid: i32, e: WalkError) -> CaptureError {
-    CaptureError::new(FailureKind::Inconsistent, format!("process {pid}: {e}"))
+/// A walk that failed: memory that no retry explains, or more than slots can name.
+fn walk_failure(pid: i32, e: WalkError) -> CaptureError {
+    let kind = match e {
+        WalkError::Corrupt(_) => FailureKind::Inconsistent,
+        WalkError::TooBig(_) => FailureKind::TooBig,
+    };
+    CaptureError::new(kind, format!("process {pid}: {e}"))
 }
 
 /// Whether `pid` is gone or exiting (a zombie, or dead: state `Z`, `X` or `x`).

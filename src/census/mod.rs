@@ -25,24 +25,23 @@ pub struct TypeRow {
 fn retained_per_row(heap: &Heap, row_of_type: &[usize], rows: usize) -> Vec<u64> {
     let mut out = vec![0u64; rows];
     let n = heap.len();
-    if !heap.has_dominators() || n == 0 {
+    let Some(tree) = heap.dominator_tree().filter(|_| n > 0) else {
         return out;
-    }
-    let mut row = Vec::with_capacity(n);
-    let mut retained = Vec::with_capacity(n);
+    };
+    let row: Vec<u32> = heap
+        .type_ids()
+        .map(|t| row_of_type[t as usize] as u32)
+        .collect();
+    let retained = &tree.retained;
     // Children lists of the dominator tree; node n is the root above all roots.
     let mut start = vec![0u32; n + 3];
-    let mut idom = Vec::with_capacity(n);
-    for o in heap.objects() {
-        row.push(row_of_type[o.type_id as usize] as u32);
-        retained.push(o.retained);
-        let d = if o.idom == NO_PARENT {
-            n
-        } else {
-            o.idom as usize
-        };
-        idom.push(d as u32);
-        start[d + 2] += 1;
+    let idom: Vec<u32> = tree
+        .idom
+        .iter()
+        .map(|&d| if d == NO_PARENT { n as u32 } else { d })
+        .collect();
+    for &d in &idom {
+        start[d as usize + 2] += 1;
     }
     for i in 0..=n {
         start[i + 1] += start[i];
@@ -113,14 +112,14 @@ impl Census {
             .collect();
         let (mut objects, mut bytes) = (0, 0);
         let (mut garbage_objects, mut garbage_bytes) = (0, 0);
-        for o in heap.objects_unordered() {
+        for o in heap.census_entries() {
             let row = &mut rows[row_of_type[o.type_id as usize]];
             row.count += 1;
             row.size += o.size;
             row.approximate += u64::from(!o.size_exact);
             objects += 1;
             bytes += o.size;
-            if o.garbage.is_some() {
+            if o.garbage {
                 garbage_objects += 1;
                 garbage_bytes += o.size;
             }

@@ -65,6 +65,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         mode: args.mode.into(),
         nonblocking: args.nonblocking,
         low_memory: args.low_memory,
+        retained: !args.no_retained,
         patience: Patience::default(),
     };
     let print_trail = |trail: &[String]| {

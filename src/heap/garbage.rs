@@ -12,6 +12,7 @@
 //! Only objects the walk did not reach from a root are candidates: whatever a root reaches
 //! through strong references is alive, and the walk from the roots follows only strong ones.
 
+use super::address_set::Slots;
 use super::hashing::FastMap;
 use super::objects::View;
 use super::referents::gc_referents;
@@ -107,6 +108,7 @@ fn tracked(view: &View, obj: u64) -> bool {
 /// lists); `info` gives each record's type.
 pub(super) fn find_garbage<'t>(
     view: &View,
+    slots: &Slots,
     records: &[Record],
     unrooted: usize,
     info: impl Fn(u32) -> &'t TypeInfo,
@@ -116,8 +118,9 @@ pub(super) fn find_garbage<'t>(
     for (i, r) in records.iter().enumerate().skip(unrooted) {
         if r.is_object() {
             let type_id = r.kind & !Record::APPROXIMATE;
-            let gc = info(type_id).is_gc_object(view, r.address);
-            candidates.insert(r.address, (i, type_id, gc && tracked(view, r.address)));
+            let address = slots.address(r.slot);
+            let gc = info(type_id).is_gc_object(view, address);
+            candidates.insert(address, (i, type_id, gc && tracked(view, address)));
         }
     }
     let referents = |addr: u64, type_id: u32, all_keys: bool, out: &mut dyn FnMut(u64)| {

@@ -29,6 +29,8 @@ pub mod walk;
 
 use thiserror::Error;
 
+use address_set::{Slot, Slots};
+
 /// Which objects the census counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,6 +45,9 @@ pub enum Mode {
 pub enum WalkError {
     #[error("the target's memory is inconsistent: {0}")]
     Corrupt(String),
+    /// More memory than 32-bit slots can name ([`address_set::Slots`]).
+    #[error("the target has {0} bytes of writable memory to read; heapsnap reads at most 32 GiB")]
+    TooBig(u64),
 }
 
 /// One live object.
@@ -73,13 +78,24 @@ pub struct HeapObject {
 
 pub const NO_PARENT: u32 = u32::MAX;
 
-/// The walk's compact record of one candidate: 24 bytes, as there is one per object and they
+/// One object as a census counts it ([`Heap::census_entries`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CensusEntry {
+    pub type_id: u32,
+    pub size: u64,
+    pub size_exact: bool,
+    /// Garbage awaiting collection.
+    pub garbage: bool,
+}
+
+/// The walk's compact record of one candidate: 20 bytes, as there is one per object and they
 /// are most of heapsnap's memory besides the copy. [`HeapObject`] is what readers get.
 #[derive(Debug, Clone, Copy)]
 struct Record {
-    address: u64,
+    /// Where it is (its address: [`Heap::slots`]).
+    slot: Slot,
     /// `sys.getsizeof`, or [`Record::BIG`] when it does not fit (the size is then in
-    /// [`Heap::big_sizes`]).
+    /// [`Heap::big_sizes`], by slot).
     size: u32,
     /// The type id, its top bit set when the size is approximate; or one of the markers
     /// [`Record::PENDING`] and [`Record::NOT_AN_OBJECT`].
@@ -118,12 +134,9 @@ impl Heap {
         let record = &self.records[index];
         let position = self.position(index) as usize;
         HeapObject {
-            address: record.address,
+            address: self.slots.address(record.slot),
             type_id: record.kind & !Record::APPROXIMATE,
-            size: match record.size {
-                Record::BIG => self.big_sizes.get(&record.address).copied().unwrap_or(0),
-                size => u64::from(size),
-            },
+            size: self.size(record),
             size_exact: record.kind & Record::APPROXIMATE == 0,
             parent: match record.parent {
                 NO_PARENT => NO_PARENT,
@@ -141,6 +154,14 @@ impl Heap {
 }
 
 impl Heap {
+    /// The size of the object of `record`.
+    fn size(&self, record: &Record) -> u64 {
+        match record.size {
+            Record::BIG => self.big_sizes.get(&record.slot).copied().unwrap_or(0),
+            size => u64::from(size),
+        }
+    }
+
     /// Number of objects in address order (none without an order).
     pub fn len(&self) -> usize {
         match &self.order {
@@ -185,14 +206,8 @@ impl Heap {
             })
             .collect();
         let edges = std::mem::take(&mut self.edges);
-        let size = |i: usize| {
-            let record = &self.records[self.record_at(i)];
-            match record.size {
-                Record::BIG => self.big_sizes.get(&record.address).copied().unwrap_or(0),
-                size => u64::from(size),
-            }
-        };
-        self.dominators = Some(dominators::dominators(&parents, &edges, size));
+        let size = |i: usize| self.size(&self.records[self.record_at(i)]);
+        self.dominators = Some(dominators::dominators(&parents, edges, size));
     }
 
     /// Whether [`Heap::compute_dominators`] ran (objects then carry `idom` and `retained`).
@@ -212,13 +227,29 @@ impl Heap {
         out
     }
 
-    /// The objects in no particular order (faster when the order does not matter).
-    pub fn objects_unordered(&self) -> impl Iterator<Item = HeapObject> + '_ {
+    /// What a census needs of each object, in no particular order: none of the lookups of
+    /// [`Heap::objects`] (position, address, dominators).
+    pub fn census_entries(&self) -> impl Iterator<Item = CensusEntry> + '_ {
         self.records
             .iter()
             .enumerate()
             .filter(|(_, r)| r.is_object())
-            .map(|(i, _)| self.object(i))
+            .map(|(i, record)| CensusEntry {
+                type_id: record.kind & !Record::APPROXIMATE,
+                size: self.size(record),
+                size_exact: record.kind & Record::APPROXIMATE == 0,
+                garbage: self.garbage.kind(i).is_some(),
+            })
+    }
+
+    /// Each object's type id, in address order.
+    pub fn type_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        (0..self.len()).map(|i| self.records[self.record_at(i)].kind & !Record::APPROXIMATE)
+    }
+
+    /// Each object's immediate dominator and retained size, by position, once computed.
+    pub fn dominator_tree(&self) -> Option<&dominators::Dominators> {
+        self.dominators.as_ref()
     }
 }
 
@@ -245,8 +276,10 @@ pub struct Heap {
     /// objects, and candidates that were not objects (their position is
     /// [`order::NOT_PLACED`]). Their `parent` is a record index.
     records: Vec<Record>,
-    /// Sizes that do not fit a record's 32 bits, by address.
-    big_sizes: hashing::FastMap<u64, u64>,
+    /// The addresses of the records' slots.
+    slots: Slots,
+    /// Sizes that do not fit a record's 32 bits, by slot.
+    big_sizes: hashing::FastMap<Slot, u64>,
     order: Order,
     pub types: Vec<types::TypeInfo>,
     /// Garbage awaiting collection, by record.
@@ -272,8 +305,10 @@ mod tests {
 
     #[test]
     fn records_keep_big_sizes_and_approximate_flags() {
+        let image = crate::memory::image::Image::from_regions(vec![(0x1000, vec![0; 0x3000])]);
+        let slots = Slots::new(image.layout().clone()).unwrap();
         let record = |address, size, kind, parent| Record {
-            address,
+            slot: slots.slot(address).unwrap(),
             size,
             kind,
             parent,
@@ -285,7 +320,10 @@ mod tests {
                 record(0x3000, 0, Record::NOT_AN_OBJECT, 0),
                 record(0x1000, 56, 1, 0),
             ],
-            big_sizes: [(0x2000, 5 << 30)].into_iter().collect(),
+            big_sizes: [(slots.slot(0x2000).unwrap(), 5 << 30)]
+                .into_iter()
+                .collect(),
+            slots: slots.clone(),
             order: Order::Permutation {
                 position: vec![1, order::NOT_PLACED, 0],
                 by_address: vec![2, 0],
@@ -310,6 +348,6 @@ mod tests {
             (objects[1].size, objects[1].size_exact, objects[1].type_id),
             (5 << 30, false, 3)
         );
-        assert_eq!(heap.objects_unordered().count(), 2);
+        assert_eq!(heap.census_entries().count(), 2);
     }
 }

@@ -2,8 +2,7 @@
 //! sorting or moving them: an object's position is its rank among the bits of the walk's own
 //! visited set, and readers go through the inverse permutation.
 
-use super::address_set::AddressSet;
-use super::walk::CrossEdge;
+use super::address_set::{AddressSet, Slot};
 use super::{Heap, Order, Record, NO_PARENT};
 
 /// Where each record goes in address order.
@@ -12,8 +11,9 @@ pub struct AddressOrder {
     position: Vec<u32>,
     /// Number of objects.
     count: usize,
-    /// The walk's cross edges between objects, as positions (from, to).
-    edges: Vec<(u32, u32)>,
+    /// The walk's cross edges between objects, as positions (from, to), as each walking
+    /// thread found them.
+    edges: Vec<Vec<(u32, u32)>>,
 }
 
 /// The position of a record that is not an object.
@@ -24,8 +24,10 @@ pub struct Walked {
     pub(super) heap: Heap,
     /// The address of every record: the walk's visited set.
     pub(super) visited: AddressSet,
-    /// The edges the walk did not take (their targets were found first another way).
-    pub(super) cross: Vec<CrossEdge>,
+    /// The edges the walk did not take (their targets were found first another way): from a
+    /// record ([`NO_PARENT`]: from the root above all roots) to a slot; one list per walking
+    /// thread (put together only once the copy is gone).
+    pub(super) cross: Vec<Vec<(u32, Slot)>>,
 }
 
 impl Walked {
@@ -38,13 +40,13 @@ impl Walked {
         let set = &self.visited;
         // Candidates that were not objects leave the set: what remains are the objects.
         for o in records.iter().filter(|o| !o.is_object()) {
-            set.remove(o.address);
+            set.remove(o.slot);
         }
         let (before, total) = set.ranks();
         let rank = |records: &[Record], out: &mut [u32]| {
             for (o, p) in records.iter().zip(out) {
                 *p = if o.is_object() {
-                    set.rank(&before, o.address).unwrap_or(NOT_PLACED)
+                    set.rank(&before, o.slot)
                 } else {
                     NOT_PLACED
                 };
@@ -57,22 +59,24 @@ impl Walked {
             || rank(&records[half..], tail),
             || rank(&records[..half], head),
         );
-        // Cross edges between objects, by position (an edge to a candidate that was not an
-        // object goes).
-        let edges = std::mem::take(&mut self.cross)
-            .into_iter()
-            .filter(|e| set.contains(e.to))
-            .filter_map(|e| {
-                let from = match e.from {
-                    NO_PARENT => NO_PARENT,
-                    record => match position[record as usize] {
-                        NOT_PLACED => return None,
-                        from => from,
-                    },
-                };
-                Some((from, set.rank(&before, e.to)?))
-            })
-            .collect();
+        // Cross edges between objects, renumbered by position where they are (the copy is
+        // still there: no second array); an edge to a candidate that was not an object goes.
+        let mut edges = std::mem::take(&mut self.cross);
+        for edges in &mut edges {
+            edges.retain_mut(|(from, to)| {
+                if !set.contains(*to) {
+                    return false;
+                }
+                if *from != NO_PARENT {
+                    match position[*from as usize] {
+                        NOT_PLACED => return false,
+                        p => *from = p,
+                    }
+                }
+                *to = set.rank(&before, *to);
+                true
+            });
+        }
         AddressOrder {
             position,
             count: total as usize,
@@ -104,7 +108,7 @@ impl Walked {
             position,
             by_address,
         };
-        heap.edges = edges;
+        heap.edges = edges.concat();
         heap
     }
 
@@ -120,14 +124,10 @@ impl Walked {
         let records = &mut heap.records;
         // Candidates that were not objects leave the set: what remains are the objects.
         for o in records.iter().filter(|o| !o.is_object()) {
-            visited.remove(o.address);
+            visited.remove(o.slot);
         }
         let (before, count) = visited.ranks();
-        let position = |r: &Record| {
-            r.is_object()
-                .then(|| visited.rank(&before, r.address))
-                .flatten()
-        };
+        let position = |r: &Record| r.is_object().then(|| visited.rank(&before, r.slot));
         // Parents and garbage first, while records are still where their indices say (a
         // parent is always an object: only objects are walked).
         heap.garbage = heap
@@ -140,7 +140,7 @@ impl Walked {
             }
         }
         // What is not an object ends up after the objects.
-        records.sort_unstable_by_key(|r| (!r.is_object(), r.address));
+        records.sort_unstable_by_key(|r| (!r.is_object(), r.slot));
         records.truncate(count as usize);
         heap.order = Order::InPlace;
         heap

@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::address_set::AddressSet;
+use super::address_set::{AddressSet, Slot, Slots};
 use super::edges::{index_label, label_key, Edge, LabelKey, Labeler};
 use super::garbage::find_garbage;
 use super::gc_lists::{gc_heads, interpreters, list_objects, GcHeads};
@@ -58,10 +58,12 @@ const PARALLEL_MIN: usize = 4 * CHUNK;
 /// Candidates a thread takes at a time from a level.
 const CHUNK: usize = 2048;
 
-/// On a live image (low-memory mode), the most queued records processed before what they
-/// found is queued in turn: the found candidates of a whole level (600 K for 1.2 M objects)
-/// would take more memory than the bound that mode keeps. The queue stays first in, first out,
-/// so the objects and their parents do not change.
+/// The most queued records processed before what they found is queued in turn: the found
+/// candidates of a whole level (600 K for 1.2 M objects, 7 MB) would be memory held twice,
+/// in the threads' buffers and in the records. The queue stays first in, first out, so the
+/// objects and their parents do not change. A round of a copy keeps both threads busy (32
+/// chunks); one of a live image (low-memory mode, one thread) is smaller.
+const COPY_ROUND: usize = 32 * CHUNK;
 const LIVE_ROUND: usize = 8 * CHUNK;
 
 /// At most this many threads of an interpreter, and frames of a thread, are followed for the
@@ -73,7 +75,7 @@ const MAX_FRAME_DEPTH: usize = 100_000;
 /// an object and processed.
 #[derive(Clone, Copy)]
 struct Candidate {
-    address: u64,
+    slot: Slot,
     /// Index of the referring object's record, or [`NO_PARENT`].
     parent: u32,
     label: u32,
@@ -83,7 +85,7 @@ impl Candidate {
     /// Its record while it waits in the queue.
     fn pending(self) -> Record {
         Record {
-            address: self.address,
+            slot: self.slot,
             size: 0,
             kind: Record::PENDING,
             parent: self.parent,
@@ -171,19 +173,11 @@ struct WalkThread {
     /// index, start, end).
     found: Vec<Candidate>,
     spans: Vec<(usize, usize, usize)>,
-    /// Sizes too big for a record, by address.
-    big_sizes: Vec<(u64, u64)>,
-    /// Edges to objects found before (for the dominator tree).
-    cross: Vec<CrossEdge>,
-}
-
-/// An edge the walk did not take (its target was found first through another edge): from a
-/// record ([`NO_PARENT`]: from the root above all roots), to an address. 12 bytes.
-#[derive(Clone, Copy)]
-#[repr(C, packed(4))]
-pub(super) struct CrossEdge {
-    pub(super) from: u32,
-    pub(super) to: u64,
+    /// Sizes too big for a record, by slot.
+    big_sizes: Vec<(Slot, u64)>,
+    /// Edges to objects found before (for the dominator tree): from a record
+    /// ([`NO_PARENT`]: from the root above all roots) to a slot.
+    cross: Vec<(u32, Slot)>,
 }
 
 impl WalkThread {
@@ -198,12 +192,13 @@ impl WalkThread {
         next: &mut Vec<Candidate>,
     ) {
         let view = &shared.view;
+        let slots = shared.visited.slots();
         for k in 0..records.len() {
             if let Some(ahead) = records.get(k + PREFETCH_DISTANCE) {
-                view.image.prefetch(ahead.address);
+                view.image.prefetch(slots.address(ahead.slot));
             }
             let record = &mut records[k];
-            let addr = record.address;
+            let addr = slots.address(record.slot);
             record.kind = Record::NOT_AN_OBJECT;
             // The header, found once: reference count and type.
             let Some(header) = view.image.array::<16>(addr) else {
@@ -222,7 +217,7 @@ impl WalkThread {
             record.size = match u32::try_from(size) {
                 Ok(size) if size != Record::BIG => size,
                 _ => {
-                    self.big_sizes.push((addr, size));
+                    self.big_sizes.push((record.slot, size));
                     Record::BIG
                 }
             };
@@ -241,16 +236,15 @@ impl WalkThread {
                     return;
                 }
                 match shared.visited.insert_inside(child) {
-                    Some(true) => next.push(Candidate {
-                        address: child,
+                    Some((slot, true)) => next.push(Candidate {
+                        slot,
                         parent: index,
                         label: labels.label(shared, addr, ty, edge),
                     }),
                     // Seen before: an edge the dominator tree needs too.
-                    Some(false) if shared.cross_edges && child != addr => cross.push(CrossEdge {
-                        from: index,
-                        to: child,
-                    }),
+                    Some((slot, false)) if shared.cross_edges && child != addr => {
+                        cross.push((index, slot))
+                    }
                     _ => {}
                 }
             };
@@ -274,7 +268,7 @@ struct Walker<'a> {
     records: Vec<Record>,
     /// Records before this one are processed.
     processed: usize,
-    /// The most records processed at a time: a whole level, or [`LIVE_ROUND`].
+    /// The most records processed at a time: [`COPY_ROUND`] or [`LIVE_ROUND`].
     round: usize,
     /// Where the roots were cut short (thread and frame caps).
     warnings: Vec<String>,
@@ -283,11 +277,14 @@ struct Walker<'a> {
 impl Walker<'_> {
     /// Queue `addr` with no parent and the label `label()`, unless it was seen before.
     fn enqueue_root(&mut self, addr: u64, label: impl FnOnce(&Self) -> u32) {
-        if addr != 0 && addr.is_multiple_of(8) && self.shared.visited.insert(addr) {
+        if addr == 0 || !addr.is_multiple_of(8) {
+            return;
+        }
+        if let Some((slot, true)) = self.shared.visited.insert_inside(addr) {
             let label = label(self);
             self.records.push(
                 Candidate {
-                    address: addr,
+                    slot,
                     parent: NO_PARENT,
                     label,
                 }
@@ -298,12 +295,13 @@ impl Walker<'_> {
 
     /// Add a root: an object the interpreter holds directly, named for retainer chains.
     fn root(&mut self, addr: u64, name: &str) {
-        if self.shared.cross_edges && addr != 0 && self.shared.visited.contains(addr) {
-            // Reached before (from another root): the dominator tree still needs this edge.
-            self.threads[0].cross.push(CrossEdge {
-                from: NO_PARENT,
-                to: addr,
-            });
+        let visited = &self.shared.visited;
+        match visited.slots().slot(addr) {
+            Some(slot) if self.shared.cross_edges && visited.contains(slot) => {
+                // Reached before (from another root): the dominator tree still needs this edge.
+                self.threads[0].cross.push((NO_PARENT, slot));
+            }
+            _ => {}
         }
         self.enqueue_root(addr, |w| lock(&w.shared.labels).root(name));
     }
@@ -371,33 +369,42 @@ impl Walker<'_> {
                 let found = &self.threads[t].found[start..end];
                 self.records.extend(found.iter().map(|c| c.pending()));
             }
-            if self.round != usize::MAX {
-                // In rounds (low-memory mode), the referents of one big object (a list of a
-                // million items: 16 MB of candidates) do not keep their memory to the end.
-                for thread in &mut self.threads {
-                    thread.found.shrink_to(self.round);
-                }
+            // The referents of one big object (a list of a million items: 12 MB of
+            // candidates) do not keep their memory to the end.
+            for thread in &mut self.threads {
+                thread.found.shrink_to(self.round);
             }
         }
     }
+}
+
+/// Whether the walk keeps the edges it does not take (to objects found before another way):
+/// the dominator tree and retained sizes need them (8 bytes each; W1 has 1.9 M).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrossEdges {
+    Keep,
+    Skip,
 }
 
 /// Walk the heap of `interp` in `image`. With `tolerant` (a copy taken without stopping the
 /// target, or while its collector was collecting), a GC list that is torn or whose head does
 /// not hold together is cut where it breaks (or left out) and reported in [`Heap::warnings`]
 /// instead of failing the walk. Big levels are walked by as many threads as
-/// there are cores, two at most (one on a live image).
+/// there are cores, two at most (one on a live image). On a live image no cross edges are
+/// kept, whatever `cross_edges` says (the low-memory mode's bound).
 pub fn walk(
     image: &Image,
     interp: &Interpreter,
     mode: Mode,
     tolerant: bool,
+    cross_edges: CrossEdges,
 ) -> Result<Walked, WalkError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // A live image's cache is per thread: a second walking thread would fetch the same chunks
     // again, and measured no faster.
     let threads = if image.is_live() { 1 } else { cores };
-    walk_with_threads(image, interp, mode, tolerant, threads.clamp(1, THREADS))
+    let threads = threads.clamp(1, THREADS);
+    walk_with_threads(image, interp, mode, tolerant, cross_edges, threads)
 }
 
 /// [`walk`] with `threads` threads, two at most (1 walks every level in order,
@@ -407,6 +414,7 @@ pub fn walk_with_threads(
     interp: &Interpreter,
     mode: Mode,
     tolerant: bool,
+    cross_edges: CrossEdges,
     threads: usize,
 ) -> Result<Walked, WalkError> {
     let mut view = View {
@@ -424,6 +432,7 @@ pub fn walk_with_threads(
         type_type: interp.static_type("PyType_Type").unwrap_or(0),
         lookdict: interp.lookdict.unwrap_or(0),
     };
+    let slots = Slots::new(image.layout().clone()).ok_or(WalkError::TooBig(image.stats().bytes))?;
     let states = interpreters(&view, interp)?;
     let mut warnings = Vec::new();
     let mut heads = Vec::new();
@@ -447,7 +456,7 @@ pub fn walk_with_threads(
             view.lookdict = learn_lookdict(&view, interp.static_type("PyDict_Type"), &seeds);
         }
         types.learn_subtype_traverse(&view, seeds.iter().copied());
-        Some(seeds)
+        Some(as_slots(&slots, seeds))
     } else {
         None
     };
@@ -455,8 +464,8 @@ pub fn walk_with_threads(
         shared: Shared {
             view,
             mode,
-            cross_edges: !image.is_live(),
-            visited: AddressSet::new(image.layout().clone()),
+            cross_edges: cross_edges == CrossEdges::Keep && !image.is_live(),
+            visited: AddressSet::new(slots.clone()),
             types: Mutex::new(types),
             labels: Mutex::new(Labeler::new(view)),
         },
@@ -468,7 +477,7 @@ pub fn walk_with_threads(
         round: if image.is_live() {
             LIVE_ROUND
         } else {
-            usize::MAX
+            COPY_ROUND
         },
         warnings: Vec::new(),
     };
@@ -502,7 +511,10 @@ pub fn walk_with_threads(
             // A corrupt list (strict mode) fails the walk once the roots are walked too: the
             // same error, later.
             let (seeds, ()) = crate::parallel::join(
-                || gc_list_objects(&view, &heads, mode, tolerant, &mut warnings),
+                || {
+                    gc_list_objects(&view, &heads, mode, tolerant, &mut warnings)
+                        .map(|seeds| as_slots(&slots, seeds))
+                },
                 || walk_roots(&mut w),
             );
             seeds?
@@ -513,7 +525,16 @@ pub fn walk_with_threads(
     // What no root reaches: garbage cycles not yet collected, objects held only by C code.
     let unrooted = w.records.len();
     for s in seeds {
-        w.enqueue_root(s, |_| 0);
+        if w.shared.visited.insert_slot(s) {
+            w.records.push(
+                Candidate {
+                    slot: s,
+                    parent: NO_PARENT,
+                    label: 0,
+                }
+                .pending(),
+            );
+        }
     }
     w.drain();
     let Shared {
@@ -525,20 +546,23 @@ pub fn walk_with_threads(
     } = w.shared;
     // The threads' caches go first: they share the type descriptions `into_infos` hands out.
     let threads = std::mem::take(&mut w.threads);
-    let mut cross = Vec::with_capacity(threads.iter().map(|t| t.cross.len()).sum());
+    let mut cross = Vec::with_capacity(threads.len());
     let mut big_sizes = hashing::FastMap::default();
     for t in threads {
-        cross.extend_from_slice(&t.cross);
+        cross.push(t.cross);
         big_sizes.extend(t.big_sizes);
     }
     let types = types
         .into_inner()
         .unwrap_or_else(|e| e.into_inner())
         .into_infos();
-    let garbage = find_garbage(&view, &w.records, unrooted, |id| &types[id as usize]);
+    let garbage = find_garbage(&view, visited.slots(), &w.records, unrooted, |id| {
+        &types[id as usize]
+    });
     Ok(Walked {
         heap: Heap {
             records: w.records,
+            slots: visited.slots().clone(),
             big_sizes,
             order: super::Order::None,
             types,
@@ -579,6 +603,12 @@ fn gc_list_objects(
         }
     }
     Ok(objects)
+}
+
+/// The slots of the GC lists' objects (4 bytes each where an address takes 8: they wait while
+/// the roots are walked).
+fn as_slots(slots: &Slots, objects: Vec<u64>) -> Vec<Slot> {
+    objects.into_iter().filter_map(|a| slots.slot(a)).collect()
 }
 
 /// The warning for a GC list a tolerant walk cut or left out.
