@@ -270,11 +270,12 @@ def walk_touch(target):
     return j
 
 
-def dump(target, tmpdir, mode="full", nonblocking=False):
+def dump(target, tmpdir, mode="full", nonblocking=False, extra=()):
     snap = os.path.join(tmpdir, "snap.json")
     argv = [HEAPSNAP, "dump", str(target.pid), "--quiet", "--mode", mode, "-o", snap]
     if nonblocking:
         argv.append("--nonblocking")
+    argv.extend(extra)
     target.reset()
     r = run_measured(argv)
     res = {
@@ -314,6 +315,7 @@ def measure_workload(python, n, reps, peers, mutate_rates, tmpdir):
         res["target_rss_kb"] = t.rss_kb()
         res["idle_gap"] = [idle_gap(t) for _ in range(reps)]
         res["raw"], res["raw_naive"], res["full"], res["gc"], res["nb"] = [], [], [], [], []
+        res["lean"] = []
         # One unmeasured dump first: a target that has just built its heap, and a heapsnap
         # binary and libpython not yet in the page cache, make the first run an outlier.
         dump(t, tmpdir, "full")
@@ -322,6 +324,7 @@ def measure_workload(python, n, reps, peers, mutate_rates, tmpdir):
             res["raw"].append(raw_copy(t))
             res["raw_naive"].append(raw_copy(t, naive=True))
             res["full"].append(dump(t, tmpdir, "full"))
+            res["lean"].append(dump(t, tmpdir, "full", extra=["--no-retained"]))
             res["gc"].append(dump(t, tmpdir, "gc"))
             res["nb"].append(dump(t, tmpdir, "full", nonblocking=True))
     res["mut"] = {}
@@ -368,8 +371,8 @@ def summarize(res):
     s["naive_ms"] = med([r["pause_ms"] for r in naive])
     s["naive_gap_ms"] = med([r["gap_ms"] for r in naive])
     s["naive_mb"] = med([r["bytes"] for r in naive]) / 1e6 if naive else None
-    for mode in ("full", "gc"):
-        runs = ok(res[mode])
+    for mode in ("full", "gc", "lean"):
+        runs = ok(res.get(mode, []))
         s[mode + "_fail"] = len(res[mode]) - len(runs)
         s[mode + "_errors"] = sorted({r.get("error", "rc %d" % r["rc"]) for r in res[mode] if r["rc"]})
         s[mode + "_objects"] = med([r["objects"] for r in runs])
@@ -576,6 +579,27 @@ def tables(summary, order, peers):
         "Python", "heap", "heapsnap full", "heapsnap --mode gc", "gc-closure", "gc.get_objects()",
         "guppy h.count", "pympler muppy", "target RSS growth from guppy, MB",
     ], count_rows))
+
+    rows = []
+    for py, wl in order:
+        s = summary[py][wl]
+        rows.append([
+            py, wl,
+            fmt(s["lean_wall_ms"]), fmt(s["full_wall_ms"]), ratio(s["full_wall_ms"], s["lean_wall_ms"]),
+            fmt(s["lean_rss_mb"]), ratio(s["lean_rss_mb"], s["target_rss_mb"]),
+            fmt(s["full_rss_mb"]), ratio(s["full_rss_mb"], s["target_rss_mb"]),
+            fmt(s["lean_snap_mb"], 1), fmt(s["full_snap_mb"], 1),
+        ])
+    parts.append("\n### What the retained sizes cost\n")
+    parts.append(md_table([
+        "Python", "heap", "dump -o --no-retained wall ms", "dump -o wall ms", "with / without",
+        "peak RSS MB without", "/ target RSS", "peak RSS MB with", "/ target RSS",
+        "snapshot MB without", "snapshot MB with",
+    ], rows))
+    parts.append(
+        "\n- The same target, dumped alternately with and without `--no-retained` (no cross "
+        "edges kept by the walk, no dominator tree, no retained and idom columns)."
+    )
 
     parts.append("\n### Scaling W1/4 → W1 → W4 (per object, medians)\n")
     for py in dict.fromkeys(py for py, _ in order):
