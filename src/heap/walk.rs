@@ -241,8 +241,14 @@ impl WalkThread {
                         parent: index,
                         label: labels.label(shared, addr, ty, edge),
                     }),
-                    // Seen before: an edge the dominator tree needs too.
-                    Some((slot, false)) if shared.cross_edges && child != addr => {
+                    // Seen before: an edge the dominator tree needs too; not one to a static
+                    // type, which the interpreter holds (below, `held_by_interpreter`): in full
+                    // mode every object has an edge to its type, most of them static.
+                    Some((slot, false))
+                        if shared.cross_edges
+                            && child != addr
+                            && (child != ty.address || ty.is_heap()) =>
+                    {
                         cross.push((index, slot))
                     }
                     _ => {}
@@ -556,6 +562,9 @@ pub fn walk_with_threads(
         .into_inner()
         .unwrap_or_else(|e| e.into_inner())
         .into_infos();
+    if w.shared.cross_edges {
+        held_by_interpreter(&types, visited.slots(), &mut cross[0]);
+    }
     let garbage = find_garbage(&view, visited.slots(), &w.records, unrooted, |id| {
         &types[id as usize]
     });
@@ -603,6 +612,18 @@ fn gc_list_objects(
         }
     }
     Ok(objects)
+}
+
+/// Static types are never freed: for the dominator tree the interpreter holds them (an edge
+/// from the root above all roots), which makes every other edge to them redundant (an edge
+/// into a vertex the root reaches directly changes no dominator), so the walk does not keep
+/// the one from each object to its type.
+fn held_by_interpreter(types: &[TypeInfo], slots: &Slots, cross: &mut Vec<(u32, Slot)>) {
+    for ty in types.iter().filter(|t| !t.is_heap()) {
+        if let Some(slot) = slots.slot(ty.address) {
+            cross.push((NO_PARENT, slot));
+        }
+    }
 }
 
 /// The slots of the GC lists' objects (4 bytes each where an address takes 8: they wait while
