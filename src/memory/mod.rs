@@ -109,6 +109,9 @@ const FAULT_IN_PIECE: usize = 4 << 20;
 /// # Safety
 /// Each span must be valid for writes and not otherwise accessed during the call.
 unsafe fn fault_in(spans: &[(usize, usize)]) {
+    for &(at, len) in spans {
+        ask_for_huge_pages(at, len);
+    }
     let total: usize = spans.iter().map(|&(_, len)| len).sum();
     if total < 2 * FAULT_IN_PIECE {
         for &(at, len) in spans {
@@ -141,6 +144,30 @@ unsafe fn fault_in(spans: &[(usize, usize)]) {
             }
         },
     );
+}
+
+/// The size of a transparent huge page (x86-64).
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Ask for transparent huge pages for the 2 MiB-aligned part of `at..at + len` (where the
+/// system gives them on request: `transparent_hugepage/enabled` = madvise, as on many
+/// distributions; nothing changes under `always` or `never`). A fault then zeroes 2 MiB at
+/// once instead of 512 faults of 4 KiB, and the walk's random reads over a copy of gigabytes
+/// miss the TLB less. W16 (1.86 GB, 3.12.1): fault-in and copy 1.79 → 0.43–0.54 s (the walk
+/// stays at 1.6–2.0 s: bound by memory latency, not the TLB); W1 45 → 39 ms.
+fn ask_for_huge_pages(at: usize, len: usize) {
+    let first = at.next_multiple_of(HUGE_PAGE);
+    let last = (at + len) / HUGE_PAGE * HUGE_PAGE;
+    if last > first {
+        // SAFETY: advice only, on memory the caller owns; its contents do not change.
+        unsafe {
+            libc::madvise(
+                first as *mut libc::c_void,
+                last - first,
+                libc::MADV_HUGEPAGE,
+            );
+        }
+    }
 }
 
 /// One `madvise(MADV_POPULATE_WRITE)` for the page-aligned part (Linux 5.14+; cheaper than a
