@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::census::Census;
 use crate::heap::gc_lists::collection_in_progress;
 use crate::heap::order::Walked;
-use crate::heap::walk::{walk, CrossEdges};
+use crate::heap::walk::{walk, Keep};
 use crate::heap::{Heap, Mode, WalkError};
 use crate::interpreter::{FindError, Interpreter};
 use crate::memory::freeze::{FreezeError, Frozen};
@@ -97,6 +97,10 @@ pub struct Options {
     /// Compute the dominator tree and retained sizes (copy mode only: the low-memory mode
     /// leaves them out).
     pub retained: bool,
+    /// Keep every object's record ([`Capture::heap`] holds them all: a snapshot's or
+    /// `--objects`' rows). Without, a table by type is all the caller needs, and the
+    /// low-memory mode folds records into counts as it walks ([`Keep::Counts`]).
+    pub objects: bool,
     pub patience: Patience,
 }
 
@@ -106,12 +110,14 @@ pub struct Options {
 const LOW_MEMORY_CACHE: usize = 2 << 20;
 
 impl Options {
-    /// What the walk keeps for the retained sizes.
-    fn cross_edges(&self) -> CrossEdges {
-        if self.retained {
-            CrossEdges::Keep
+    /// What the walk keeps, reading the target in place (`live`) or from a copy.
+    fn keep(&self, live: bool) -> Keep {
+        if live && !self.objects {
+            Keep::Counts
+        } else if self.retained && !live {
+            Keep::Graph
         } else {
-            CrossEdges::Skip
+            Keep::Objects
         }
     }
 
@@ -122,6 +128,7 @@ impl Options {
             nonblocking: false,
             low_memory: false,
             retained: true,
+            objects: true,
             patience: Patience::default(),
         }
     }
@@ -293,7 +300,6 @@ fn take_stopped(
     trail: &mut Vec<String>,
 ) -> Result<Taken, CaptureError> {
     let started = Instant::now();
-    let cross_edges = options.cross_edges();
     let live = ProcessMemory::new(pid);
     let mut backoff = Backoff::new();
     let mut stops = 0;
@@ -318,6 +324,7 @@ fn take_stopped(
             }
             None => None,
         };
+        let keep = options.keep(in_place);
         let frozen = Frozen::stop(pid).map_err(|e| freeze_failure(pid, e))?;
         stops += 1;
         trail.push(format!(
@@ -359,7 +366,7 @@ fn take_stopped(
         };
         let walk_started = Instant::now();
         // While the collector collects, its lists are known to be spliced: walk around them.
-        let result = walk(&copied.image, interp, options.mode, collecting, cross_edges);
+        let result = walk(&copied.image, interp, options.mode, collecting, keep);
         let pause_ms = stopped
             .as_ref()
             .map_or(copied.pause, Frozen::paused)
@@ -396,7 +403,7 @@ fn take_stopped(
             }
             Err(WalkError::Corrupt(why)) => {
                 // No safe moment came: walk around what is torn.
-                let walked = walk(&copied.image, interp, options.mode, true, cross_edges)
+                let walked = walk(&copied.image, interp, options.mode, true, keep)
                     .map_err(|e| walk_failure(pid, e))?;
                 let warning = format!(
                     "no stop of {stops} in {:.1} s found the GC lists whole ({why}): the census \
@@ -449,7 +456,7 @@ fn take_running(pid: i32, interp: &Interpreter, options: &Options) -> Result<Tak
         interp,
         options.mode,
         true,
-        options.cross_edges(),
+        options.keep(false),
     )
     .map_err(|e| walk_failure(pid, e))?;
     Ok(Taken {

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{build, copy_of, fixture, Target};
-use heapsnap::heap::walk::{walk, CrossEdges};
+use heapsnap::heap::walk::{walk, Keep};
 use heapsnap::heap::Mode;
 use heapsnap::memory::image::Image;
 use heapsnap::memory::process::ProcessMemory;
@@ -36,7 +36,7 @@ fn corrupted_walks(build_name: &'static str) {
     );
     let pid = target.pid();
     let (interp, image) = copy_of(pid);
-    let clean = walk(&image, &interp, Mode::Full, false, CrossEdges::Keep)
+    let clean = walk(&image, &interp, Mode::Full, false, Keep::Graph)
         .unwrap()
         .into_ordered_heap();
     let regions = image.to_regions();
@@ -75,7 +75,7 @@ fn corrupted_walks(build_name: &'static str) {
         for tolerant in [false, true] {
             let started = Instant::now();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                walk(&corrupt, &interp, Mode::Full, tolerant, CrossEdges::Keep)
+                walk(&corrupt, &interp, Mode::Full, tolerant, Keep::Graph)
                     .map(|w| w.into_ordered_heap().len())
             }));
             let took = started.elapsed();

@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{assert_succeeded, build, copy_of, heapsnap, limited_cgroup, Target};
-use heapsnap::heap::walk::{walk, walk_with_threads, CrossEdges};
+use heapsnap::heap::walk::{walk, walk_with_threads, Keep};
 use heapsnap::heap::{Heap, Mode};
 use heapsnap::memory::{freeze::Frozen, image::Image, maps::read_maps, process::ProcessMemory};
 
@@ -117,6 +117,51 @@ fn low_memory_mode_finds_the_objects_copy_mode_finds() {
                 "{name}: column {column}"
             );
         }
+        // A table-only dump folds its records into counts as it walks: the same rows, and
+        // the same garbage line.
+        let out = heapsnap()
+            .args([
+                "dump",
+                &target.pid().to_string(),
+                "--low-memory",
+                "--top",
+                "100000",
+            ])
+            .output()
+            .unwrap();
+        assert_succeeded(&out);
+        let table = String::from_utf8_lossy(&out.stdout);
+        let mut counted: Vec<(String, u64, u64)> = table
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("Index"))
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let n = |s: &str| s.replace(',', "").parse::<u64>().unwrap();
+                (f[f.len() - 1].to_string(), n(f[1]), n(f[3]))
+            })
+            .collect();
+        let mut expected: Vec<(String, u64, u64)> = copy_meta["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let n = |k: &str| r[k].as_u64().unwrap();
+                (
+                    r["name"].as_str().unwrap().to_string(),
+                    n("count"),
+                    n("size"),
+                )
+            })
+            .collect();
+        counted.sort();
+        expected.sort();
+        assert_eq!(counted, expected, "{name}: table-only rows");
+        let garbage = format!(
+            "garbage awaiting collection: {} objects",
+            cm["garbage_objects"].as_u64().unwrap()
+        );
+        assert!(table.contains(&garbage), "{name}: {table}");
         assert_ne!(target.state(), 't', "{name}: the target is left running");
         compared += 1;
     }
@@ -147,7 +192,7 @@ fn a_live_image_walks_like_its_copy_parents_and_labels_included() {
     let pid = target.pid();
     // One thread on both: the walk order, and so each parent, is then deterministic.
     let (interp, copy) = copy_of(pid);
-    let from_copy = walk_with_threads(&copy, &interp, Mode::Full, false, CrossEdges::Skip, 1)
+    let from_copy = walk_with_threads(&copy, &interp, Mode::Full, false, Keep::Objects, 1)
         .unwrap()
         .into_ordered_heap();
     drop(copy);
@@ -155,7 +200,7 @@ fn a_live_image_walks_like_its_copy_parents_and_labels_included() {
     // A small cache (256 KiB): chunks are evicted and fetched again many times over.
     let live = Image::live_cached(pid, &read_maps(pid).unwrap(), 256 << 10)
         .with_fallback(Box::new(ProcessMemory::new(pid)));
-    let walked = walk(&live, &interp, Mode::Full, false, CrossEdges::Skip).unwrap();
+    let walked = walk(&live, &interp, Mode::Full, false, Keep::Objects).unwrap();
     assert!(
         live.stats().read_bytes > live.stats().bytes,
         "the cache was too big to test"

@@ -124,6 +124,14 @@ impl Census {
                 garbage_bytes += o.size;
             }
         }
+        for (type_id, tally) in heap.folded.iter().enumerate() {
+            let row = &mut rows[row_of_type[type_id]];
+            row.count += tally.count;
+            row.size += tally.size;
+            row.approximate += tally.approximate;
+            objects += tally.count;
+            bytes += tally.size;
+        }
         for (row, retained) in retained_per_row(heap, &row_of_type, rows.len())
             .into_iter()
             .enumerate()

@@ -66,6 +66,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         nonblocking: args.nonblocking,
         low_memory: args.low_memory,
         retained: !args.no_retained,
+        objects: args.output.is_some() || args.objects.is_some(),
         patience: Patience::default(),
     };
     let print_trail = |trail: &[String]| {

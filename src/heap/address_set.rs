@@ -131,6 +131,13 @@ impl AddressSet {
         self.bits[word].fetch_or(mask, Relaxed) & mask == 0
     }
 
+    /// Empty the set.
+    pub(super) fn clear(&self) {
+        for w in &self.bits {
+            w.store(0, Relaxed);
+        }
+    }
+
     /// Whether `slot` is in the set.
     pub(super) fn contains(&self, slot: Slot) -> bool {
         let (word, mask) = Self::bit(slot);

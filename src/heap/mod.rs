@@ -78,6 +78,15 @@ pub struct HeapObject {
 
 pub const NO_PARENT: u32 = u32::MAX;
 
+/// Objects of one type counted without a record ([`Heap::folded`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TypeTally {
+    pub count: u64,
+    pub size: u64,
+    /// How many have an approximate size.
+    pub approximate: u64,
+}
+
 /// One object as a census counts it ([`Heap::census_entries`]).
 #[derive(Debug, Clone, Copy)]
 pub struct CensusEntry {
@@ -276,6 +285,9 @@ pub struct Heap {
     /// objects, and candidates that were not objects (their position is
     /// [`order::NOT_PLACED`]). Their `parent` is a record index.
     records: Vec<Record>,
+    /// Objects counted by type id without a record (a walk that kept counts only,
+    /// [`walk::Keep::Counts`]): in the census, not in [`Heap::objects`].
+    pub folded: Vec<TypeTally>,
     /// The addresses of the records' slots.
     slots: Slots,
     /// Sizes that do not fit a record's 32 bits, by slot.
@@ -315,6 +327,7 @@ mod tests {
             label: 0,
         };
         let heap = Heap {
+            folded: Vec::new(),
             records: vec![
                 record(0x2000, Record::BIG, 3 | Record::APPROXIMATE, NO_PARENT),
                 record(0x3000, 0, Record::NOT_AN_OBJECT, 0),

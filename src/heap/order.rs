@@ -122,9 +122,18 @@ impl Walked {
             mut heap, visited, ..
         } = self;
         let records = &mut heap.records;
-        // Candidates that were not objects leave the set: what remains are the objects.
-        for o in records.iter().filter(|o| !o.is_object()) {
-            visited.remove(o.slot);
+        if heap.folded.is_empty() {
+            // Candidates that were not objects leave the set: what remains are the objects.
+            for o in records.iter().filter(|o| !o.is_object()) {
+                visited.remove(o.slot);
+            }
+        } else {
+            // The folded objects have no record (and no position): the set holds the records'
+            // objects only.
+            visited.clear();
+            for o in records.iter().filter(|o| o.is_object()) {
+                visited.insert_slot(o.slot);
+            }
         }
         let (before, count) = visited.ranks();
         let position = |r: &Record| r.is_object().then(|| visited.rank(&before, r.slot));

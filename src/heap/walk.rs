@@ -20,7 +20,7 @@ use super::order::Walked;
 use super::referents::{full_extra_referents, gc_referents};
 use super::sizes::getsizeof;
 use super::types::{TypeInfo, TypeTable};
-use super::{Heap, Mode, Record, WalkError, NO_PARENT};
+use super::{Heap, Mode, Record, TypeTally, WalkError, NO_PARENT};
 use crate::interpreter::layout::{
     self as L, CurrentFrame, DictKeysLayout, Frames, InterpFrameLayout, RefcountRule,
 };
@@ -276,11 +276,54 @@ struct Walker<'a> {
     processed: usize,
     /// The most records processed at a time: [`COPY_ROUND`] or [`LIVE_ROUND`].
     round: usize,
+    /// With [`Keep::Counts`], the objects whose records were folded away, by type id; while
+    /// `folding`, processed records are folded (up to `folded_upto`) and dropped.
+    folded: Vec<TypeTally>,
+    folding: bool,
+    folded_upto: usize,
     /// Where the roots were cut short (thread and frame caps).
     warnings: Vec<String>,
 }
 
 impl Walker<'_> {
+    /// [`Keep::Counts`]: add the processed records to the tallies by type, and drop them once
+    /// they are half of the records (the queue's front moves; amortised, each record moves at
+    /// most once or twice). Their parent indices go stale: nothing reads them in this mode,
+    /// and the records kept (the GC lists' leftovers) are numbered once folding stops.
+    fn fold_processed(&mut self) {
+        for r in &self.records[self.folded_upto..self.processed] {
+            if !r.is_object() {
+                continue;
+            }
+            let type_id = (r.kind & !Record::APPROXIMATE) as usize;
+            if self.folded.len() <= type_id {
+                self.folded.resize(type_id + 1, TypeTally::default());
+            }
+            let size = match r.size {
+                Record::BIG => self
+                    .threads
+                    .iter()
+                    .flat_map(|t| &t.big_sizes)
+                    .find(|&&(slot, _)| slot == r.slot)
+                    .map_or(0, |&(_, size)| size),
+                size => u64::from(size),
+            };
+            let tally = &mut self.folded[type_id];
+            tally.count += 1;
+            tally.size += size;
+            tally.approximate += u64::from(r.kind & Record::APPROXIMATE != 0);
+        }
+        self.folded_upto = self.processed;
+        if self.processed * 2 >= self.records.len() {
+            self.records.drain(..self.processed);
+            self.processed = 0;
+            self.folded_upto = 0;
+            if self.records.capacity() > 2 * self.records.len() + COPY_ROUND {
+                self.records.shrink_to(2 * self.records.len() + COPY_ROUND);
+            }
+        }
+    }
+
     /// Queue `addr` with no parent and the label `label()`, unless it was seen before.
     fn enqueue_root(&mut self, addr: u64, label: impl FnOnce(&Self) -> u32) {
         if addr == 0 || !addr.is_multiple_of(8) {
@@ -380,16 +423,26 @@ impl Walker<'_> {
             for thread in &mut self.threads {
                 thread.found.shrink_to(self.round);
             }
+            if self.folding {
+                self.fold_processed();
+            }
         }
     }
 }
 
-/// Whether the walk keeps the edges it does not take (to objects found before another way):
-/// the dominator tree and retained sizes need them (8 bytes each; W1 has 1.9 M).
+/// What the walk keeps of what it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CrossEdges {
-    Keep,
-    Skip,
+pub enum Keep {
+    /// Every object's record, and the edges the walk does not take (to objects found before
+    /// another way), which the dominator tree and retained sizes need (8 bytes each; W1 has
+    /// 1 M).
+    Graph,
+    /// Every object's record (20 bytes each): a snapshot's or `--objects`' rows.
+    Objects,
+    /// Counts and sizes by type only: the records of objects reached from the roots are
+    /// folded into [`Heap::folded`] as the walk goes (only those the GC lists alone give stay,
+    /// for the garbage rule). A table needs nothing more.
+    Counts,
 }
 
 /// Walk the heap of `interp` in `image`. With `tolerant` (a copy taken without stopping the
@@ -397,20 +450,20 @@ pub enum CrossEdges {
 /// not hold together is cut where it breaks (or left out) and reported in [`Heap::warnings`]
 /// instead of failing the walk. Big levels are walked by as many threads as
 /// there are cores, two at most (one on a live image). On a live image no cross edges are
-/// kept, whatever `cross_edges` says (the low-memory mode's bound).
+/// kept, whatever `keep` says (the low-memory mode's bound).
 pub fn walk(
     image: &Image,
     interp: &Interpreter,
     mode: Mode,
     tolerant: bool,
-    cross_edges: CrossEdges,
+    keep: Keep,
 ) -> Result<Walked, WalkError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // A live image's cache is per thread: a second walking thread would fetch the same chunks
     // again, and measured no faster.
     let threads = if image.is_live() { 1 } else { cores };
     let threads = threads.clamp(1, THREADS);
-    walk_with_threads(image, interp, mode, tolerant, cross_edges, threads)
+    walk_with_threads(image, interp, mode, tolerant, keep, threads)
 }
 
 /// [`walk`] with `threads` threads, two at most (1 walks every level in order,
@@ -420,7 +473,7 @@ pub fn walk_with_threads(
     interp: &Interpreter,
     mode: Mode,
     tolerant: bool,
-    cross_edges: CrossEdges,
+    keep: Keep,
     threads: usize,
 ) -> Result<Walked, WalkError> {
     let mut view = View {
@@ -470,7 +523,7 @@ pub fn walk_with_threads(
         shared: Shared {
             view,
             mode,
-            cross_edges: cross_edges == CrossEdges::Keep && !image.is_live(),
+            cross_edges: keep == Keep::Graph && !image.is_live(),
             visited: AddressSet::new(slots.clone()),
             types: Mutex::new(types),
             labels: Mutex::new(Labeler::new(view)),
@@ -485,6 +538,9 @@ pub fn walk_with_threads(
         } else {
             COPY_ROUND
         },
+        folded: Vec::new(),
+        folding: keep == Keep::Counts,
+        folded_upto: 0,
         warnings: Vec::new(),
     };
     let walk_roots = |w: &mut Walker| {
@@ -529,6 +585,8 @@ pub fn walk_with_threads(
     let notes = vec![gc_lists_note(&heads, mode, seeds.len())];
     warnings.append(&mut w.warnings);
     // What no root reaches: garbage cycles not yet collected, objects held only by C code.
+    // Their records stay (the garbage rule needs them).
+    w.folding = false;
     let unrooted = w.records.len();
     for s in seeds {
         if w.shared.visited.insert_slot(s) {
@@ -571,6 +629,7 @@ pub fn walk_with_threads(
     Ok(Walked {
         heap: Heap {
             records: w.records,
+            folded: w.folded,
             slots: visited.slots().clone(),
             big_sizes,
             order: super::Order::None,
