@@ -102,6 +102,9 @@ struct Shared<'a> {
     /// (low-memory mode leaves the dominators out: 12 bytes per edge, 40 per object).
     cross_edges: bool,
     visited: AddressSet,
+    /// With `cross_edges`: the immortal objects processed so far (3.12+), which the
+    /// interpreter holds like static types (see [`held_by_interpreter`]).
+    immortal: Option<AddressSet>,
     types: Mutex<TypeTable>,
     labels: Mutex<Labeler<'a>>,
 }
@@ -212,6 +215,12 @@ impl WalkThread {
             let Some(type_id) = self.types.resolve(shared, word(L::OB_TYPE as usize)) else {
                 continue;
             };
+            if let Some(immortal) = &shared.immortal {
+                if is_immortal(view.layout.refcount, word(0)) {
+                    immortal.insert_slot(record.slot);
+                    self.cross.push((NO_PARENT, record.slot));
+                }
+            }
             let ty = self.types.info(type_id);
             let (size, exact) = getsizeof(view, addr, ty);
             record.size = match u32::try_from(size) {
@@ -247,7 +256,8 @@ impl WalkThread {
                     Some((slot, false))
                         if shared.cross_edges
                             && child != addr
-                            && (child != ty.address || ty.is_heap()) =>
+                            && (child != ty.address || ty.is_heap())
+                            && !shared.immortal.as_ref().is_some_and(|i| i.contains(slot)) =>
                     {
                         cross.push((index, slot))
                     }
@@ -525,6 +535,8 @@ pub fn walk_with_threads(
             mode,
             cross_edges: keep == Keep::Graph && !image.is_live(),
             visited: AddressSet::new(slots.clone()),
+            immortal: (keep == Keep::Graph && !image.is_live())
+                .then(|| AddressSet::new(slots.clone())),
             types: Mutex::new(types),
             labels: Mutex::new(Labeler::new(view)),
         },
@@ -673,10 +685,23 @@ fn gc_list_objects(
     Ok(objects)
 }
 
+/// Whether a reference-count word marks an immortal object (3.12+: never freed; 3.12/3.13
+/// set the count to 2^32 - 1, 3.14+ a flag). No count of an older version reaches that.
+#[inline]
+fn is_immortal(rule: RefcountRule, word: u64) -> bool {
+    match rule {
+        RefcountRule::Plain => word == u64::from(u32::MAX),
+        RefcountRule::SplitWithFlags => (word >> 48) & 1 != 0,
+    }
+}
+
 /// Static types are never freed: for the dominator tree the interpreter holds them (an edge
 /// from the root above all roots), which makes every other edge to them redundant (an edge
 /// into a vertex the root reaches directly changes no dominator), so the walk does not keep
-/// the one from each object to its type.
+/// the one from each object to its type. Immortal objects (3.12+: None, small ints, interned
+/// strings) are held the same way, as the walk processes them; an edge to one found before it
+/// was processed is kept (redundant, not wrong). Nothing retains them: freeing a container
+/// never frees an immortal it holds.
 fn held_by_interpreter(types: &[TypeInfo], slots: &Slots, cross: &mut Vec<(u32, Slot)>) {
     for ty in types.iter().filter(|t| !t.is_heap()) {
         if let Some(slot) = slots.slot(ty.address) {
