@@ -18,6 +18,7 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::census::Census;
+use crate::heap::allocator::{allocator_usage, AllocatorUsage};
 use crate::heap::gc_lists::collection_in_progress;
 use crate::heap::order::Walked;
 use crate::heap::walk::{walk, Keep};
@@ -27,8 +28,9 @@ use crate::memory::freeze::{FreezeError, Frozen};
 use crate::memory::image::{CopyPlan, Image};
 use crate::memory::maps::{read_maps, Mapping};
 use crate::memory::process::ProcessMemory;
+use crate::memory::smaps::resident_memory;
 use crate::memory::MemoryError;
-use crate::snapshot::{MemoryMode, Meta, PythonInfo, LEFT_OUT_RETAINED};
+use crate::snapshot::{MemoryAccount, MemoryMode, Meta, PythonInfo, LEFT_OUT_RETAINED};
 
 /// Why a capture failed. Each kind has its own exit code (README "Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +211,7 @@ fn capture_noting(
     } = copied;
     let stats = image.stats();
     let low_memory = image.is_live();
+    let pools = pools_of(pid, &image, &interp);
     let heap = if low_memory {
         // The cache goes first; the records are put in order in place (8 bytes per object
         // less); no dominators.
@@ -271,6 +274,7 @@ fn capture_noting(
             Vec::new()
         },
         warnings: warnings.clone(),
+        memory: memory_account(pid, &census, pools),
     };
     Ok(Capture {
         meta,
@@ -278,6 +282,37 @@ fn capture_noting(
         heap,
         warnings,
         trail: Vec::new(),
+    })
+}
+
+/// The object allocator's pools in the target's memory: read from the copy, or (low-memory
+/// mode) from the process, one header at a time (through the cache, each would fetch a whole
+/// chunk: a sweep of all its memory).
+fn pools_of(pid: i32, image: &Image, interp: &Interpreter) -> AllocatorUsage {
+    let layout = image.layout();
+    let regions = (0..layout.region_count()).map(|i| layout.region(i));
+    let pool_size = interp.layout.pymalloc_pool;
+    if image.is_live() {
+        allocator_usage(&ProcessMemory::new(pid), regions, pool_size)
+    } else {
+        allocator_usage(image, regions, pool_size)
+    }
+}
+
+/// Where the target's resident memory is, if its smaps can be read.
+fn memory_account(pid: i32, census: &Census, pools: AllocatorUsage) -> Option<MemoryAccount> {
+    let resident = resident_memory(pid).ok()?;
+    Some(MemoryAccount {
+        rss: resident.rss,
+        files: resident.files,
+        thread_stacks: resident.thread_stacks,
+        anonymous: resident.anonymous,
+        objects: census.bytes,
+        allocator_pools: pools.pool_bytes,
+        allocator_free: pools.free(),
+        outside_objects: resident
+            .anonymous
+            .saturating_sub(census.bytes + pools.free()),
     })
 }
 

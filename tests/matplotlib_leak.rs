@@ -122,6 +122,17 @@ fn leak(build_name: &'static str) {
         .unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     let opening: String = text.lines().take(3).collect::<Vec<_>>().join("\n");
+    // Where the process's RSS went over the leaking requests (printed for the log).
+    let rss_line = text
+        .lines()
+        .find(|l| l.starts_with("RSS "))
+        .unwrap_or_else(|| panic!("no RSS line in:\n{text}"));
+    eprintln!("{build_name}: {rss_line}");
+    let memory = &leaky["memory"];
+    assert!(
+        memory["rss"].as_i64().unwrap() > 0 && memory["objects"].as_i64().unwrap() > 0,
+        "{memory}"
+    );
     for needle in ["Gcf.figs[*]", "20 × matplotlib.figure.Figure"] {
         assert!(opening.contains(needle), "{needle} not in:\n{opening}");
     }

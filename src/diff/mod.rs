@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::snapshot::{Snapshot, NO_PARENT};
+use crate::snapshot::{MemoryAccount, Snapshot, NO_PARENT};
 
 /// How rows are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,6 +122,34 @@ pub struct Diff {
     pub garbage_left_out: Vec<(u64, u64)>,
     /// Each once, in the order found.
     pub warnings: Vec<String>,
+    /// How the target's resident memory changed from the first snapshot to the last, where
+    /// both say ([`crate::snapshot::MemoryAccount`]).
+    pub memory: Option<MemoryDelta>,
+}
+
+/// Changes of the parts of the resident memory (bytes, signed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MemoryDelta {
+    pub rss: i64,
+    pub objects: i64,
+    pub allocator_free: i64,
+    pub outside_objects: i64,
+    pub thread_stacks: i64,
+    pub files: i64,
+}
+
+impl MemoryDelta {
+    fn between(a: &MemoryAccount, b: &MemoryAccount) -> MemoryDelta {
+        let d = |x: u64, y: u64| y as i64 - x as i64;
+        MemoryDelta {
+            rss: d(a.rss, b.rss),
+            objects: d(a.objects, b.objects),
+            allocator_free: d(a.allocator_free, b.allocator_free),
+            outside_objects: d(a.outside_objects, b.outside_objects),
+            thread_stacks: d(a.thread_stacks, b.thread_stacks),
+            files: d(a.files, b.files),
+        }
+    }
 }
 
 impl Diff {
@@ -250,6 +278,13 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
                 .collect()
         },
         warnings,
+        memory: match (
+            &snapshots[0].meta.memory,
+            &snapshots[snapshots.len() - 1].meta.memory,
+        ) {
+            (Some(a), Some(b)) => Some(MemoryDelta::between(a, b)),
+            _ => None,
+        },
     }
 }
 

@@ -5,6 +5,7 @@
 //! - [`edges`] — how a parent holds a child: retainer-chain labels;
 //! - [`gc_lists`] — interpreters and their generation lists;
 //! - [`garbage`] — what the cyclic collector would free now;
+//! - [`allocator`] — the object allocator's pools: allocated against free;
 //! - [`dominators`] — the dominator tree and retained sizes;
 //! - [`types`] — validated type objects and what each needs;
 //! - [`referents`] — per-type `tp_traverse` emulation;
@@ -15,6 +16,7 @@
 //! - [`walk`] — the traversal itself.
 
 mod address_set;
+pub mod allocator;
 pub mod dominators;
 pub mod edges;
 pub mod garbage;

@@ -576,6 +576,9 @@ pub struct Layout {
     pub bytearray: ByteArrayRule,
     /// `sys.getsizeof` of C types that own memory (kept apart from the object layouts).
     pub sizes: SizeLayout,
+    /// The size of the object allocator's (pymalloc's) pools: 4 KiB up to 3.9, 16 KiB from
+    /// 3.10 (their arenas grew from 256 KiB to 1 MiB).
+    pub pymalloc_pool: u64,
     /// From this micro version of the minor series on, an instance with a materialised
     /// `__dict__` visits the dict (not its inline values), and the dict visits its values even
     /// when they are embedded (gh-130327; 3.13.0 behaves the old way, 3.13.18 the new one).

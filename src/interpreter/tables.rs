@@ -288,6 +288,7 @@ pub static V2_7: Layout = Layout {
     ],
     // `in_weakreflist` is not visited.
     old_instance_fields: &[(16, "__class__"), (24, "__dict__")],
+    pymalloc_pool: 4 << 10,
     refcount: RefcountRule::Plain,
     bytearray: ByteArrayRule::Inline { alloc: 32 },
     // 2.7: `BytesIO` holds a raw buffer; `Struct` codes are 24 bytes; no C `Decimal`,
@@ -580,6 +581,7 @@ pub static V3_8: Layout = Layout {
     refcount: RefcountRule::Plain,
     bytearray: ByteArrayRule::Inline { alloc: 24 },
     sizes: SIZES_3,
+    pymalloc_pool: 4 << 10,
     lru_cache: Some(LRU_3_7),
     dict_first_since_micro: None,
     dict_first: false,
@@ -664,6 +666,7 @@ pub static V3_10: Layout = Layout {
         fields: &[(72, "cache"), (88, "__wrapped__"), (136, "__dict__")],
         ..LRU_3_7
     }),
+    pymalloc_pool: 16 << 10,
     ..V3_9
 };
 

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod maps;
 pub mod pagemap;
 pub mod process;
+pub mod smaps;
 
 use thiserror::Error;
 

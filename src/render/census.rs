@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use super::{count_of, group, human_bytes, more_rows};
 use crate::census::Census;
-use crate::snapshot::Meta;
+use crate::snapshot::{MemoryAccount, Meta};
 
 /// The header lines and the `top` largest rows.
 pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
@@ -62,6 +62,9 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
         count_of(census.garbage_objects, "object", "objects"),
         human_bytes(census.garbage_bytes),
     );
+    if let Some(m) = &meta.memory {
+        let _ = writeln!(s, "{}", memory_line(m));
+    }
     let _ = writeln!(
         s,
         "{:>6} {:>11} {:>4} {:>13} {:>4} {:>13} {:>4} {:>13}  Type",
@@ -104,4 +107,18 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
         let _ = writeln!(s, "{}", more_rows(census.rows.len() - top));
     }
     s
+}
+
+/// Where the target's resident memory is, in one line.
+pub fn memory_line(m: &MemoryAccount) -> String {
+    format!(
+        "RSS {}: objects {}, allocator free {}, outside Python objects {}, thread stacks {}, \
+         files and code {}",
+        human_bytes(m.rss),
+        human_bytes(m.objects),
+        human_bytes(m.allocator_free),
+        human_bytes(m.outside_objects),
+        human_bytes(m.thread_stacks),
+        human_bytes(m.files),
+    )
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::{count_of, group, human_bytes, more_rows, signed};
-use crate::diff::{Diff, GroupBy};
+use crate::diff::{Diff, GroupBy, MemoryDelta};
 
 pub fn diff_table(d: &Diff, top: usize) -> String {
     let mut s = String::new();
@@ -43,6 +43,9 @@ pub fn diff_table(d: &Diff, top: usize) -> String {
             let _ = writeln!(s, "     e.g. {}", x.example);
         }
         let _ = writeln!(s);
+    }
+    if let Some(m) = &d.memory {
+        let _ = writeln!(s, "{}\n", memory_delta_line(m));
     }
     let what = match d.group_by {
         GroupBy::Type => "Type",
@@ -146,4 +149,35 @@ pub fn diff_table(d: &Diff, top: usize) -> String {
         }
     }
     s
+}
+
+/// "RSS +31 MB: objects +10.4 MB, allocator free +0.8 MB, outside Python objects +19.6 MB"
+/// (thread stacks and files when they changed).
+pub fn memory_delta_line(m: &MemoryDelta) -> String {
+    let mut line = format!(
+        "RSS {}: objects {}, allocator free {}, outside Python objects {}",
+        signed_bytes(m.rss),
+        signed_bytes(m.objects),
+        signed_bytes(m.allocator_free),
+        signed_bytes(m.outside_objects),
+    );
+    for (delta, what) in [
+        (m.thread_stacks, "thread stacks"),
+        (m.files, "files and code"),
+    ] {
+        if delta != 0 {
+            let _ = write!(line, ", {what} {}", signed_bytes(delta));
+        }
+    }
+    line
+}
+
+/// A change of size: `+10.4 MB`, `-640 kB`, `0 B`.
+fn signed_bytes(n: i64) -> String {
+    let sign = match n {
+        0 => "",
+        n if n > 0 => "+",
+        _ => "-",
+    };
+    format!("{sign}{}", human_bytes(n.unsigned_abs()))
 }

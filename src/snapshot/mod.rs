@@ -102,6 +102,37 @@ pub struct Meta {
     /// without stopping), one line each, as printed.
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// Where the target's resident memory is (absent in older snapshots, or where
+    /// `/proc/<pid>/smaps` could not be read).
+    #[serde(default)]
+    pub memory: Option<MemoryAccount>,
+}
+
+/// Where the target's resident memory is, in bytes: the census, the object allocator's pools
+/// (read from the target's memory), and `/proc/<pid>/smaps` read just after the walk. The
+/// parts are approximate: they come from different moments and views (a static object in a
+/// library's data counts both as an object and as a file's page).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryAccount {
+    /// The target's resident set: `files + thread_stacks + anonymous`.
+    pub rss: u64,
+    /// Mapped files: executables and libraries (code and data), and any file or shared
+    /// memory the process maps.
+    pub files: u64,
+    pub thread_stacks: u64,
+    /// The rest: the heap and private anonymous mappings.
+    pub anonymous: u64,
+    /// Python objects: the census's bytes (`sys.getsizeof`, so buffers objects own count).
+    pub objects: u64,
+    /// The object allocator's (pymalloc's) pools, and the part of them not allocated (free
+    /// blocks, empty pools the arenas keep).
+    pub allocator_pools: u64,
+    pub allocator_free: u64,
+    /// Anonymous memory that neither objects nor the allocator's free space explain:
+    /// `anonymous - objects - allocator_free` (0 at least). Buffers that C code allocated
+    /// outside any object (extension modules, the interpreter's own tables) and malloc's own
+    /// free space: where a leak the census cannot see shows.
+    pub outside_objects: u64,
 }
 
 /// In [`Meta::left_out`]: the dominators and retained sizes, which the low-memory mode leaves
