@@ -16,6 +16,7 @@
 
 use std::time::Instant;
 
+use heapsnap::heap::edges::KeyLabels;
 use heapsnap::heap::walk::{walk, Keep};
 use heapsnap::heap::Mode;
 
@@ -89,7 +90,15 @@ fn main() {
     // Everything is cleared so that the count starts now.
     std::fs::write("/proc/self/clear_refs", "1").unwrap_or_else(|e| fail(e));
     let started = Instant::now();
-    let walked = walk(&image, &interp, Mode::Full, false, Keep::Graph).unwrap_or_else(|e| fail(e));
+    let walked = walk(
+        &image,
+        &interp,
+        Mode::Full,
+        false,
+        Keep::Graph,
+        KeyLabels::Masked,
+    )
+    .unwrap_or_else(|e| fail(e));
     let walk_ms = started.elapsed().as_secs_f64() * 1e3;
     let touched = referenced_bytes(&pages);
     let objects = walked.into_ordered_heap().len();

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::census::Census;
 use crate::heap::allocator::{allocator_usage, AllocatorUsage};
+use crate::heap::edges::KeyLabels;
 use crate::heap::gc_lists::collection_in_progress;
 use crate::heap::order::Walked;
 use crate::heap::walk::{walk, Keep};
@@ -103,6 +104,8 @@ pub struct Options {
     /// `--objects`' rows). Without, a table by type is all the caller needs, and the
     /// low-memory mode folds records into counts as it walks ([`Keep::Counts`]).
     pub objects: bool,
+    /// How dict keys appear in labels: masked unless they read like names, or literally.
+    pub keys: KeyLabels,
     pub patience: Patience,
 }
 
@@ -131,6 +134,7 @@ impl Options {
             low_memory: false,
             retained: true,
             objects: true,
+            keys: KeyLabels::Masked,
             patience: Patience::default(),
         }
     }
@@ -401,7 +405,14 @@ fn take_stopped(
         };
         let walk_started = Instant::now();
         // While the collector collects, its lists are known to be spliced: walk around them.
-        let result = walk(&copied.image, interp, options.mode, collecting, keep);
+        let result = walk(
+            &copied.image,
+            interp,
+            options.mode,
+            collecting,
+            keep,
+            options.keys,
+        );
         let pause_ms = stopped
             .as_ref()
             .map_or(copied.pause, Frozen::paused)
@@ -438,8 +449,15 @@ fn take_stopped(
             }
             Err(WalkError::Corrupt(why)) => {
                 // No safe moment came: walk around what is torn.
-                let walked = walk(&copied.image, interp, options.mode, true, keep)
-                    .map_err(|e| walk_failure(pid, e))?;
+                let walked = walk(
+                    &copied.image,
+                    interp,
+                    options.mode,
+                    true,
+                    keep,
+                    options.keys,
+                )
+                .map_err(|e| walk_failure(pid, e))?;
                 let warning = format!(
                     "no stop of {stops} in {:.1} s found the GC lists whole ({why}): the census \
                      walked around them",
@@ -492,6 +510,7 @@ fn take_running(pid: i32, interp: &Interpreter, options: &Options) -> Result<Tak
         options.mode,
         true,
         options.keep(false),
+        options.keys,
     )
     .map_err(|e| walk_failure(pid, e))?;
     Ok(Taken {

@@ -278,3 +278,38 @@ fn clap_stays_in_the_cli() {
         "clap used outside src/cli: {offenders:?}"
     );
 }
+
+#[test]
+fn completions_name_every_command_and_option_and_bash_loads_them() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = heapsnap().args(["completions", shell]).output().unwrap();
+        common::assert_succeeded(&out);
+        let script = String::from_utf8(out.stdout).unwrap();
+        // fish writes long options without their dashes (`-l low-memory`).
+        for word in [
+            "dump",
+            "diff",
+            "demo",
+            "low-memory",
+            "include-garbage",
+            "keys",
+        ] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+        if shell == "bash" {
+            let path = std::env::temp_dir().join(format!("heapsnap-{}.bash", std::process::id()));
+            std::fs::write(&path, &script).unwrap();
+            let check = Command::new("bash")
+                .arg("-c")
+                .arg(format!("source {} && complete -p heapsnap", path.display()))
+                .output()
+                .unwrap();
+            let _ = std::fs::remove_file(&path);
+            assert!(
+                check.status.success(),
+                "{}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+    }
+}

@@ -6,6 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{build, copy_of, fixture, Target};
+use heapsnap::heap::edges::KeyLabels;
 use heapsnap::heap::walk::{walk, Keep};
 use heapsnap::heap::Mode;
 use heapsnap::memory::image::Image;
@@ -36,9 +37,16 @@ fn corrupted_walks(build_name: &'static str) {
     );
     let pid = target.pid();
     let (interp, image) = copy_of(pid);
-    let clean = walk(&image, &interp, Mode::Full, false, Keep::Graph)
-        .unwrap()
-        .into_ordered_heap();
+    let clean = walk(
+        &image,
+        &interp,
+        Mode::Full,
+        false,
+        Keep::Graph,
+        KeyLabels::Masked,
+    )
+    .unwrap()
+    .into_ordered_heap();
     let regions = image.to_regions();
     let total: u64 = regions.iter().map(|(_, d)| d.len() as u64 / 8).sum();
 
@@ -75,8 +83,15 @@ fn corrupted_walks(build_name: &'static str) {
         for tolerant in [false, true] {
             let started = Instant::now();
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                walk(&corrupt, &interp, Mode::Full, tolerant, Keep::Graph)
-                    .map(|w| w.into_ordered_heap().len())
+                walk(
+                    &corrupt,
+                    &interp,
+                    Mode::Full,
+                    tolerant,
+                    Keep::Graph,
+                    KeyLabels::Masked,
+                )
+                .map(|w| w.into_ordered_heap().len())
             }));
             let took = started.elapsed();
             assert!(

@@ -7,6 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{assert_succeeded, build, copy_of, heapsnap, limited_cgroup, Target};
+use heapsnap::heap::edges::KeyLabels;
 use heapsnap::heap::walk::{walk, walk_with_threads, Keep};
 use heapsnap::heap::{Heap, Mode};
 use heapsnap::memory::{freeze::Frozen, image::Image, maps::read_maps, process::ProcessMemory};
@@ -192,15 +193,31 @@ fn a_live_image_walks_like_its_copy_parents_and_labels_included() {
     let pid = target.pid();
     // One thread on both: the walk order, and so each parent, is then deterministic.
     let (interp, copy) = copy_of(pid);
-    let from_copy = walk_with_threads(&copy, &interp, Mode::Full, false, Keep::Objects, 1)
-        .unwrap()
-        .into_ordered_heap();
+    let from_copy = walk_with_threads(
+        &copy,
+        &interp,
+        Mode::Full,
+        false,
+        Keep::Objects,
+        KeyLabels::Masked,
+        1,
+    )
+    .unwrap()
+    .into_ordered_heap();
     drop(copy);
     let frozen = Frozen::stop(pid).unwrap();
     // A small cache (256 KiB): chunks are evicted and fetched again many times over.
     let live = Image::live_cached(pid, &read_maps(pid).unwrap(), 256 << 10)
         .with_fallback(Box::new(ProcessMemory::new(pid)));
-    let walked = walk(&live, &interp, Mode::Full, false, Keep::Objects).unwrap();
+    let walked = walk(
+        &live,
+        &interp,
+        Mode::Full,
+        false,
+        Keep::Objects,
+        KeyLabels::Masked,
+    )
+    .unwrap();
     assert!(
         live.stats().read_bytes > live.stats().bytes,
         "the cache was too big to test"

@@ -5,6 +5,7 @@
 mod common;
 
 use common::{build, copy_of, Target};
+use heapsnap::heap::edges::KeyLabels;
 use heapsnap::heap::walk::{walk_with_threads, Keep};
 use heapsnap::heap::{Heap, Mode, NO_PARENT};
 
@@ -59,9 +60,17 @@ fn two_threads_find_what_one_thread_finds() {
     let (interp, image) = copy_of(pid);
 
     let walk = |threads| {
-        walk_with_threads(&image, &interp, Mode::Full, false, Keep::Graph, threads)
-            .unwrap()
-            .into_ordered_heap()
+        walk_with_threads(
+            &image,
+            &interp,
+            Mode::Full,
+            false,
+            Keep::Graph,
+            KeyLabels::Masked,
+            threads,
+        )
+        .unwrap()
+        .into_ordered_heap()
     };
     let one = described(&walk(1));
     let two = described(&walk(2));

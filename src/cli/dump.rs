@@ -2,6 +2,7 @@
 
 use super::{exit, print_stdout, DumpArgs, Failure};
 use crate::capture::{capture, CaptureError, FailureKind, Options, Patience};
+use crate::heap::edges::KeyLabels;
 use crate::render::census::census_table;
 use crate::snapshot::{output, write_objects_jsonl, Snapshot};
 
@@ -67,6 +68,11 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         low_memory: args.low_memory,
         retained: !args.no_retained,
         objects: args.output.is_some() || args.objects.is_some(),
+        keys: if args.keys {
+            KeyLabels::Literal
+        } else {
+            KeyLabels::Masked
+        },
         patience: Patience::default(),
     };
     let print_trail = |trail: &[String]| {

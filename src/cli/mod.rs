@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing, the commands, and how failures become one line on
 //! stderr and a documented exit code.
 
+pub mod completions;
 pub mod demo;
 pub mod diff;
 pub mod dump;
@@ -32,6 +33,16 @@ pub enum Command {
     Diff(DiffArgs),
     /// Run the whole story on a bundled leaky example service: dump, requests, dump, diff.
     Demo(DemoArgs),
+    /// Print a shell completion script (e.g. `heapsnap completions bash >
+    /// /etc/bash_completion.d/heapsnap`).
+    Completions(CompletionsArgs),
+}
+
+#[derive(clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(clap::Args)]
@@ -121,6 +132,12 @@ pub struct DumpArgs {
     /// bytes go without them).
     #[arg(long)]
     pub no_retained: bool,
+    /// Show every dict key in retainer labels as it is (cut at 80 characters). By default a
+    /// key is shown only when it reads like a name (an identifier of at most 40 characters,
+    /// a dotted module name), and any other is masked with its type and length
+    /// (['<str len=32>']): a snapshot then holds no secret a key holds.
+    #[arg(long)]
+    pub keys: bool,
     /// Print nothing on stdout (with -o or --objects).
     #[arg(short, long, requires = "written")]
     pub quiet: bool,
@@ -225,6 +242,7 @@ pub fn main() -> i32 {
         Command::Dump(args) => dump::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Completions(args) => completions::run(&args),
     };
     match result {
         Ok(()) => 0,

@@ -36,9 +36,21 @@ pub enum Edge {
 /// `id - INDEX_LABEL_BASE` (`[i]`), so that big lists do not fill the table with `[0]`..`[n]`.
 pub const INDEX_LABEL_BASE: u32 = 1 << 31;
 
+/// How dict keys appear in labels (and so in snapshots, `--objects` files and chains).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLabels {
+    /// A key is shown only when it reads like a name ([`looks_like_name`]); any other is
+    /// masked with its type and length (`['<str len=32>']`, `[<int>]`), so that no secret a
+    /// key holds (a session token, an API key) reaches a file.
+    Masked,
+    /// Every key as it is (`--keys`), cut at 80 characters.
+    Literal,
+}
+
 /// Builds and deduplicates edge labels.
 pub struct Labeler<'a> {
     view: View<'a>,
+    keys: KeyLabels,
     strings: Vec<String>,
     ids: FastMap<String, u32>,
     cache: FastMap<LabelKey, u32>,
@@ -70,9 +82,10 @@ pub fn label_key(view: &View, parent: u64, ty: &TypeInfo, edge: Edge) -> LabelKe
 }
 
 impl<'a> Labeler<'a> {
-    pub fn new(view: View<'a>) -> Labeler<'a> {
+    pub fn new(view: View<'a>, keys: KeyLabels) -> Labeler<'a> {
         let mut l = Labeler {
             view,
+            keys,
             strings: Vec::new(),
             ids: FastMap::default(),
             cache: FastMap::default(),
@@ -116,8 +129,8 @@ impl<'a> Labeler<'a> {
         let v = &self.view;
         match edge {
             Edge::Index(i) => format!("[{i}]"),
-            Edge::DictValue(_) => format!("[{}]", key_repr(v, context)),
-            Edge::DictKey(_) => format!(".<key {}>", key_repr(v, context)),
+            Edge::DictValue(_) => format!("[{}]", key_repr(v, context, self.keys)),
+            Edge::DictKey(_) => format!(".<key {}>", key_repr(v, context, self.keys)),
             Edge::Attribute(i) => match v
                 .keys_entry_key(ty.cached_keys, i)
                 .and_then(|k| v.str_value(k))
@@ -154,14 +167,21 @@ impl<'a> Labeler<'a> {
 }
 
 /// A short Python-like repr of a dict key: `'name'`, `3`, or `<Foo object>` (the type's
-/// name, not the address, so that labels repeat and the snapshot's label table stays small).
-pub fn key_repr(view: &View, key: u64) -> String {
+/// name, not the address, so that labels repeat and the snapshot's label table stays small);
+/// masked as [`KeyLabels::Masked`] says.
+pub fn key_repr(view: &View, key: u64, keys: KeyLabels) -> String {
     if let Some(s) = view.str_value(key) {
+        if keys == KeyLabels::Masked && !looks_like_name(&s) {
+            return format!("'<str len={}>'", s.chars().count());
+        }
         let short: String = s.chars().take(80).collect();
         return format!("{short:?}").replace('"', "'");
     }
     if let Some(n) = view.small_int_value(key) {
-        return n.to_string();
+        return match keys {
+            KeyLabels::Masked => "<int>".to_string(),
+            KeyLabels::Literal => n.to_string(),
+        };
     }
     let name = view
         .image
@@ -171,4 +191,67 @@ pub fn key_repr(view: &View, key: u64) -> String {
         )
         .unwrap_or_else(|_| "?".into());
     format!("<{name} object>")
+}
+
+/// Whether a `str` key reads like a name, and so is shown: an identifier of at most 40
+/// characters (an attribute, a keyword argument, a JSON field), or a dotted module name of at
+/// most 100 (`sys.modules['matplotlib._pylab_helpers']`), unless it looks like a token: 12
+/// characters or more, all hex digits, a third digits, or letters and digits alternating 4
+/// times or more (`a3f9c2e1b7d04e5f`, `sk_live_51Hx9Q2e3R4t`).
+pub fn looks_like_name(s: &str) -> bool {
+    let identifier = |part: &str| {
+        let mut chars = part.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let shaped = if s.contains('.') {
+        s.len() <= 100 && s.split('.').all(identifier)
+    } else {
+        s.len() <= 40 && identifier(s)
+    };
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    let bytes = s.as_bytes();
+    let switches = bytes
+        .windows(2)
+        .filter(|w| w[0].is_ascii_digit() != w[1].is_ascii_digit())
+        .filter(|w| w[0].is_ascii_alphanumeric() && w[1].is_ascii_alphanumeric())
+        .count();
+    let token = s.len() >= 12
+        && (s.chars().all(|c| c.is_ascii_hexdigit()) || 3 * digits >= s.len() || switches >= 4);
+    shaped && !token
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_name;
+
+    #[test]
+    fn names_are_shown_tokens_are_not() {
+        for name in [
+            "items",
+            "__dict__",
+            "figs",
+            "user_id",
+            "matplotlib._pylab_helpers",
+            "cp1252",
+            "encodings.utf_8",
+            "get_v2_items_by_id",
+        ] {
+            assert!(looks_like_name(name), "{name}");
+        }
+        for token in [
+            "51f0c3ab9e",
+            "tok-51f0c3ab9e",
+            "a3f9c2e1b7d04e5f",
+            "sk_live_51Hx9Q2e3R4t",
+            "alice@example.com",
+            "hello world",
+            "",
+            "x".repeat(41).as_str(),
+        ] {
+            assert!(!looks_like_name(token), "{token}");
+        }
+    }
 }

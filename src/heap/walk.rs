@@ -11,7 +11,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::address_set::{AddressSet, Slot, Slots};
-use super::edges::{index_label, label_key, Edge, LabelKey, Labeler};
+use super::edges::{index_label, label_key, Edge, KeyLabels, LabelKey, Labeler};
 use super::garbage::find_garbage;
 use super::gc_lists::{gc_heads, interpreters, list_objects, GcHeads};
 use super::hashing::{self, FastMap};
@@ -107,6 +107,9 @@ struct Shared<'a> {
     immortal: Option<AddressSet>,
     types: Mutex<TypeTable>,
     labels: Mutex<Labeler<'a>>,
+    /// The interpreters' interned-strings dicts: an edge from one is labelled
+    /// `.<element>`, never with the string (which may be any constant of the program).
+    interned: Vec<u64>,
 }
 
 /// One thread's cache of the shared type table.
@@ -157,6 +160,11 @@ impl LabelCache {
         if let Some(id) = index_label(edge) {
             return id;
         }
+        let edge = if shared.interned.contains(&parent) {
+            Edge::Element
+        } else {
+            edge
+        };
         let key = label_key(&shared.view, parent, ty, edge);
         if let Some(&id) = self.label_ids.get(&key) {
             return id;
@@ -467,13 +475,14 @@ pub fn walk(
     mode: Mode,
     tolerant: bool,
     keep: Keep,
+    keys: KeyLabels,
 ) -> Result<Walked, WalkError> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // A live image's cache is per thread: a second walking thread would fetch the same chunks
     // again, and measured no faster.
     let threads = if image.is_live() { 1 } else { cores };
     let threads = threads.clamp(1, THREADS);
-    walk_with_threads(image, interp, mode, tolerant, keep, threads)
+    walk_with_threads(image, interp, mode, tolerant, keep, keys, threads)
 }
 
 /// [`walk`] with `threads` threads, two at most (1 walks every level in order,
@@ -484,6 +493,7 @@ pub fn walk_with_threads(
     mode: Mode,
     tolerant: bool,
     keep: Keep,
+    keys: KeyLabels,
     threads: usize,
 ) -> Result<Walked, WalkError> {
     let mut view = View {
@@ -538,7 +548,8 @@ pub fn walk_with_threads(
             immortal: (keep == Keep::Graph && !image.is_live())
                 .then(|| AddressSet::new(slots.clone())),
             types: Mutex::new(types),
-            labels: Mutex::new(Labeler::new(view)),
+            labels: Mutex::new(Labeler::new(view, keys)),
+            interned: Vec::new(),
         },
         threads: (0..threads.clamp(1, THREADS))
             .map(|_| WalkThread::default())
@@ -780,6 +791,7 @@ fn runtime_roots(w: &mut Walker, interp: &Interpreter, state: u64, prefix: &str)
         (None, Some(var)) => view.word(var),
         (None, None) => 0,
     };
+    w.shared.interned.push(interned);
     w.root(interned, &format!("{prefix}<interned strings>"));
     let mut tstate = view.word(state + rt.interp_threads_head);
     let mut threads = 0;
