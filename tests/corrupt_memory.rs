@@ -5,24 +5,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{build, copy_of, fixture, Target};
+use common::{build, copy_of, fixture, Rng, Target};
 use heapsnap::heap::edges::KeyLabels;
 use heapsnap::heap::walk::{walk, Keep};
 use heapsnap::heap::Mode;
 use heapsnap::memory::image::Image;
 use heapsnap::memory::process::ProcessMemory;
-
-/// xorshift64*: reproducible pseudo-random numbers without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-}
 
 fn corrupted_walks(build_name: &'static str) {
     let Some(b) = build(build_name) else { return };

@@ -11,25 +11,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{build, heapsnap, Target};
+use common::{build, heapsnap, Rng, Target};
 use heapsnap::diff::{diff, GroupBy, Options};
 use heapsnap::snapshot::Snapshot;
-
-/// xorshift64*: the same sequence on every run for a seed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 const VALUES: [&str; 12] = [
     "-1",

@@ -331,3 +331,21 @@ pub fn cached_env(script: &str, python: &Path) -> Option<PathBuf> {
             .trim(),
     ))
 }
+
+/// xorshift64*: reproducible pseudo-random numbers without a dependency (the same sequence on
+/// every run for a seed).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number below `n` (0 for `n` 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
