@@ -1,6 +1,8 @@
 //! The census: objects grouped by type name, with counts, sizes and shares — the table guppy's
 //! `hp.heap()` prints, computed from a walked heap.
 
+pub mod watch;
+
 use std::collections::HashMap;
 
 use crate::heap::{Heap, NO_PARENT};

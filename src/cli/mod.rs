@@ -5,6 +5,7 @@ pub mod completions;
 pub mod demo;
 pub mod diff;
 pub mod dump;
+pub mod top;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -31,6 +32,8 @@ pub enum Command {
     Dump(DumpArgs),
     /// Compare snapshots: what grew, which objects are new, and who holds them.
     Diff(DiffArgs),
+    /// Watch a Python process's heap live: a census every few seconds, types sorted by growth.
+    Top(TopArgs),
     /// Run the whole story on a bundled leaky example service: dump, requests, dump, diff.
     Demo(DemoArgs),
     /// Print a shell completion script (e.g. `heapsnap completions bash >
@@ -43,6 +46,55 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
+pub struct TopArgs {
+    /// Process id of the Python process.
+    pub pid: i32,
+    /// Seconds between samples (from the start of one to the start of the next).
+    #[arg(long, default_value_t = 2.0)]
+    pub interval: f64,
+    /// How the rows are ordered at first (the `s` key cycles through the orders).
+    #[arg(long, value_enum, default_value_t = SortArg::Growth)]
+    pub sort: SortArg,
+    /// Rows per sample when the output is not a terminal (one plain block per sample).
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// Stop after this many samples (default: until `q`, Ctrl-C, or the target exits).
+    #[arg(long)]
+    pub samples: Option<usize>,
+    /// Which objects to count.
+    #[arg(long, value_enum, default_value_t = ModeArg::Full)]
+    pub mode: ModeArg,
+    /// Read the target in place instead of copying it (see `dump --low-memory`).
+    #[arg(long)]
+    pub low_memory: bool,
+}
+
+/// `top --sort`: the library's [`crate::census::watch::SortBy`], parsed.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum SortArg {
+    /// Bytes gained since the first sample.
+    Growth,
+    /// Bytes gained since the previous sample.
+    Recent,
+    /// Bytes now.
+    Size,
+    /// Objects now.
+    Count,
+}
+
+impl From<SortArg> for crate::census::watch::SortBy {
+    fn from(sort: SortArg) -> Self {
+        use crate::census::watch::SortBy;
+        match sort {
+            SortArg::Growth => SortBy::Growth,
+            SortArg::Recent => SortBy::Recent,
+            SortArg::Size => SortBy::Size,
+            SortArg::Count => SortBy::Count,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -241,6 +293,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Command::Dump(args) => dump::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Top(args) => top::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Completions(args) => completions::run(&args),
     };

@@ -1,7 +1,9 @@
-//! Tables for people: the census ([`census`]) and the comparison of snapshots ([`diff`]).
+//! Tables for people: the census ([`census`]), the comparison of snapshots ([`diff`]) and the
+//! live view of `heapsnap top` ([`top`]).
 
 pub mod census;
 pub mod diff;
+pub mod top;
 
 /// `1234567` → `1.2 MB`.
 pub fn human_bytes(n: u64) -> String {
