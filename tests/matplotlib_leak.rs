@@ -56,7 +56,7 @@ fn leak(build_name: &'static str) {
     let service = common::fixture("report_service.py");
     let target = Target::start(&python, &[service.to_str().unwrap()]);
     // Target::start consumed "ready <port>": ask the kernel which port the service owns.
-    let port = port_of(target.pid());
+    let port = common::port_of(target.pid());
     let [a, bb, c] = ["a", "b", "c"].map(|n| dir.join(format!("{n}.json")));
 
     assert_eq!(get(port, "/count").trim(), "0");
@@ -179,30 +179,6 @@ fn leak(build_name: &'static str) {
     println!(
         "FIGURES build={build_name} figure_chain={path} garbage_figures_in_a={garbage_figures_in_a}\n{opening}"
     );
-}
-
-/// The TCP port process `pid` listens on (from /proc/<pid>/net/tcp and its socket inodes).
-fn port_of(pid: i32) -> u16 {
-    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter_map(|l| {
-            l.to_str()?
-                .strip_prefix("socket:[")?
-                .strip_suffix(']')
-                .map(String::from)
-        })
-        .collect();
-    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap();
-    for line in table.lines().skip(1) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        // State 0A = LISTEN.
-        if f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
-            let port = f[1].rsplit(':').next().unwrap();
-            return u16::from_str_radix(port, 16).unwrap();
-        }
-    }
-    panic!("process {pid} listens on no TCP port");
 }
 
 #[test]

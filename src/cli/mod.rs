@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing, the commands, and how failures become one line on
 //! stderr and a documented exit code.
 
+pub mod around;
 pub mod completions;
 pub mod demo;
 pub mod diff;
@@ -34,6 +35,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Watch a Python process's heap live: a census every few seconds, types sorted by growth.
     Top(TopArgs),
+    /// Snapshots around a request: dump, run CMD N times, dump, run it N times again, dump,
+    /// and compare the three (what the first runs left that the second did not free).
+    Around(AroundArgs),
     /// Run the whole story on a bundled leaky example service: dump, requests, dump, diff.
     Demo(DemoArgs),
     /// Print a shell completion script (e.g. `heapsnap completions bash >
@@ -46,6 +50,34 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
+pub struct AroundArgs {
+    /// Process id of the Python process.
+    pub pid: i32,
+    /// How many times to run the command between two snapshots.
+    #[arg(long, default_value_t = 20)]
+    pub repeat: u32,
+    /// Where to keep the three snapshots, a.json, b.json and c.json (default: a new folder in
+    /// the temporary directory, named on stderr).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Which objects to count.
+    #[arg(long, value_enum, default_value_t = ModeArg::Full)]
+    pub mode: ModeArg,
+    /// Leave out the dominator tree and retained sizes (see `dump --no-retained`).
+    #[arg(long)]
+    pub no_retained: bool,
+    /// How many rows of the comparison to print.
+    #[arg(long, default_value_t = DEFAULT_TOP)]
+    pub top: usize,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The command that makes one request, e.g. `curl -s localhost:8000/report`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -275,6 +307,8 @@ pub mod exit {
     pub const INCONSISTENT: i32 = 8;
     /// A snapshot file is missing, truncated, not a heapsnap snapshot, or of a newer schema.
     pub const BAD_SNAPSHOT: i32 = 9;
+    /// The command `heapsnap around` runs could not start, or failed.
+    pub const COMMAND_FAILED: i32 = 10;
 }
 
 impl Failure {
@@ -294,6 +328,7 @@ pub fn main() -> i32 {
         Command::Dump(args) => dump::run(&args),
         Command::Diff(args) => diff::run(&args),
         Command::Top(args) => top::run(&args),
+        Command::Around(args) => around::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Completions(args) => completions::run(&args),
     };

@@ -349,3 +349,27 @@ impl Rng {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// The TCP port process `pid` listens on (from /proc/<pid>/net/tcp and its socket inodes).
+pub fn port_of(pid: i32) -> u16 {
+    let inodes: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|l| {
+            l.to_str()?
+                .strip_prefix("socket:[")?
+                .strip_suffix(']')
+                .map(String::from)
+        })
+        .collect();
+    let table = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")).unwrap();
+    for line in table.lines().skip(1) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        // State 0A = LISTEN.
+        if f[3] == "0A" && inodes.iter().any(|i| i == f[9]) {
+            let port = f[1].rsplit(':').next().unwrap();
+            return u16::from_str_radix(port, 16).unwrap();
+        }
+    }
+    panic!("process {pid} listens on no TCP port");
+}
