@@ -1,14 +1,46 @@
-//! `heapsnap diff A.json B.json [C.json]`: compare snapshots from files.
+//! `heapsnap diff A.json B.json [C.json]`: compare snapshots from files, or samples of a
+//! series (`series.jsonl@N`).
 
 use super::{exit, print_stdout, DiffArgs, Failure};
 use crate::diff::{diff, resolve_type_names, Options};
 use crate::render::diff::diff_table;
-use crate::snapshot::Snapshot;
+use std::path::Path;
+
+use crate::snapshot::series::{is_series, read_sample};
+use crate::snapshot::{ReadError, Snapshot};
+
+/// A snapshot file, or `SERIES@N`: sample N of a series (from 0; negative from the end).
+/// A path that exists as written is a file, even with an `@` in its name.
+fn read(path: &Path) -> Result<Snapshot, Failure> {
+    let bad = |e: ReadError| Failure::new(exit::BAD_SNAPSHOT, e.to_string());
+    if path.exists() {
+        if is_series(path) {
+            return Err(Failure::new(
+                exit::BAD_SNAPSHOT,
+                format!(
+                    "{} is a series: pick a sample, e.g. {0}@0 (the first) or {0}@-1 (the last)",
+                    path.display()
+                ),
+            ));
+        }
+        return Snapshot::read(path).map_err(bad);
+    }
+    let text = path.to_string_lossy();
+    if let Some((file, n)) = text.rsplit_once('@') {
+        let n: i64 = n.parse().map_err(|_| {
+            Failure::new(
+                exit::BAD_SNAPSHOT,
+                format!("{text}: after @ comes a sample number (0, 1, ... or -1 for the last)"),
+            )
+        })?;
+        return read_sample(Path::new(file), n)
+            .map(|s| s.into_snapshot())
+            .map_err(bad);
+    }
+    Snapshot::read(path).map_err(bad)
+}
 
 pub fn run(args: &DiffArgs) -> Result<(), Failure> {
-    let read = |p: &std::path::Path| {
-        Snapshot::read(p).map_err(|e| Failure::new(exit::BAD_SNAPSHOT, e.to_string()))
-    };
     let before = read(&args.before)?;
     let after = read(&args.after)?;
     let later = args.later.as_deref().map(read).transpose()?;

@@ -6,6 +6,8 @@ pub mod completions;
 pub mod demo;
 pub mod diff;
 pub mod dump;
+pub mod growth;
+pub mod record;
 pub mod top;
 
 use std::io::Write;
@@ -35,6 +37,10 @@ pub enum Command {
     Diff(DiffArgs),
     /// Watch a Python process's heap live: a census every few seconds, types sorted by growth.
     Top(TopArgs),
+    /// Record a census by type every interval into a series (one JSON line per sample).
+    Record(RecordArgs),
+    /// The types that grew steadily over a recorded series, with their rates per minute.
+    Growth(GrowthArgs),
     /// Snapshots around a request: dump, run CMD N times, dump, run it N times again, dump,
     /// and compare the three (what the first runs left that the second did not free).
     Around(AroundArgs),
@@ -50,6 +56,42 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
+pub struct RecordArgs {
+    /// Process id of the Python process.
+    pub pid: i32,
+    /// Seconds between samples (from the start of one to the start of the next).
+    #[arg(long, default_value_t = 60.0)]
+    pub interval: f64,
+    /// Stop after this many seconds (default: until Ctrl-C, SIGTERM, or the target exits).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// The series to write (replaced if it exists), one JSON line per sample.
+    #[arg(short, long, value_name = "FILE.jsonl")]
+    pub output: PathBuf,
+    /// Which objects to count.
+    #[arg(long, value_enum, default_value_t = ModeArg::Full)]
+    pub mode: ModeArg,
+    /// Read the target in place instead of copying it (see `dump --low-memory`).
+    #[arg(long)]
+    pub low_memory: bool,
+    /// Print nothing per sample on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(clap::Args)]
+pub struct GrowthArgs {
+    /// A series written by `heapsnap record`.
+    pub series: PathBuf,
+    /// How many types to list.
+    #[arg(long, default_value_t = DEFAULT_TOP)]
+    pub top: usize,
+    /// Print the trend as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(clap::Args)]
@@ -145,7 +187,8 @@ pub struct DemoArgs {
 
 #[derive(clap::Args)]
 pub struct DiffArgs {
-    /// The earlier snapshot.
+    /// The earlier snapshot, or a sample of a series: `series.jsonl@N` (N from 0; -1 is the
+    /// last).
     pub before: PathBuf,
     /// The later snapshot.
     pub after: PathBuf,
@@ -329,6 +372,8 @@ pub fn main() -> i32 {
         Command::Diff(args) => diff::run(&args),
         Command::Top(args) => top::run(&args),
         Command::Around(args) => around::run(&args),
+        Command::Record(args) => record::run(&args),
+        Command::Growth(args) => growth::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Completions(args) => completions::run(&args),
     };

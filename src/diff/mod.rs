@@ -1,7 +1,10 @@
 //! Comparing snapshots: which types (or packages) grew, which objects are new (same address
 //! and type means the same object), which new objects survived a later snapshot too, where
 //! they attach to the older heap, and the retainer chain that keeps a few of them alive — all
-//! from the snapshot files, no live process.
+//! from the snapshot files, no live process. The trend over a whole series of samples is
+//! [`growth`].
+
+pub mod growth;
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -110,6 +113,9 @@ pub struct Diff {
     pub group_by: GroupBy,
     /// True when three snapshots were given: `new_objects` counts survivors.
     pub survivors: bool,
+    /// False when a snapshot holds counts by type only (a sample of a series): the rows then
+    /// compare counts and sizes, and no object is new.
+    pub per_object: bool,
     pub rows: Vec<Row>,
     pub total: Row,
     pub chains: Vec<Chain>,
@@ -228,7 +234,13 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
         }
     };
     let left_out: Vec<Vec<usize>> = snapshots.iter().map(|s| garbage(s)).collect();
-    let new = new_objects(before, after, later, &left_out);
+    // A sample of a series holds counts by type only: no object is new or old then.
+    let per_object = snapshots.iter().all(|s| s.has_objects());
+    let new = if per_object {
+        new_objects(before, after, later, &left_out)
+    } else {
+        Vec::new()
+    };
     let (rows, total, rows_of_after) = rows(&snapshots, &left_out, &new, opts.group_by);
     let addresses = after.addresses();
     let wanted: Vec<Wanted> = if opts.chain_for.is_empty() {
@@ -263,6 +275,7 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
     Diff {
         group_by: opts.group_by,
         survivors: later.is_some(),
+        per_object,
         rows: sorted_by_growth(rows),
         total,
         chains,

@@ -53,10 +53,10 @@ pub fn diff_table(d: &Diff, top: usize) -> String {
         GroupBy::TypeModule => "Module (of the type)",
     };
     // With three snapshots the second columns are the last snapshot's (C).
-    let (new_header, last) = if d.survivors {
-        ("Survivors", "C")
-    } else {
-        ("New", "B")
+    let (new_header, last) = match (d.survivors, d.per_object) {
+        (_, false) => ("", if d.survivors { "C" } else { "B" }),
+        (true, true) => ("Survivors", "C"),
+        (false, true) => ("New", "B"),
     };
     let _ = writeln!(
         s,
@@ -79,7 +79,11 @@ pub fn diff_table(d: &Diff, top: usize) -> String {
             group(r.size_before),
             group(r.size_after),
             signed(r.size_delta()),
-            group(r.new_objects),
+            if d.per_object {
+                group(r.new_objects)
+            } else {
+                String::new()
+            },
             r.name
         );
     };
@@ -90,7 +94,12 @@ pub fn diff_table(d: &Diff, top: usize) -> String {
         let _ = writeln!(s, "{}", more_rows(d.rows.len() - top));
     }
     line(&mut s, &d.total);
-    if d.survivors {
+    if !d.per_object {
+        let _ = writeln!(
+            s,
+            "(By type only: a sample of a series holds no objects, so none can be told new.)"
+        );
+    } else if d.survivors {
         let _ = writeln!(
             s,
             "(Survivors: objects new in the second snapshot and still alive in the third.)"

@@ -1,8 +1,9 @@
-//! Tables for people: the census ([`census`]), the comparison of snapshots ([`diff`]) and the
-//! live view of `heapsnap top` ([`top`]).
+//! Tables for people: the census ([`census`]), the comparison of snapshots ([`diff`]), the live
+//! view of `heapsnap top` ([`top`]) and the trend of a series ([`growth`]).
 
 pub mod census;
 pub mod diff;
+pub mod growth;
 pub mod top;
 
 /// `1234567` → `1.2 MB`.

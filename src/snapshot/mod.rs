@@ -31,6 +31,7 @@ use crate::heap::garbage::GarbageKind;
 use crate::heap::{Heap, Mode};
 
 pub mod output;
+pub mod series;
 
 pub use output::write_atomically;
 
@@ -305,6 +306,12 @@ impl Snapshot {
         } else {
             self.labels[l as usize].as_str().into()
         }
+    }
+
+    /// Whether the snapshot holds its objects one by one (a sample of a series holds counts by
+    /// type only).
+    pub fn has_objects(&self) -> bool {
+        self.meta.objects == 0 || !self.objects.size.is_empty()
     }
 
     /// Object addresses, decoded from the deltas.
