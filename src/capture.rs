@@ -1,5 +1,6 @@
-//! The capture pipeline: from a pid to a walked heap and its census, the one sequence every
-//! command, test and example uses.
+//! The capture pipeline: from a pid (or a core file: [`capture_core`]) to a walked heap and its
+//! census, the one sequence every command, test and example uses. Every source ends in the
+//! same steps: the walk of an [`Image`], then `finish` (order, dominators, census, meta).
 //!
 //! Find the interpreter; stop the target (unless non-blocking); if its collector is in the
 //! middle of a collection, resume it at once and stop it again a little later; copy its
@@ -15,6 +16,7 @@
 //! cache ([`Image::live_cached`]) and stays stopped for the whole walk, a longer pause; the
 //! retained sizes, whose computation would break that mode's memory bound, are left out.
 
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::census::Census;
@@ -24,13 +26,14 @@ use crate::heap::gc_lists::collection_in_progress;
 use crate::heap::order::Walked;
 use crate::heap::walk::{walk, Keep};
 use crate::heap::{Heap, Mode, WalkError};
-use crate::interpreter::{FindError, Interpreter};
+use crate::interpreter::{FindError, Interpreter, Target};
+use crate::memory::core::CoreFile;
 use crate::memory::freeze::{FreezeError, Frozen};
 use crate::memory::image::{CopyPlan, Image};
 use crate::memory::maps::{read_maps, Mapping};
 use crate::memory::process::ProcessMemory;
 use crate::memory::smaps::resident_memory;
-use crate::memory::MemoryError;
+use crate::memory::{Memory, MemoryError};
 use crate::snapshot::{MemoryAccount, MemoryMode, Meta, PythonInfo, LEFT_OUT_RETAINED};
 
 /// Why a capture failed. Each kind has its own exit code (README "Exit codes").
@@ -46,6 +49,8 @@ pub enum FailureKind {
     Inconsistent,
     /// The copy would not fit in the memory heapsnap may use.
     TooBig,
+    /// A core file that cannot be read (not a core, damaged, cut short).
+    BadCore,
 }
 
 /// A failed capture: what kind of failure, and one line that says it.
@@ -171,7 +176,8 @@ pub fn locate(pid: i32) -> Result<Interpreter, CaptureError> {
 fn locate_noting(pid: i32, trail: &mut Vec<String>) -> Result<Interpreter, CaptureError> {
     let maps = first_maps(pid)?;
     let live = ProcessMemory::new(pid);
-    Interpreter::find_noting(pid, &maps, &live, trail).map_err(|e| find_failure(pid, e))
+    Interpreter::find_noting(&Target::process(pid), &maps, &live, trail)
+        .map_err(|e| find_failure(pid, e))
 }
 
 /// Take a census of process `pid`. Its trail (or the error's) says how it went.
@@ -192,11 +198,11 @@ fn capture_noting(
     let interp = locate_noting(pid, trail)?;
     let Taken {
         copied,
-        mut walked,
+        walked,
         walk_time,
         stops,
         consistent,
-        mut warnings,
+        warnings,
     } = if options.nonblocking {
         take_running(pid, &interp, options)?
     } else {
@@ -208,6 +214,138 @@ fn capture_noting(
             format!("process {pid} exited during the walk; the census would be incomplete"),
         ));
     }
+    let taken = Taken {
+        copied,
+        walked,
+        walk_time,
+        stops,
+        consistent,
+        warnings,
+    };
+    Ok(finish(Source::Process(pid), &interp, taken, options, trail))
+}
+
+/// Take the census of the process a core file holds (from `gcore` or a kernel core dump); the
+/// files it mapped are read under `sysroot` when given. The same walk as for a live process,
+/// on the core's writable memory; nothing is stopped, so there is no pause.
+pub fn capture_core(
+    path: &Path,
+    sysroot: Option<&Path>,
+    options: &Options,
+) -> Result<Capture, CaptureError> {
+    let mut trail = Vec::new();
+    match capture_core_noting(path, sysroot, options, &mut trail) {
+        Ok(capture) => Ok(Capture { trail, ..capture }),
+        Err(e) => Err(CaptureError { trail, ..e }),
+    }
+}
+
+fn capture_core_noting(
+    path: &Path,
+    sysroot: Option<&Path>,
+    options: &Options,
+    trail: &mut Vec<String>,
+) -> Result<Capture, CaptureError> {
+    let core = CoreFile::open(path, sysroot)
+        .map_err(|e| CaptureError::new(FailureKind::BadCore, e.to_string()))?;
+    let (pid, threads, name) = (core.pid, core.threads, core.path().to_string());
+    trail.push(format!(
+        "core {name}: pid {pid}, {threads} thread(s), {} memory areas, executable {}",
+        core.mappings.len(),
+        if core.executable.is_empty() {
+            "unknown"
+        } else {
+            &core.executable
+        }
+    ));
+    let target = Target {
+        pid,
+        executable: core.executable.clone(),
+        files: core.files().clone(),
+    };
+    let interp = Interpreter::find_noting(&target, &core.mappings, &core, trail)
+        .map_err(|e| find_failure(pid, e))?;
+    let started = Instant::now();
+    let regions = core.writable_regions();
+    let image = Image::from_regions(regions).with_fallback(Box::new(core));
+    trail.push(format!(
+        "read {} of writable memory from the core in {:.1} ms",
+        crate::render::human_bytes(image.stats().bytes),
+        started.elapsed().as_secs_f64() * 1e3
+    ));
+    // A core taken in the middle of a collection has its lists spliced: walk around them.
+    let collecting = collection_in_progress(&image, &interp).ok().flatten() == Some(true);
+    let walk_started = Instant::now();
+    let walk_with = |tolerant| {
+        walk(
+            &image,
+            &interp,
+            options.mode,
+            tolerant,
+            options.keep(false),
+            options.keys,
+        )
+    };
+    let (walked, consistent, warnings) = match walk_with(collecting) {
+        Ok(walked) if !collecting => (walked, true, Vec::new()),
+        Ok(walked) => (
+            walked,
+            false,
+            vec![
+                "the core was taken while the collector was collecting: the census walked \
+                  around its lists (objects only its temporary list holds are missing)"
+                    .to_string(),
+            ],
+        ),
+        Err(WalkError::Corrupt(why)) => (
+            walk_with(true).map_err(|e| walk_failure(pid, e))?,
+            false,
+            vec![format!(
+                "the core's GC lists do not hold together ({why}; taken while a thread \
+                 updated them?): the census walked around them"
+            )],
+        ),
+        Err(e) => return Err(walk_failure(pid, e)),
+    };
+    let taken = Taken {
+        copied: Copied {
+            image,
+            pause: Duration::ZERO,
+            threads,
+        },
+        walked,
+        walk_time: walk_started.elapsed(),
+        stops: 0,
+        consistent,
+        warnings,
+    };
+    let source = Source::Core { pid, path: &name };
+    Ok(finish(source, &interp, taken, options, trail))
+}
+
+/// What was read: a live process, or a core file.
+enum Source<'a> {
+    Process(i32),
+    Core { pid: i32, path: &'a str },
+}
+
+/// From a walked copy to the capture: the objects put in address order, the dominators, the
+/// census and the meta; the same for every source.
+fn finish(
+    source: Source,
+    interp: &Interpreter,
+    taken: Taken,
+    options: &Options,
+    trail: &mut Vec<String>,
+) -> Capture {
+    let Taken {
+        copied,
+        mut walked,
+        walk_time,
+        stops,
+        consistent,
+        mut warnings,
+    } = taken;
     let Copied {
         image,
         pause,
@@ -215,7 +353,12 @@ fn capture_noting(
     } = copied;
     let stats = image.stats();
     let low_memory = image.is_live();
-    let pools = pools_of(pid, &image, &interp);
+    let pools = match source {
+        // Read one pool header at a time from the process: through the cache, each would
+        // fetch a whole chunk (a sweep of all its memory).
+        Source::Process(pid) if low_memory => pools_of(&ProcessMemory::new(pid), &image, interp),
+        _ => pools_of(&image, &image, interp),
+    };
     let heap = if low_memory {
         // The cache goes first; the records are put in order in place (8 bytes per object
         // less); no dominators.
@@ -238,11 +381,21 @@ fn capture_noting(
     trail.extend(heap.notes.iter().cloned());
     warnings.extend(heap.warnings.iter().cloned());
     let census = Census::from_heap(&heap);
+    let (pid, core_file, live) = match source {
+        Source::Process(pid) => (pid, None, Some(pid)),
+        Source::Core { pid, path } => (pid, Some(path.to_string()), None),
+    };
     let meta = Meta {
         pid,
-        hostname: read_trimmed("/proc/sys/kernel/hostname"),
-        start_time: start_time(pid),
-        boot_id: read_trimmed("/proc/sys/kernel/random/boot_id"),
+        core_file,
+        // What identifies the process: from a core file, only its pid is known.
+        hostname: live
+            .map(|_| read_trimmed("/proc/sys/kernel/hostname"))
+            .unwrap_or_default(),
+        start_time: live.map_or(0, start_time),
+        boot_id: live
+            .map(|_| read_trimmed("/proc/sys/kernel/random/boot_id"))
+            .unwrap_or_default(),
         taken_at: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
@@ -278,29 +431,22 @@ fn capture_noting(
             Vec::new()
         },
         warnings: warnings.clone(),
-        memory: memory_account(pid, &census, pools),
+        memory: live.and_then(|pid| memory_account(pid, &census, pools)),
     };
-    Ok(Capture {
+    Capture {
         meta,
         census,
         heap,
         warnings,
         trail: Vec::new(),
-    })
+    }
 }
 
-/// The object allocator's pools in the target's memory: read from the copy, or (low-memory
-/// mode) from the process, one header at a time (through the cache, each would fetch a whole
-/// chunk: a sweep of all its memory).
-fn pools_of(pid: i32, image: &Image, interp: &Interpreter) -> AllocatorUsage {
+/// The object allocator's pools in the regions of `image`, their headers read from `mem`.
+fn pools_of(mem: &dyn Memory, image: &Image, interp: &Interpreter) -> AllocatorUsage {
     let layout = image.layout();
     let regions = (0..layout.region_count()).map(|i| layout.region(i));
-    let pool_size = interp.layout.pymalloc_pool;
-    if image.is_live() {
-        allocator_usage(&ProcessMemory::new(pid), regions, pool_size)
-    } else {
-        allocator_usage(image, regions, pool_size)
-    }
+    allocator_usage(mem, regions, interp.layout.pymalloc_pool)
 }
 
 /// Where the target's resident memory is, if its smaps can be read.

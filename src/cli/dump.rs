@@ -1,8 +1,12 @@
-//! `heapsnap dump <pid>`: capture the census ([`crate::capture`]), then print and write it.
+//! `heapsnap dump <pid>` or `heapsnap dump <core>`: capture the census ([`crate::capture`]),
+//! then print and write it.
 
 use super::{exit, print_stdout, DumpArgs, Failure};
-use crate::capture::{capture, CaptureError, FailureKind, Options, Patience};
+use std::path::PathBuf;
+
+use crate::capture::{capture, capture_core, CaptureError, FailureKind, Options, Patience};
 use crate::heap::edges::KeyLabels;
+use crate::memory::core::is_core;
 use crate::render::census::census_table;
 use crate::snapshot::{output, write_objects_jsonl, Snapshot};
 
@@ -16,6 +20,7 @@ pub fn capture_failure(e: CaptureError) -> Failure {
         FailureKind::TargetLost => exit::TARGET_LOST,
         FailureKind::Inconsistent => exit::INCONSISTENT,
         FailureKind::TooBig => exit::ERROR,
+        FailureKind::BadCore => exit::BAD_CORE,
     };
     Failure::new(code, e.message)
 }
@@ -60,6 +65,47 @@ fn check_output_paths(args: &DumpArgs) -> Result<(), Failure> {
     }
 }
 
+/// What `dump` reads: a live process, or a core file.
+enum Read {
+    Process(i32),
+    Core(PathBuf),
+}
+
+/// A number is a pid; anything else must name an ELF core file.
+fn what_to_read(args: &DumpArgs) -> Result<Read, Failure> {
+    let usage = |m: String| Failure::new(exit::USAGE, m);
+    if let Ok(pid) = args.target.parse::<i32>() {
+        if args.sysroot.is_some() {
+            return Err(usage(
+                "--sysroot is for core files, not for a live process".into(),
+            ));
+        }
+        return Ok(Read::Process(pid));
+    }
+    let path = PathBuf::from(&args.target);
+    if !path.exists() {
+        return Err(Failure::new(
+            exit::BAD_CORE,
+            format!("{}: no such file, and not a pid", args.target),
+        ));
+    }
+    if args.nonblocking || args.low_memory {
+        return Err(usage(
+            "--nonblocking and --low-memory are for a live process, not for a core file".into(),
+        ));
+    }
+    if !is_core(&path) {
+        return Err(Failure::new(
+            exit::BAD_CORE,
+            format!(
+                "{}: not a pid, and not an ELF core file (gcore or a kernel core dump)",
+                args.target
+            ),
+        ));
+    }
+    Ok(Read::Core(path))
+}
+
 pub fn run(args: &DumpArgs) -> Result<(), Failure> {
     check_output_paths(args)?;
     let options = Options {
@@ -82,7 +128,11 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
             }
         }
     };
-    let taken = capture(args.pid, &options).map_err(|e| {
+    let taken = match what_to_read(args)? {
+        Read::Process(pid) => capture(pid, &options),
+        Read::Core(path) => capture_core(&path, args.sysroot.as_deref(), &options),
+    }
+    .map_err(|e| {
         print_trail(&e.trail);
         capture_failure(e)
     })?;

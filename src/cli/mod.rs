@@ -31,7 +31,7 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 pub enum Command {
-    /// Count every live object of a Python process by type and size.
+    /// Count every live object of a Python process (or of a core file) by type and size.
     Dump(DumpArgs),
     /// Compare snapshots: what grew, which objects are new, and who holds them.
     Diff(DiffArgs),
@@ -232,8 +232,13 @@ pub struct DiffArgs {
 #[derive(clap::Args)]
 #[command(group = clap::ArgGroup::new("written").args(["output", "objects"]).multiple(true))]
 pub struct DumpArgs {
-    /// Process id of the Python process.
-    pub pid: i32,
+    /// Process id of the Python process, or a core file of one (from gcore or the kernel).
+    #[arg(value_name = "PID|CORE")]
+    pub target: String,
+    /// For a core file read on another host: the folder holding a copy of the files the
+    /// process mapped (its executable and libraries), at their paths.
+    #[arg(long, value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
     /// Write the snapshot (census and per-object data) as JSON to this file.
     #[arg(short, long, value_name = "FILE.json")]
     pub output: Option<PathBuf>,
@@ -352,6 +357,8 @@ pub mod exit {
     pub const BAD_SNAPSHOT: i32 = 9;
     /// The command `heapsnap around` runs could not start, or failed.
     pub const COMMAND_FAILED: i32 = 10;
+    /// `dump` of a file that is not a readable core (not an ELF core, damaged, cut short).
+    pub const BAD_CORE: i32 = 11;
 }
 
 impl Failure {

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use thiserror::Error;
 
-use crate::memory::maps::{path_in_target, Mapping};
+use crate::memory::maps::{FileRoot, Mapping};
 use crate::memory::Memory;
 use elf::{ElfImage, FileBytes};
 use layout::Layout;
@@ -92,24 +92,45 @@ pub struct Interpreter {
     pub gc_collecting_static: Option<u64>,
 }
 
+/// The process whose interpreter is looked for: its pid, its executable, and where the files
+/// it maps are opened from (a live process, or a core file).
+pub struct Target {
+    pub pid: i32,
+    /// The executable's path as the process sees it (empty if unknown).
+    pub executable: String,
+    pub files: FileRoot,
+}
+
+impl Target {
+    /// A live process (its executable read from `/proc/<pid>/exe`).
+    pub fn process(pid: i32) -> Target {
+        Target {
+            pid,
+            executable: std::fs::read_link(format!("/proc/{pid}/exe"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            files: FileRoot::Process(pid),
+        }
+    }
+}
+
 impl Interpreter {
-    /// Find the interpreter of process `pid`, reading its memory through `mem`.
+    /// Find the interpreter of live process `pid`, reading its memory through `mem`.
     pub fn find(pid: i32, maps: &[Mapping], mem: &dyn Memory) -> Result<Interpreter, FindError> {
-        Interpreter::find_noting(pid, maps, mem, &mut Vec::new())
+        let target = Target::process(pid);
+        Interpreter::find_noting(&target, maps, mem, &mut Vec::new())
     }
 
     /// [`Interpreter::find`], adding to `trail` one line per step of the search (the files
     /// examined, where the runtime is, the version and how it was found, the table, what the
     /// debug offsets said): what `heapsnap -v` shows, also when the search fails.
     pub fn find_noting(
-        pid: i32,
+        target: &Target,
         maps: &[Mapping],
         mem: &dyn Memory,
         trail: &mut Vec<String>,
     ) -> Result<Interpreter, FindError> {
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+        let (pid, exe) = (target.pid, target.executable.clone());
         let candidates = candidate_files(maps, &exe);
         trail.push(format!(
             "process {pid}: executable {exe}; files that may hold the runtime: {}",
@@ -119,7 +140,7 @@ impl Interpreter {
         // other candidate is an interpreter.
         let mut unreadable = None;
         for path in candidates {
-            match examine(pid, maps, mem, path, trail) {
+            match examine(&target.files, maps, mem, path, trail) {
                 Ok(Some(interp)) => return Ok(interp),
                 Ok(None) => {}
                 Err(FindError::Memory(e)) => unreadable = Some(e),
@@ -140,13 +161,13 @@ impl Interpreter {
 /// Is the ELF file at `path` (as the target sees it) the one holding the runtime? If so, the
 /// located interpreter. Each step is noted in `trail`.
 fn examine(
-    pid: i32,
+    files: &FileRoot,
     maps: &[Mapping],
     mem: &dyn Memory,
     path: String,
     trail: &mut Vec<String>,
 ) -> Result<Option<Interpreter>, FindError> {
-    let file = path_in_target(pid, &path);
+    let file = files.locate(&path);
     let Ok(Some(image)) = ElfImage::open(&file, |name| {
         is_static_type_symbol(name) || OTHER_SYMBOLS.contains(&name)
     }) else {

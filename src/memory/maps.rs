@@ -1,4 +1,5 @@
-//! The target's memory mappings, from `/proc/<pid>/maps`.
+//! The target's memory mappings, from `/proc/<pid>/maps` (or a core file's notes), and where
+//! the files mapped there are opened from.
 
 use std::path::PathBuf;
 
@@ -71,14 +72,33 @@ pub fn read_maps(pid: i32) -> std::io::Result<Vec<Mapping>> {
     ))?))
 }
 
-/// The path under which heapsnap can open a file the target has mapped, seen through the
-/// target's own root so that a process in another mount namespace (a container) works.
-pub fn path_in_target(pid: i32, path: &str) -> PathBuf {
-    let through_root = PathBuf::from(format!("/proc/{pid}/root{path}"));
-    if through_root.exists() {
-        through_root
-    } else {
-        PathBuf::from(path)
+/// Where heapsnap opens the files a target maps (its executable and libraries).
+#[derive(Debug, Clone)]
+pub enum FileRoot {
+    /// A live process: through its own root (`/proc/<pid>/root`), so that a process in another
+    /// mount namespace (a container) works; the path as named where that cannot be read.
+    Process(i32),
+    /// The files as named on this host (a core read where it was made).
+    Host,
+    /// Under this folder (a core read on another host: `--sysroot`).
+    Sysroot(PathBuf),
+}
+
+impl FileRoot {
+    /// The path on this host of the file the target knows as `path`.
+    pub fn locate(&self, path: &str) -> PathBuf {
+        match self {
+            FileRoot::Process(pid) => {
+                let through_root = PathBuf::from(format!("/proc/{pid}/root{path}"));
+                if through_root.exists() {
+                    through_root
+                } else {
+                    PathBuf::from(path)
+                }
+            }
+            FileRoot::Host => PathBuf::from(path),
+            FileRoot::Sysroot(dir) => dir.join(path.trim_start_matches('/')),
+        }
     }
 }
 

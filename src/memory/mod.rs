@@ -6,10 +6,11 @@
 //! writable memory that the heap walk runs on ([`image`], copying only resident pages of big
 //! anonymous areas: [`pagemap`]; never more than the memory heapsnap may use: [`limits`]), or,
 //! where that copy would not fit, the stopped process read in place through a bounded cache
-//! ([`cache`]). The walk never talks to the process directly, so a core file or a saved copy
-//! can stand in for a live process.
+//! ([`cache`]). The walk never talks to the process directly, so a core file ([`core`]) stands
+//! in for a live process.
 
 pub mod cache;
+pub mod core;
 pub mod freeze;
 pub mod image;
 pub mod limits;
@@ -34,7 +35,7 @@ pub enum MemoryError {
     PermissionDenied(i32),
 }
 
-/// A source of the target's memory: the live process, a copy of it, or (later) a core file.
+/// A source of the target's memory: the live process, a copy of it, or a core file.
 pub trait Memory {
     /// Fill `buf` with the bytes at `addr`, all or nothing.
     fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryError>;

@@ -17,11 +17,14 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
         "static"
     };
     let symbols = if py.symbols { "" } else { ", stripped" };
+    let source = match &meta.core_file {
+        Some(core) => format!("core {core} (pid {})", meta.pid),
+        None => format!("pid {}", meta.pid),
+    };
     let _ = writeln!(
         s,
-        "heapsnap {} — pid {} — Python {} ({}{symbols}) — mode {}",
+        "heapsnap {} — {source} — Python {} ({}{symbols}) — mode {}",
         meta.heapsnap_version,
-        meta.pid,
         py.version,
         build,
         match meta.mode {
@@ -44,6 +47,14 @@ pub fn census_table(meta: &Meta, census: &Census, top: usize) -> String {
         ),
     };
     let pause = match meta.memory_mode {
+        _ if meta.core_file.is_some() => format!(
+            "read from a core file{}",
+            if meta.consistent {
+                ""
+            } else {
+                " (GC lists walked around: may be inconsistent)"
+            }
+        ),
         crate::snapshot::MemoryMode::Copy => pause,
         crate::snapshot::MemoryMode::Low => format!("{pause} (low-memory mode: read in place)"),
     };

@@ -53,6 +53,10 @@ pub struct PythonInfo {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Meta {
     pub pid: i32,
+    /// The core file the census was read from (`heapsnap dump core.1234`); absent for a live
+    /// process. A core's census has no pause, no RSS and no host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_file: Option<String>,
     pub hostname: String,
     /// When the process started (clock ticks after boot, /proc/<pid>/stat field 22) and which
     /// boot: with the pid, they tell one process from a later one that reuses its pid.
