@@ -112,6 +112,9 @@ pub struct Options {
     /// How dict keys appear in labels: masked unless they read like names, or literally.
     pub keys: KeyLabels,
     pub patience: Patience,
+    /// Told the name of each phase as it starts ("copying", "walking", ...), for a progress
+    /// indicator; the library itself prints nothing.
+    pub on_phase: Option<fn(&'static str)>,
 }
 
 /// The most memory the low-memory mode's cache of the target's memory takes: 1 MB for each of
@@ -141,6 +144,14 @@ impl Options {
             objects: true,
             keys: KeyLabels::Masked,
             patience: Patience::default(),
+            on_phase: None,
+        }
+    }
+
+    /// Tell the observer (if any) that `phase` starts.
+    fn phase(&self, phase: &'static str) {
+        if let Some(observe) = self.on_phase {
+            observe(phase);
         }
     }
 }
@@ -266,6 +277,7 @@ fn capture_core_noting(
     let interp = Interpreter::find_noting(&target, &core.mappings, &core, trail)
         .map_err(|e| find_failure(pid, e))?;
     let started = Instant::now();
+    options.phase("reading the core");
     let regions = core.writable_regions();
     let image = Image::from_regions(regions).with_fallback(Box::new(core));
     trail.push(format!(
@@ -276,6 +288,7 @@ fn capture_core_noting(
     // A core taken in the middle of a collection has its lists spliced: walk around them.
     let collecting = collection_in_progress(&image, &interp).ok().flatten() == Some(true);
     let walk_started = Instant::now();
+    options.phase("walking");
     let walk_with = |tolerant| {
         walk(
             &image,
@@ -374,12 +387,14 @@ fn finish(
         let order = walked.address_order();
         let mut heap = walked.into_heap(order);
         if options.retained {
+            options.phase("computing retained sizes");
             heap.compute_dominators();
         }
         heap
     };
     trail.extend(heap.notes.iter().cloned());
     warnings.extend(heap.warnings.iter().cloned());
+    options.phase("counting by type");
     let census = Census::from_heap(&heap);
     let (pid, core_file, live) = match source {
         Source::Process(pid) => (pid, None, Some(pid)),
@@ -510,6 +525,11 @@ fn take_stopped(
             None => None,
         };
         let keep = options.keep(in_place);
+        options.phase(if in_place {
+            "reading in place"
+        } else {
+            "copying"
+        });
         let frozen = Frozen::stop(pid).map_err(|e| freeze_failure(pid, e))?;
         stops += 1;
         trail.push(format!(
@@ -550,6 +570,7 @@ fn take_stopped(
             ),
         };
         let walk_started = Instant::now();
+        options.phase("walking");
         // While the collector collects, its lists are known to be spliced: walk around them.
         let result = walk(
             &copied.image,
@@ -643,6 +664,7 @@ fn take_running(pid: i32, interp: &Interpreter, options: &Options) -> Result<Tak
         )
     })?;
     let started = Instant::now();
+    options.phase("copying");
     let image = copy_image(pid, &mut plan)?;
     let copied = Copied {
         image,
@@ -650,6 +672,7 @@ fn take_running(pid: i32, interp: &Interpreter, options: &Options) -> Result<Tak
         threads: 0,
     };
     let walk_started = Instant::now();
+    options.phase("walking");
     let walked = walk(
         &copied.image,
         interp,

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::dump::{capture_failure, write_failure};
-use super::{exit, print_stdout, AroundArgs, Failure};
+use super::{exit, print_stdout, progress, AroundArgs, Failure};
 use crate::capture::{capture, Options, Patience};
 use crate::diff::{diff, GroupBy};
 use crate::heap::edges::KeyLabels;
@@ -29,12 +29,14 @@ pub fn run(args: &AroundArgs) -> Result<(), Failure> {
         objects: true,
         keys: KeyLabels::Masked,
         patience: Patience::default(),
+        on_phase: progress::phase_observer(),
     };
     let mut snapshots = Vec::new();
     for (step, name) in ["a", "b", "c"].into_iter().enumerate() {
         if step > 0 {
             run_command(&args.command, args.repeat, &dir)?;
         }
+        let progress = progress::start(format!("census {name} of process {}", args.pid));
         let taken = capture(args.pid, &options).map_err(capture_failure)?;
         for w in &taken.warnings {
             eprintln!("heapsnap: warning: {w}");
@@ -42,6 +44,7 @@ pub fn run(args: &AroundArgs) -> Result<(), Failure> {
         let path = dir.join(format!("{name}.json"));
         Snapshot::write_heap(&path, &taken.meta, &taken.census, &taken.heap)
             .map_err(|e| write_failure(&path, e))?;
+        drop(progress);
         eprintln!(
             "heapsnap: {} written: {}, {}; target paused {:.1} ms",
             path.display(),

@@ -1,7 +1,7 @@
 //! `heapsnap diff A.json B.json [C.json]`: compare snapshots from files, or samples of a
 //! series (`series.jsonl@N`).
 
-use super::{exit, print_stdout, DiffArgs, Failure};
+use super::{exit, print_stdout, progress, DiffArgs, Failure};
 use crate::diff::{diff, resolve_type_names, Options};
 use crate::render::diff::diff_table;
 use std::path::Path;
@@ -41,9 +41,14 @@ fn read(path: &Path) -> Result<Snapshot, Failure> {
 }
 
 pub fn run(args: &DiffArgs) -> Result<(), Failure> {
-    let before = read(&args.before)?;
-    let after = read(&args.after)?;
-    let later = args.later.as_deref().map(read).transpose()?;
+    let progress = progress::start("reading the snapshots");
+    let reading = |path: &Path| {
+        progress::phase(&format!("reading {}", path.display()));
+        read(path)
+    };
+    let before = reading(&args.before)?;
+    let after = reading(&args.after)?;
+    let later = args.later.as_deref().map(reading).transpose()?;
     let snapshots: Vec<&Snapshot> = [&before, &after].into_iter().chain(&later).collect();
     let chain_for = resolve_type_names(&snapshots, &args.types)
         .map_err(|e| Failure::new(exit::USAGE, format!("--type: {e}")))?;
@@ -57,7 +62,9 @@ pub fn run(args: &DiffArgs) -> Result<(), Failure> {
         suspects: args.suspects,
         include_garbage: args.include_garbage,
     };
+    progress::phase("comparing");
     let d = diff(&before, &after, later.as_ref(), &opts);
+    drop(progress);
     for w in &d.warnings {
         eprintln!("heapsnap: warning: {w}");
     }

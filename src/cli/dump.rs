@@ -1,7 +1,7 @@
 //! `heapsnap dump <pid>` or `heapsnap dump <core>`: capture the census ([`crate::capture`]),
 //! then print and write it.
 
-use super::{exit, print_stdout, DumpArgs, Failure};
+use super::{exit, print_stdout, progress, DumpArgs, Failure};
 use std::path::PathBuf;
 
 use crate::capture::{capture, capture_core, CaptureError, FailureKind, Options, Patience};
@@ -120,6 +120,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
             KeyLabels::Masked
         },
         patience: Patience::default(),
+        on_phase: progress::phase_observer(),
     };
     let print_trail = |trail: &[String]| {
         if args.verbose {
@@ -128,7 +129,9 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
             }
         }
     };
-    let taken = match what_to_read(args)? {
+    let read = what_to_read(args)?;
+    let progress = (!args.quiet).then(|| progress::start(format!("census of {}", args.target)));
+    let taken = match read {
         Read::Process(pid) => capture(pid, &options),
         Read::Core(path) => capture_core(&path, args.sysroot.as_deref(), &options),
     }
@@ -142,11 +145,14 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
     print_trail(&taken.trail);
     let (meta, census, heap) = (&taken.meta, &taken.census, &taken.heap);
     if let Some(path) = &args.output {
+        progress::phase(&format!("writing {}", path.display()));
         Snapshot::write_heap(path, meta, census, heap).map_err(|e| write_failure(path, e))?;
     }
     if let Some(path) = &args.objects {
+        progress::phase(&format!("writing {}", path.display()));
         write_objects_jsonl(path, heap).map_err(|e| write_failure(path, e))?;
     }
+    drop(progress);
     if args.quiet {
         Ok(())
     } else {

@@ -1,6 +1,6 @@
 //! `heapsnap growth series.jsonl`: the types that grew steadily over a recorded series.
 
-use super::{exit, print_stdout, Failure, GrowthArgs};
+use super::{exit, print_stdout, progress, Failure, GrowthArgs};
 use crate::diff::growth::growth;
 use crate::render::growth::growth_table;
 use crate::snapshot::series::samples;
@@ -16,7 +16,9 @@ pub fn run(args: &GrowthArgs) -> Result<(), Failure> {
             None
         }
     });
+    let progress = progress::start(format!("reading {}", args.series.display()));
     let g = growth(streamed);
+    drop(progress);
     if let Some(e) = failed {
         return Err(bad(e));
     }

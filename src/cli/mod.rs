@@ -7,6 +7,7 @@ pub mod demo;
 pub mod diff;
 pub mod dump;
 pub mod growth;
+pub mod progress;
 pub mod record;
 pub mod top;
 

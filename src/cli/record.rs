@@ -61,6 +61,7 @@ pub fn run(args: &RecordArgs) -> Result<(), Failure> {
         objects: false,
         keys: KeyLabels::Masked,
         patience: Patience::default(),
+        on_phase: None,
     };
     let mut series =
         SeriesWriter::create(&args.output).map_err(|e| write_failure(&args.output, e))?;

@@ -41,6 +41,7 @@ fn sample_options(args: &TopArgs) -> Options {
         objects: false,
         keys: KeyLabels::Masked,
         patience: Patience::default(),
+        on_phase: None,
     }
 }
 
