@@ -56,7 +56,7 @@ pub fn phase(message: &str) {
 
 /// The observer to give the capture, so that its phases show.
 pub fn phase_observer() -> Option<fn(&'static str)> {
-    Some(|name| phase(name))
+    Some(phase)
 }
 
 impl Drop for Progress {
