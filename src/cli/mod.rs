@@ -9,6 +9,7 @@ pub mod dump;
 pub mod growth;
 pub mod progress;
 pub mod record;
+pub mod report;
 pub mod top;
 
 use std::io::Write;
@@ -38,6 +39,9 @@ pub enum Command {
     Diff(DiffArgs),
     /// Watch a Python process's heap live: a census every few seconds, types sorted by growth.
     Top(TopArgs),
+    /// Write the comparison of snapshots as one self-contained HTML page: the leak suspects,
+    /// the resident memory, an icicle of what the new objects retain, the types, the chains.
+    Report(ReportArgs),
     /// Record a census by type every interval into a series (one JSON line per sample).
     Record(RecordArgs),
     /// The types that grew steadily over a recorded series, with their rates per minute.
@@ -57,6 +61,19 @@ pub struct CompletionsArgs {
     /// The shell to complete for.
     #[arg(value_enum)]
     pub shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    /// Two snapshots (A and B), or three (A, B, C: the objects new in B still alive in C).
+    #[arg(num_args = 2..=3, required = true, value_name = "SNAPSHOT")]
+    pub snapshots: Vec<PathBuf>,
+    /// The HTML file to write.
+    #[arg(short, long, value_name = "FILE.html")]
+    pub output: PathBuf,
+    /// Count garbage awaiting collection among the new objects (left out by default).
+    #[arg(long)]
+    pub include_garbage: bool,
 }
 
 #[derive(clap::Args)]
@@ -381,6 +398,7 @@ pub fn main() -> i32 {
         Command::Top(args) => top::run(&args),
         Command::Around(args) => around::run(&args),
         Command::Record(args) => record::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Growth(args) => growth::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Completions(args) => completions::run(&args),

@@ -5,6 +5,7 @@
 //! [`growth`].
 
 pub mod growth;
+pub mod tree;
 
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -226,14 +227,7 @@ pub struct Options {
 pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts: &Options) -> Diff {
     let snapshots: Vec<&Snapshot> = [before, after].into_iter().chain(later).collect();
     let mut warnings = provenance_warnings(&snapshots);
-    let garbage = |s: &Snapshot| -> Vec<usize> {
-        if opts.include_garbage {
-            Vec::new()
-        } else {
-            s.objects.garbage.iter().map(|&g| g as usize).collect()
-        }
-    };
-    let left_out: Vec<Vec<usize>> = snapshots.iter().map(|s| garbage(s)).collect();
+    let left_out = left_out(&snapshots, opts.include_garbage);
     // A sample of a series holds counts by type only: no object is new or old then.
     let per_object = snapshots.iter().all(|s| s.has_objects());
     let new = if per_object {
@@ -299,6 +293,36 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
             _ => None,
         },
     }
+}
+
+/// Per snapshot, the objects left out of the comparison: its garbage awaiting collection,
+/// unless it is included.
+fn left_out(snapshots: &[&Snapshot], include_garbage: bool) -> Vec<Vec<usize>> {
+    snapshots
+        .iter()
+        .map(|s| {
+            if include_garbage {
+                Vec::new()
+            } else {
+                s.objects.garbage.iter().map(|&g| g as usize).collect()
+            }
+        })
+        .collect()
+}
+
+/// The positions in `after` of its new objects (with `later`, those still alive there): the
+/// same objects [`diff`] counts as new; none when a snapshot holds no objects.
+pub fn new_object_positions(
+    before: &Snapshot,
+    after: &Snapshot,
+    later: Option<&Snapshot>,
+    include_garbage: bool,
+) -> Vec<usize> {
+    let snapshots: Vec<&Snapshot> = [before, after].into_iter().chain(later).collect();
+    if !snapshots.iter().all(|s| s.has_objects()) {
+        return Vec::new();
+    }
+    new_objects(before, after, later, &left_out(&snapshots, include_garbage))
 }
 
 /// What tells the reader the comparison may not mean what it seems: snapshots of different

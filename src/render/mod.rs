@@ -1,9 +1,11 @@
 //! Tables for people: the census ([`census`]), the comparison of snapshots ([`diff`]), the live
-//! view of `heapsnap top` ([`top`]) and the trend of a series ([`growth`]).
+//! view of `heapsnap top` ([`top`]), the trend of a series ([`growth`]) and the HTML leak
+//! report ([`report`]).
 
 pub mod census;
 pub mod diff;
 pub mod growth;
+pub mod report;
 pub mod top;
 
 /// `1234567` → `1.2 MB`.
