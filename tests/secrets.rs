@@ -1,5 +1,6 @@
 //! No secret a target holds in dict keys or string constants reaches a file heapsnap writes
-//! (snapshot, `--objects`) or `diff`'s output, unless `--keys` asks for literal keys.
+//! (snapshot, `--objects`, report, series) or `diff`'s output, unless `--keys` asks for
+//! literal keys.
 
 #[macro_use]
 mod common;
@@ -44,7 +45,28 @@ fn secrets_stay_out(b: &Build) {
         .output()
         .unwrap();
     assert_succeeded(&diff);
-    let shown = masked + &String::from_utf8_lossy(&diff.stdout);
+    // The HTML report and a series (`record`) of the same target.
+    let report = dir.join("report.html");
+    let out = heapsnap()
+        .arg("report")
+        .args([&a, &b_])
+        .arg("-o")
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_succeeded(&out);
+    let series = dir.join("series.jsonl");
+    let out = heapsnap()
+        .args(["record", &target.pid().to_string(), "--interval", "0.1", "--duration", "0.3"])
+        .args(["-q", "-o"])
+        .arg(&series)
+        .output()
+        .unwrap();
+    assert_succeeded(&out);
+    let shown = masked
+        + &String::from_utf8_lossy(&diff.stdout)
+        + &std::fs::read_to_string(&report).unwrap()
+        + &std::fs::read_to_string(&series).unwrap();
     for secret in SECRETS {
         assert!(
             !shown.contains(secret),
