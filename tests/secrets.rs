@@ -57,7 +57,14 @@ fn secrets_stay_out(b: &Build) {
     assert_succeeded(&out);
     let series = dir.join("series.jsonl");
     let out = heapsnap()
-        .args(["record", &target.pid().to_string(), "--interval", "0.1", "--duration", "0.3"])
+        .args([
+            "record",
+            &target.pid().to_string(),
+            "--interval",
+            "0.1",
+            "--duration",
+            "0.3",
+        ])
         .args(["-q", "-o"])
         .arg(&series)
         .output()

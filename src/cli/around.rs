@@ -53,9 +53,13 @@ pub fn run(args: &AroundArgs) -> Result<(), Failure> {
             taken.meta.pause_ms
         );
         drop(taken);
-        snapshots.push(
-            Snapshot::read(&path).map_err(|e| Failure::new(exit::BAD_SNAPSHOT, e.to_string()))?,
-        );
+        // Only B's objects are explained: A and C need only what identifies their objects.
+        let read = if name == "b" {
+            Snapshot::read
+        } else {
+            Snapshot::read_lean
+        };
+        snapshots.push(read(&path).map_err(|e| Failure::new(exit::BAD_SNAPSHOT, e.to_string()))?);
     }
     let opts = crate::diff::Options {
         group_by: GroupBy::Type,

@@ -188,8 +188,11 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
         let t = crate::capture::capture(pid, &crate::capture::Options::blocking(Mode::Full))
             .map_err(capture_failure)?;
         let path = dir.join(format!("{name}.json"));
-        let snap = Snapshot::new(t.meta, &t.census, &t.heap);
-        snap.write(&path).map_err(|e| write_failure(&path, e))?;
+        Snapshot::write_heap(&path, &t.meta, &t.census, &t.heap)
+            .map_err(|e| write_failure(&path, e))?;
+        drop(t);
+        let snap =
+            Snapshot::read(&path).map_err(|e| Failure::new(exit::BAD_SNAPSHOT, e.to_string()))?;
         println!(
             "  heapsnap dump {pid} -o {}   # {}, {}, target paused {:.1} ms",
             path.display(),

@@ -9,9 +9,10 @@ use std::path::Path;
 use crate::snapshot::series::{is_series, read_sample};
 use crate::snapshot::{ReadError, Snapshot};
 
-/// A snapshot file, or `SERIES@N`: sample N of a series (from 0; negative from the end).
-/// A path that exists as written is a file, even with an `@` in its name.
-fn read(path: &Path) -> Result<Snapshot, Failure> {
+/// A snapshot file (`lean`: only what identifies its objects, see [`Snapshot::read_lean`]),
+/// or `SERIES@N`: sample N of a series (from 0; negative from the end). A path that exists as
+/// written is a file, even with an `@` in its name.
+fn read(path: &Path, lean: bool) -> Result<Snapshot, Failure> {
     let bad = |e: ReadError| Failure::new(exit::BAD_SNAPSHOT, e.to_string());
     if path.exists() {
         if is_series(path) {
@@ -23,7 +24,12 @@ fn read(path: &Path) -> Result<Snapshot, Failure> {
                 ),
             ));
         }
-        return Snapshot::read(path).map_err(bad);
+        let read = if lean {
+            Snapshot::read_lean
+        } else {
+            Snapshot::read
+        };
+        return read(path).map_err(bad);
     }
     let text = path.to_string_lossy();
     if let Some((file, n)) = text.rsplit_once('@') {
@@ -42,13 +48,20 @@ fn read(path: &Path) -> Result<Snapshot, Failure> {
 
 pub fn run(args: &DiffArgs) -> Result<(), Failure> {
     let progress = progress::start("reading the snapshots");
-    let reading = |path: &Path| {
+    let reading = |path: &Path, lean: bool| {
         progress::phase(&format!("reading {}", path.display()));
-        read(path)
+        read(path, lean)
     };
-    let before = reading(&args.before)?;
-    let after = reading(&args.after)?;
-    let later = args.later.as_deref().map(reading).transpose()?;
+    // Only B's objects are explained (chains, attachments, suspects): A and C need only what
+    // identifies their objects, except to group by the packages objects hang under.
+    let lean = !matches!(args.by, super::GroupByArg::Module);
+    let before = reading(&args.before, lean)?;
+    let after = reading(&args.after, false)?;
+    let later = args
+        .later
+        .as_deref()
+        .map(|p| reading(p, lean))
+        .transpose()?;
     let snapshots: Vec<&Snapshot> = [&before, &after].into_iter().chain(&later).collect();
     let chain_for = resolve_type_names(&snapshots, &args.types)
         .map_err(|e| Failure::new(exit::USAGE, format!("--type: {e}")))?;

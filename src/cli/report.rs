@@ -16,11 +16,15 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
     let progress = progress::start("reading the snapshots");
     let files: Vec<&Path> = args.snapshots.iter().map(|p| p.as_path()).collect();
     let mut snapshots = Vec::new();
-    for path in &files {
+    for (k, path) in files.iter().enumerate() {
         progress::phase(&format!("reading {}", path.display()));
-        snapshots.push(
-            Snapshot::read(path).map_err(|e| Failure::new(exit::BAD_SNAPSHOT, e.to_string()))?,
-        );
+        // Only B's objects are explained: A and C need only what identifies their objects.
+        let read = if k == 1 {
+            Snapshot::read
+        } else {
+            Snapshot::read_lean
+        };
+        snapshots.push(read(path).map_err(|e| Failure::new(exit::BAD_SNAPSHOT, e.to_string()))?);
     }
     progress::phase("comparing");
     let opts = Options {

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use serde::Serialize;
 use thiserror::Error;
 
-use crate::snapshot::{MemoryAccount, Snapshot, NO_PARENT};
+use crate::snapshot::{MemoryAccount, Snapshot, NO_INDEX};
 
 /// How rows are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -281,7 +281,12 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
             snapshots
                 .iter()
                 .zip(&left_out)
-                .map(|(s, g)| (g.len() as u64, g.iter().map(|&i| s.objects.size[i]).sum()))
+                .map(|(s, g)| {
+                    (
+                        g.len() as u64,
+                        g.iter().map(|&i| s.objects.size.get(i)).sum(),
+                    )
+                })
                 .collect()
         },
         warnings,
@@ -368,12 +373,38 @@ fn provenance_warnings(snapshots: &[&Snapshot]) -> Vec<String> {
     warnings
 }
 
-/// (address, type name) of every object.
-fn identities(s: &Snapshot) -> Vec<(u64, &str)> {
-    s.addresses()
-        .into_iter()
-        .zip(&s.objects.type_index)
-        .map(|(a, &t)| (a, s.types[t as usize].name.as_str()))
+/// For each object of `a`, whether `b` holds the same object: the same address and a type of
+/// the same name; objects of `b` at the positions `skip` do not count. Both snapshots are in
+/// address order, so this is one merge of the two address columns.
+fn present_in(a: &Snapshot, b: &Snapshot, skip: &[usize]) -> Vec<bool> {
+    let names: HashMap<&str, u32> = b
+        .types
+        .iter()
+        .enumerate()
+        .map(|(t, row)| (row.name.as_str(), t as u32))
+        .collect();
+    let type_in_b: Vec<u32> = a
+        .types
+        .iter()
+        .map(|row| names.get(row.name.as_str()).copied().unwrap_or(u32::MAX))
+        .collect();
+    let mut skipped = vec![false; b.objects.len()];
+    for &k in skip {
+        skipped[k] = true;
+    }
+    let (ab, bb) = (a.addresses(), b.addresses());
+    let mut j = 0;
+    ab.iter()
+        .zip(&a.objects.type_index)
+        .map(|(&address, &t)| {
+            while j < bb.len() && bb[j] < address {
+                j += 1;
+            }
+            j < bb.len()
+                && bb[j] == address
+                && !skipped[j]
+                && b.objects.type_index[j] == type_in_b[t as usize]
+        })
         .collect()
 }
 
@@ -386,27 +417,14 @@ fn new_objects(
     later: Option<&Snapshot>,
     left_out: &[Vec<usize>],
 ) -> Vec<usize> {
-    let old: HashSet<(u64, &str)> = identities(before).into_iter().collect();
-    let alive_later: Option<HashSet<(u64, &str)>> = later.map(|l| {
-        let mut ids = identities(l);
-        for &g in &left_out[2] {
-            ids[g].1 = "";
-        }
-        ids.into_iter().filter(|id| !id.1.is_empty()).collect()
-    });
-    let mut gone = vec![false; after.objects.size.len()];
+    let old = present_in(after, before, &[]);
+    let alive_later = later.map(|l| present_in(after, l, &left_out[2]));
+    let mut gone = vec![false; after.objects.len()];
     for &g in &left_out[1] {
         gone[g] = true;
     }
-    identities(after)
-        .into_iter()
-        .enumerate()
-        .filter(|&(i, id)| {
-            !gone[i]
-                && !old.contains(&id)
-                && alive_later.as_ref().is_none_or(|alive| alive.contains(&id))
-        })
-        .map(|(i, _)| i)
+    (0..after.objects.len())
+        .filter(|&i| !gone[i] && !old[i] && alive_later.as_ref().is_none_or(|alive| alive[i]))
         .collect()
 }
 
@@ -433,7 +451,7 @@ fn rows(
         of[k].add_census(&mut rows, s, later);
         total.add(later, s.meta.objects, s.meta.bytes);
         for &g in &left_out[k] {
-            let size = s.objects.size[g];
+            let size = s.objects.size.get(g);
             rows[of[k].row(s, g)].remove(later, size);
             total.remove(later, size);
         }
@@ -442,10 +460,10 @@ fn rows(
     for &i in new {
         let r = &mut rows[of_after.row(after, i)];
         r.new_objects += 1;
-        r.new_size += after.objects.size[i];
+        r.new_size += after.objects.size.get(i);
     }
     total.new_objects = new.len() as u64;
-    total.new_size = new.iter().map(|&i| after.objects.size[i]).sum();
+    total.new_size = new.iter().map(|&i| after.objects.size.get(i)).sum();
     let _ = before;
     (rows, total, of_after)
 }
@@ -499,7 +517,7 @@ fn chains_of<'a>(
             Chain {
                 type_name: type_name(i).clone(),
                 address: addresses[i],
-                size: after.objects.size[i],
+                size: after.objects.size.get(i),
                 path,
                 reachable,
             }
@@ -568,7 +586,7 @@ impl ObjectRows {
                 }
             }
             ObjectRows::ByObject(of_object) => {
-                for (&r, &size) in of_object.iter().zip(&s.objects.size) {
+                for (&r, size) in of_object.iter().zip(s.objects.size.iter()) {
                     rows[r].add(later, 1, size);
                 }
             }
@@ -625,11 +643,11 @@ fn root_packages(s: &Snapshot, names: &mut RowNames) -> Vec<usize> {
     let o = &s.objects;
     let n = o.parent.len();
     // Label ids of the `sys.modules` roots (one per interpreter).
-    let modules_labels: HashSet<i64> = (0..s.labels.len())
+    let modules_labels: HashSet<i32> = (0..s.labels.len())
         .filter(|&l| root_name(&s.labels[l]) == "sys.modules")
-        .map(|l| l as i64)
+        .map(|l| l as i32)
         .collect();
-    let holds_modules = |p: usize| o.parent[p] == NO_PARENT && modules_labels.contains(&o.label[p]);
+    let holds_modules = |p: usize| o.parent[p] == NO_INDEX && modules_labels.contains(&o.label[p]);
     let mut row = vec![UNKNOWN; n];
     let mut trail = Vec::new();
     for i in 0..n {
@@ -640,7 +658,7 @@ fn root_packages(s: &Snapshot, names: &mut RowNames) -> Vec<usize> {
             }
             trail.push(at);
             let parent = o.parent[at];
-            if parent == NO_PARENT {
+            if parent == NO_INDEX {
                 break names.id(Cow::Borrowed(root_row(&s.label(at))));
             }
             if holds_modules(parent as usize) {
@@ -774,7 +792,7 @@ fn attachment_tops(s: &Snapshot, new: &[usize]) -> Vec<u32> {
             }
             trail.push(at);
             let p = s.objects.parent[at];
-            if p == NO_PARENT || !is_new[p as usize] || trail.len() > n {
+            if p == NO_INDEX || !is_new[p as usize] || trail.len() > n {
                 break at as u32;
             }
             at = p as usize;
@@ -797,12 +815,12 @@ fn attachments(
     // Group attached objects by (holder, type).
     // (holder, root label, type) → (attached, objects below, bytes, one attached object).
     type Group = (u64, u64, u64, usize);
-    let mut groups: HashMap<(i64, i64, u32), Group> = HashMap::new();
+    let mut groups: HashMap<(i32, i32, u32), Group> = HashMap::new();
     for &i in new {
         let top = attach[i] as usize;
         // Objects held directly by roots are grouped by root (label), the others by holder.
         let parent = s.objects.parent[top];
-        let root = if parent == NO_PARENT {
+        let root = if parent == NO_INDEX {
             s.objects.label[top]
         } else {
             0
@@ -813,14 +831,14 @@ fn attachments(
             g.0 += 1;
         }
         g.1 += 1;
-        g.2 += s.objects.size[i];
+        g.2 += s.objects.size.get(i);
     }
     let mut list: Vec<_> = groups.into_iter().collect();
     list.sort_by(|a, b| b.1 .2.cmp(&a.1 .2).then(a.0.cmp(&b.0)));
     list.into_iter()
         .take(limit)
         .map(|((holder, _, ty), (attached, objects, size, example))| {
-            let holder = if holder == NO_PARENT {
+            let holder = if holder == NO_INDEX {
                 let label = s.label(example);
                 if label.is_empty() {
                     "<no root: garbage awaiting collection, or held only by C code>".to_string()
@@ -864,7 +882,7 @@ fn suspects(
         .copied()
         .collect();
     tops.sort_unstable();
-    let retained_by = |top: usize| if has_retained { o.retained[top] } else { 0 };
+    let retained_by = |top: usize| if has_retained { o.retained.get(top) } else { 0 };
     #[derive(Default)]
     struct Group {
         tops: Vec<usize>,
@@ -886,7 +904,7 @@ fn suspects(
         };
         g.new_objects += 1;
         if !has_retained {
-            g.retained += o.size[i];
+            g.retained += o.size.get(i);
         }
     }
     let heavy = has_retained.then(|| HeavyPath::new(s));
@@ -938,7 +956,7 @@ impl<'a> HeavyPath<'a> {
         let n = s.objects.idom.len();
         let mut start = vec![0u32; n + 2];
         for &d in &s.objects.idom {
-            if d != NO_PARENT {
+            if d != NO_INDEX {
                 start[d as usize + 2] += 1;
             }
         }
@@ -947,7 +965,7 @@ impl<'a> HeavyPath<'a> {
         }
         let mut children = vec![0u32; start[n + 1] as usize];
         for (child, &d) in s.objects.idom.iter().enumerate() {
-            if d != NO_PARENT {
+            if d != NO_INDEX {
                 let at = &mut start[d as usize + 1];
                 children[*at as usize] = child as u32;
                 *at += 1;
@@ -969,9 +987,10 @@ impl<'a> HeavyPath<'a> {
                 found = Some(t);
             }
             let kids = &self.children[self.start[at] as usize..self.start[at + 1] as usize];
-            match kids.iter().max_by_key(|&&c| o.retained[c as usize]) {
+            match kids.iter().max_by_key(|&&c| o.retained.get(c as usize)) {
                 Some(&c)
-                    if o.retained[c as usize] as f64 >= Self::SHARE * o.retained[at] as f64 =>
+                    if o.retained.get(c as usize) as f64
+                        >= Self::SHARE * o.retained.get(at) as f64 =>
                 {
                     at = c as usize
                 }
@@ -1034,7 +1053,7 @@ pub fn retainer_path(s: &Snapshot, addresses: &[u64], i: usize) -> (String, bool
     let mut steps = 0;
     loop {
         let label = s.label(at);
-        if o.parent[at] == NO_PARENT {
+        if o.parent[at] == NO_INDEX {
             if label.is_empty() {
                 // The topmost object is not reachable from any root.
                 let ty = &s.types[o.type_index[at] as usize].name;

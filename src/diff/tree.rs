@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 
 use serde::Serialize;
 
-use crate::snapshot::{Snapshot, NO_PARENT};
+use crate::snapshot::{Snapshot, NO_INDEX};
 
 /// The most nodes a tree has.
 pub const MAX_NODES: usize = 2000;
@@ -30,7 +30,7 @@ pub struct TreeNode {
 /// sizes (dumped with `--no-retained`, or in low-memory mode) or no object is new.
 pub fn retained_tree(after: &Snapshot, new: &[usize]) -> Option<TreeNode> {
     let o = &after.objects;
-    let n = o.size.len();
+    let n = o.len();
     if new.is_empty() || o.retained.len() != n || o.idom.len() != n {
         return None;
     }
@@ -43,7 +43,7 @@ pub fn retained_tree(after: &Snapshot, new: &[usize]) -> Option<TreeNode> {
     let mut tops = Vec::new();
     for &i in new {
         let d = o.idom[i];
-        if d != NO_PARENT && is_new[d as usize] {
+        if d != NO_INDEX && is_new[d as usize] {
             start[d as usize + 1] += 1;
         } else {
             tops.push(i);
@@ -56,12 +56,12 @@ pub fn retained_tree(after: &Snapshot, new: &[usize]) -> Option<TreeNode> {
     let mut children = vec![0u32; new.len() - tops.len()];
     for &i in new {
         let d = o.idom[i];
-        if d != NO_PARENT && is_new[d as usize] {
+        if d != NO_INDEX && is_new[d as usize] {
             children[fill[d as usize] as usize] = i as u32;
             fill[d as usize] += 1;
         }
     }
-    let total: u64 = tops.iter().map(|&i| o.retained[i]).sum();
+    let total: u64 = tops.iter().map(|&i| o.retained.get(i)).sum();
     let small = total / 500;
     let mut arena = vec![Growing::new(
         format!("{} new objects", crate::render::group(new.len() as u64)),
@@ -79,7 +79,7 @@ pub fn retained_tree(after: &Snapshot, new: &[usize]) -> Option<TreeNode> {
         }
         let (mut other_objects, mut other_bytes) = (0u64, 0u64);
         for (t, members) in by_type {
-            let retained: u64 = members.iter().map(|&i| o.retained[i]).sum();
+            let retained: u64 = members.iter().map(|&i| o.retained.get(i)).sum();
             if retained < small || arena.len() >= MAX_NODES {
                 other_objects += members.len() as u64;
                 other_bytes += retained;

@@ -31,7 +31,10 @@ use crate::heap::garbage::GarbageKind;
 use crate::heap::{Heap, Mode};
 
 pub mod output;
+pub mod reader;
 pub mod series;
+
+pub use reader::{Detail, ObjectColumns, Sizes, LABEL_INDEX_TOO_BIG, NO_INDEX};
 
 pub use output::write_atomically;
 
@@ -156,28 +159,8 @@ pub enum MemoryMode {
     Low,
 }
 
-/// Per-object columns.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ObjectColumns {
-    pub address_delta: Vec<u64>,
-    #[serde(rename = "type")]
-    pub type_index: Vec<u32>,
-    pub size: Vec<u64>,
-    pub parent: Vec<i64>,
-    pub label: Vec<i64>,
-    /// Schema 2: the bytes freed if the object went (its size and all it dominates), and the
-    /// index of its immediate dominator (-1: the root above all roots). Empty in schema 1.
-    #[serde(default)]
-    pub retained: Vec<u64>,
-    #[serde(default)]
-    pub idom: Vec<i64>,
-    /// Indices of the objects that are garbage awaiting collection, ascending (absent in
-    /// older snapshots).
-    #[serde(default)]
-    pub garbage: Vec<u64>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A snapshot as read ([`reader`]): the document's parts, and the object columns.
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     pub format: String,
     pub schema_version: u32,
@@ -206,72 +189,44 @@ pub enum ReadError {
     Malformed { path: String, detail: String },
 }
 
-/// The fields that identify a snapshot, read before the rest.
-#[derive(Deserialize)]
-struct Header {
-    format: Option<String>,
-    schema_version: Option<u32>,
-}
-
 impl Snapshot {
-    /// Read and check a snapshot file.
+    /// Read and check a snapshot file, every column.
     pub fn read(path: &Path) -> Result<Snapshot, ReadError> {
-        let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|error| ReadError::Io {
-            path: name.clone(),
-            error,
+        Snapshot::read_with(path, Detail::Full)
+    }
+
+    /// Read and check a snapshot file, keeping only what identifies its objects (address,
+    /// type, size) and its garbage: what `diff` needs of a snapshot whose objects it does not
+    /// explain.
+    pub fn read_lean(path: &Path) -> Result<Snapshot, ReadError> {
+        Snapshot::read_with(path, Detail::Lean)
+    }
+
+    fn read_with(path: &Path, detail: Detail) -> Result<Snapshot, ReadError> {
+        let snap = reader::read(path, detail)?;
+        snap.check().map_err(|detail| ReadError::Malformed {
+            path: path.display().to_string(),
+            detail,
         })?;
-        let classify = |e: serde_json::Error| match e.classify() {
-            serde_json::error::Category::Eof => ReadError::Truncated { path: name.clone() },
-            serde_json::error::Category::Syntax | serde_json::error::Category::Io => {
-                ReadError::NotJson {
-                    path: name.clone(),
-                    detail: e.to_string(),
-                }
-            }
-            serde_json::error::Category::Data => ReadError::Foreign { path: name.clone() },
-        };
-        // One parse in the normal case; otherwise the header tells what the file is.
-        let snap = match serde_json::from_slice::<Snapshot>(&bytes) {
-            Ok(snap) if snap.format == FORMAT && snap.schema_version <= SCHEMA_VERSION => snap,
-            parsed => {
-                let header: Header = serde_json::from_slice(&bytes).map_err(classify)?;
-                if header.format.as_deref() != Some(FORMAT) {
-                    return Err(ReadError::Foreign { path: name });
-                }
-                match header.schema_version {
-                    Some(v) if v > SCHEMA_VERSION => {
-                        return Err(ReadError::NewerSchema {
-                            path: name,
-                            found: v,
-                        })
-                    }
-                    Some(_) => {}
-                    None => return Err(ReadError::Foreign { path: name }),
-                }
-                parsed.map_err(|e| ReadError::Malformed {
-                    path: name.clone(),
-                    detail: e.to_string(),
-                })?
-            }
-        };
-        snap.check()
-            .map_err(|detail| ReadError::Malformed { path: name, detail })?;
         Ok(snap)
     }
 
     /// The per-object columns agree with each other and with the tables they index.
     fn check(&self) -> Result<(), String> {
         let o = &self.objects;
-        let n = o.address_delta.len();
-        if [
-            o.type_index.len(),
-            o.size.len(),
-            o.parent.len(),
-            o.label.len(),
-        ]
-        .iter()
-        .any(|&l| l != n)
+        let n = o.len();
+        if n >= i32::MAX as usize {
+            return Err("more objects than heapsnap can compare".into());
+        }
+        if [o.type_index.len(), o.size.len()].iter().any(|&l| l != n)
+            || [
+                o.parent.len(),
+                o.label.len(),
+                o.retained.len(),
+                o.idom.len(),
+            ]
+            .iter()
+            .any(|&l| l != n && l != 0)
         {
             return Err("object columns have different lengths".into());
         }
@@ -280,23 +235,20 @@ impl Snapshot {
         }
         if o.label
             .iter()
-            .any(|&l| l >= self.labels.len() as i64 || l < -(1 << 40))
+            .any(|&l| l >= 0 && l as usize >= self.labels.len())
         {
             return Err("an object's label index is out of range".into());
         }
-        if o.parent.iter().any(|&p| p < NO_PARENT || p >= n as i64) {
+        if o.parent
+            .iter()
+            .any(|&p| p < NO_INDEX || p as i64 >= n as i64)
+        {
             return Err("an object's parent index is out of range".into());
         }
-        if [o.retained.len(), o.idom.len()]
-            .iter()
-            .any(|&l| l != n && l != 0)
-        {
-            return Err("the retained or idom column has the wrong length".into());
-        }
-        if o.idom.iter().any(|&d| d < NO_PARENT || d >= n as i64) {
+        if o.idom.iter().any(|&d| d < NO_INDEX || d as i64 >= n as i64) {
             return Err("an object's dominator index is out of range".into());
         }
-        if o.garbage.iter().any(|&g| g >= n as u64) {
+        if o.garbage.iter().any(|&g| g as usize >= n) {
             return Err("a garbage index is out of range".into());
         }
         Ok(())
@@ -305,8 +257,10 @@ impl Snapshot {
     /// The text of object `i`'s label (`.attr`, `['key']`, `[3]`, a root's name, or empty).
     pub fn label(&self, i: usize) -> std::borrow::Cow<'_, str> {
         let l = self.objects.label[i];
-        if l < 0 {
-            format!("[{}]", -l - 1).into()
+        if l == LABEL_INDEX_TOO_BIG {
+            "[…]".into()
+        } else if l < 0 {
+            format!("[{}]", -i64::from(l) - 1).into()
         } else {
             self.labels[l as usize].as_str().into()
         }
@@ -318,44 +272,9 @@ impl Snapshot {
         self.meta.objects == 0 || !self.objects.size.is_empty()
     }
 
-    /// Object addresses, decoded from the deltas.
-    pub fn addresses(&self) -> Vec<u64> {
-        let mut at = 0u64;
-        self.objects
-            .address_delta
-            .iter()
-            .map(|d| {
-                at = at.wrapping_add(*d);
-                at
-            })
-            .collect()
-    }
-
-    pub fn new(meta: Meta, census: &Census, heap: &Heap) -> Snapshot {
-        let encoded = Encoded::new(census, heap);
-        let mut cols = ObjectColumns::default();
-        for o in encoded.objects() {
-            cols.address_delta.push(o.address_delta);
-            cols.type_index.push(o.type_index);
-            cols.size.push(o.size);
-            cols.parent.push(o.parent);
-            cols.label.push(o.label);
-            cols.retained.push(o.retained);
-            cols.idom.push(o.idom);
-        }
-        cols.garbage = heap
-            .garbage_positions()
-            .into_iter()
-            .map(u64::from)
-            .collect();
-        Snapshot {
-            format: FORMAT.into(),
-            schema_version: SCHEMA_VERSION,
-            meta,
-            types: census.rows.clone(),
-            labels: heap.labels.clone(),
-            objects: cols,
-        }
+    /// Object addresses, ascending.
+    pub fn addresses(&self) -> &[u64] {
+        &self.objects.address
     }
 
     /// Write the snapshot of a walked heap straight to `path`, without building the object
@@ -414,14 +333,6 @@ impl Snapshot {
             out.write_all(b",\"garbage\":")?;
             serde_json::to_writer(&mut *out, &heap.garbage_positions())?;
             out.write_all(b"}}\n")
-        })
-    }
-
-    /// Write to `path` (atomically, see [`write_atomically`]).
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        write_atomically(path, |out| {
-            serde_json::to_writer(&mut *out, self)?;
-            out.write_all(b"\n")
         })
     }
 }
@@ -492,7 +403,7 @@ struct EncodedObject {
 
 /// A walked heap as the snapshot encodes it (objects in address order, as [`Heap::objects`]
 /// gives them; types as census rows): the single definition of the object encoding, for
-/// [`Snapshot::new`] and [`Snapshot::write_heap`].
+/// [`Snapshot::write_heap`].
 struct Encoded<'a> {
     heap: &'a Heap,
     row_of_type: Vec<u32>,
@@ -578,10 +489,6 @@ impl<'a> Encoded<'a> {
         );
         let mut tail = tail.into_iter();
         head.map(|h| [h, tail.next().unwrap_or_default()])
-    }
-
-    fn objects(&self) -> impl Iterator<Item = EncodedObject> + '_ {
-        self.objects_in(0..self.heap.len())
     }
 
     fn objects_in(&self, rows: std::ops::Range<usize>) -> impl Iterator<Item = EncodedObject> + '_ {
