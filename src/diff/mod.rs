@@ -247,7 +247,7 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
     };
     let mut chains = Vec::new();
     for want in wanted {
-        let found = chains_of(after, &addresses, &new, &rows_of_after, &want)
+        let found = chains_of(after, addresses, &new, &rows_of_after, &want)
             .take(opts.chains_per_type)
             .collect::<Vec<_>>();
         if let (Wanted::Type(name), true) = (&want, found.is_empty()) {
@@ -258,8 +258,8 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
         chains.extend(found);
     }
     let tops = attachment_tops(after, &new);
-    let attachments = attachments(after, &addresses, &new, &tops, opts.attachments);
-    let suspects = suspects(after, &addresses, &new, &tops, opts.suspects);
+    let attachments = attachments(after, addresses, &new, &tops, opts.attachments);
+    let suspects = suspects(after, addresses, &new, &tops, opts.suspects);
     let mut seen = HashSet::new();
     warnings.retain(|w| seen.insert(w.clone()));
     let rows = rows
