@@ -53,6 +53,8 @@ DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 RESULTS_DIR = os.path.join(ROOT, "target", "bench")
 
 WORKLOADS = {"q": ("W1/4", 75_000), "1": ("W1", 300_000), "4": ("W4", 1_200_000)}
+# The big-heap comparison (issue 14): W1 against W16 (20 million objects, ~1.9 GB), on one build.
+BIG = [("W1", 300_000), ("W16", 5_000_000)]
 PEERS = ["guppy", "pympler", "objgraph", "gccount", "gcclosure"]
 PEER_TITLES = {
     "guppy": "guppy3 hpy().heap() + str()",
@@ -689,6 +691,101 @@ def targets_check(summary, order):
     return "\n".join(lines)
 
 
+def measure_big(python, n, reps, tmpdir):
+    """`dump -o` twice and `diff` of the two snapshots, `reps` times: wall time, peak RSS,
+    pause, snapshot size; and the target's RSS."""
+    res = {"n": n, "dump": [], "diff": []}
+    a, b = os.path.join(tmpdir, "big-a.json"), os.path.join(tmpdir, "big-b.json")
+    with Target(python, n) as t:
+        res["target_rss_kb"] = t.rss_kb()
+        for _ in range(reps):
+            for path in (a, b):
+                t.reset()
+                r = run_measured([HEAPSNAP, "dump", str(t.pid), "--quiet", "-o", path])
+                d = {"rc": r["rc"], "wall_ms": r["wall_ms"], "maxrss_kb": r["maxrss_kb"],
+                     "gap_ms": t.gap_ms()}
+                if r["rc"] == 0:
+                    meta = snapshot_meta(path)
+                    d.update(objects=meta.get("objects"), pause_ms=meta.get("pause_ms"),
+                             file_bytes=os.path.getsize(path))
+                res["dump"].append(d)
+            r = run_measured([HEAPSNAP, "diff", a, b])
+            res["diff"].append({"rc": r["rc"], "wall_ms": r["wall_ms"], "maxrss_kb": r["maxrss_kb"],
+                                "files_bytes": os.path.getsize(a) + os.path.getsize(b)})
+    for path in (a, b):
+        if os.path.exists(path):
+            os.remove(path)
+    return res
+
+
+def big_summary(res):
+    ok = lambda rows: [r for r in rows if r.get("rc") == 0]
+    dumps, diffs = ok(res["dump"]), ok(res["diff"])
+    return {
+        "objects": med([d.get("objects") for d in dumps]),
+        "target_rss_kb": res.get("target_rss_kb"),
+        "dump_ms": med([d["wall_ms"] for d in dumps]),
+        "dump_rss_kb": med([d["maxrss_kb"] for d in dumps]),
+        "pause_ms": med([d.get("pause_ms") for d in dumps]),
+        "gap_ms": med([d.get("gap_ms") for d in dumps]),
+        "file_bytes": med([d.get("file_bytes") for d in dumps]),
+        "diff_ms": med([d["wall_ms"] for d in diffs]),
+        "diff_rss_kb": med([d["maxrss_kb"] for d in diffs]),
+        "files_bytes": med([d["files_bytes"] for d in diffs]),
+    }
+
+
+def big_tables(big):
+    """The W1 → W16 table and its targets."""
+    py, runs = big["python"], big["runs"]
+    s = {label: big_summary(r) for label, r in runs.items()}
+    w1, w16 = s.get("W1"), s.get("W16")
+    if not w1 or not w16 or not w1["objects"] or not w16["objects"]:
+        return "### Big heaps\n\n(not measured)\n"
+    per = lambda x, k: x[k] / x["objects"] if x.get(k) and x["objects"] else None
+    mb = lambda kb: kb / 1024 if kb else None
+    rows = [
+        ["objects", fmt(w1["objects"]), fmt(w16["objects"]), "—"],
+        ["target RSS (MB)", fmt(mb(w1["target_rss_kb"])), fmt(mb(w16["target_rss_kb"])), "—"],
+        ["`dump -o` wall (ms)", fmt(w1["dump_ms"]), fmt(w16["dump_ms"]),
+         ratio(per(w16, "dump_ms"), per(w1, "dump_ms"))],
+        ["`dump` peak RSS (MB) / target RSS",
+         "%s / %s" % (fmt(mb(w1["dump_rss_kb"])), ratio(w1["dump_rss_kb"], w1["target_rss_kb"])),
+         "%s / %s" % (fmt(mb(w16["dump_rss_kb"])), ratio(w16["dump_rss_kb"], w16["target_rss_kb"])),
+         "—"],
+        ["pause: heapsnap's / target-measured gap (ms)",
+         "%s / %s" % (fmt(w1["pause_ms"]), fmt(w1["gap_ms"])),
+         "%s / %s" % (fmt(w16["pause_ms"]), fmt(w16["gap_ms"])),
+         ratio(per(w16, "pause_ms"), per(w1, "pause_ms"))],
+        ["snapshot bytes per object", fmt(per(w1, "file_bytes"), 1), fmt(per(w16, "file_bytes"), 1),
+         ratio(per(w16, "file_bytes"), per(w1, "file_bytes"))],
+        ["`diff` of the two (ms)", fmt(w1["diff_ms"]), fmt(w16["diff_ms"]),
+         ratio(per(w16, "diff_ms"), per(w1, "diff_ms"))],
+        ["`diff` peak RSS (MB) / the two files",
+         "%s / %s" % (fmt(mb(w1["diff_rss_kb"])), ratio(w1["diff_rss_kb"] * 1024, w1["files_bytes"])),
+         "%s / %s" % (fmt(mb(w16["diff_rss_kb"])), ratio(w16["diff_rss_kb"] * 1024, w16["files_bytes"])),
+         "—"],
+    ]
+    table = md_table(["Python %s" % py, "W1", "W16", "W16/W1 per object"], rows)
+    checks = []
+    for what, r in (("`dump -o`", ratio(per(w16, "dump_ms"), per(w1, "dump_ms"))),
+                    ("`diff`", ratio(per(w16, "diff_ms"), per(w1, "diff_ms")))):
+        v = float(r.rstrip("×")) if r not in ("—", None) else None
+        checks.append("- %s per object at W16 ≤ 1.25× W1: %s → %s"
+                      % (what, r, "met" if v is not None and v <= 1.25 else "NOT met"))
+    checks.append("- `diff` of two W16 snapshots no longer than one W16 `dump -o`: %s ms vs %s ms → %s"
+                  % (fmt(w16["diff_ms"]), fmt(w16["dump_ms"]),
+                     "met" if w16["diff_ms"] <= w16["dump_ms"] else "NOT met"))
+    r = w16["dump_rss_kb"] / w16["target_rss_kb"]
+    checks.append("- `dump` peak RSS ≤ 1.5× the target's at W16: %s → %s"
+                  % (ratio(r, 1), "met" if r <= 1.5 else "NOT met"))
+    r = w16["diff_rss_kb"] * 1024 / w16["files_bytes"]
+    checks.append("- `diff` peak RSS ≤ the two files' size at W16: %s → %s"
+                  % (ratio(r, 1), "met" if r <= 1 else "NOT met"))
+    return ("### Big heaps: W1 → W16 (%d repetitions, median)\n\n" % big["reps"] + table
+            + "\n\n" + "\n".join(checks) + "\n")
+
+
 # --------------------------------------------------------------------------------------------
 # Machine
 
@@ -791,6 +888,8 @@ def main():
                     "targets for the --nonblocking comparison, 0 = full speed (default %(default)s)")
     ap.add_argument("--no-mutate-on", default="", help="workloads where the mutating-target "
                     "--nonblocking comparison is skipped")
+    ap.add_argument("--no-big", action="store_true", help="skip the W1 → W16 big-heap comparison "
+                    "(20 million objects: about 2 GB for the target, 2.5 GB for heapsnap)")
     ap.add_argument("--no-doc", action="store_true", help="do not rewrite docs/benchmarks.md")
     ap.add_argument("--render", metavar="RESULTS.json", help="measure nothing: print (and write "
                     "into docs/benchmarks.md) the report of a saved run, e.g. target/bench/latest.json")
@@ -837,6 +936,13 @@ def main():
                 summary[v][label] = summarize(res)
                 order.append((v, label))
                 log("  done in %.1f s" % (time.time() - t0))
+        big = None
+        big_py = next((v for v in pythons if v.startswith("3.12")), pythons[0] if pythons else None)
+        if not args.no_big and big_py:
+            big = {"python": big_py, "reps": args.reps, "runs": {}}
+            for label, n in BIG:
+                log("big heaps: Python %s, %s (%d items)" % (big_py, label, n))
+                big["runs"][label] = measure_big(venvs[big_py][0], n, args.reps, tmpdir)
     elapsed = time.time() - started
     loads.append(os.getloadavg()[0])
 
@@ -852,7 +958,7 @@ def main():
     out = {
         "machine": m, "args": vars(args), "elapsed_s": elapsed, "order": order, "cut": cut,
         "cmdline": os.environ.get("HEAPSNAP_BENCH_CMDLINE") or "bench/bench.py " + " ".join(sys.argv[1:]),
-        "summary": summary, "raw": raw,
+        "summary": summary, "raw": raw, "big": big,
     }
     os.makedirs(RESULTS_DIR, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -877,7 +983,7 @@ def render(out):
         tables(out["summary"], order, None),
         "### Targets\n",
         targets_check(out["summary"], order) + "\n",
-    ])
+    ] + ([big_tables(out["big"])] if out.get("big") else []))
 
 
 def publish(out, no_doc):

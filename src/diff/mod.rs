@@ -777,25 +777,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// an older holder (or a root). [`u32::MAX`] for objects that are not new.
 fn attachment_tops(s: &Snapshot, new: &[usize]) -> Vec<u32> {
     const UNKNOWN: u32 = u32::MAX;
-    let n = s.objects.parent.len();
-    let mut is_new = vec![false; n];
-    for &i in new {
-        is_new[i] = true;
-    }
-    let mut attach = vec![UNKNOWN; n];
-    let mut trail = Vec::new();
-    for &i in new {
-        let mut at = i;
+    // Indexed by position in `new` (ascending), so that the cost follows the new objects,
+    // not the heap.
+    let mut attach = vec![UNKNOWN; new.len()];
+    let mut trail: Vec<usize> = Vec::new();
+    for (k, &i) in new.iter().enumerate() {
+        let (mut at, mut at_k) = (i, k);
         let top = loop {
-            if attach[at] != UNKNOWN {
-                break attach[at];
+            if attach[at_k] != UNKNOWN {
+                break attach[at_k];
             }
-            trail.push(at);
+            trail.push(at_k);
             let p = s.objects.parent[at];
-            if p == NO_INDEX || !is_new[p as usize] || trail.len() > n {
-                break at as u32;
+            let parent_k = (p != NO_INDEX)
+                .then(|| new.binary_search(&(p as usize)).ok())
+                .flatten();
+            match parent_k {
+                Some(pk) if trail.len() <= new.len() => (at, at_k) = (p as usize, pk),
+                _ => break at as u32,
             }
-            at = p as usize;
         };
         for t in trail.drain(..) {
             attach[t] = top;
@@ -804,7 +804,8 @@ fn attachment_tops(s: &Snapshot, new: &[usize]) -> Vec<u32> {
     attach
 }
 
-/// Group the new objects by where they attach ([`attachment_tops`]): by holder and type.
+/// Group the new objects by where they attach ([`attachment_tops`], by position in `new`): by
+/// holder and type.
 fn attachments(
     s: &Snapshot,
     addresses: &[u64],
@@ -816,8 +817,8 @@ fn attachments(
     // (holder, root label, type) → (attached, objects below, bytes, one attached object).
     type Group = (u64, u64, u64, usize);
     let mut groups: HashMap<(i32, i32, u32), Group> = HashMap::new();
-    for &i in new {
-        let top = attach[i] as usize;
+    for (&i, &top) in new.iter().zip(attach) {
+        let top = top as usize;
         // Objects held directly by roots are grouped by root (label), the others by holder.
         let parent = s.objects.parent[top];
         let root = if parent == NO_INDEX {
@@ -878,8 +879,9 @@ fn suspects(
     // The attached objects, each with the bytes it retains.
     let mut tops: Vec<usize> = new
         .iter()
-        .filter(|&&i| attach[i] as usize == i)
-        .copied()
+        .zip(attach)
+        .filter(|&(&i, &top)| top as usize == i)
+        .map(|(&i, _)| i)
         .collect();
     tops.sort_unstable();
     let retained_by = |top: usize| if has_retained { o.retained.get(top) } else { 0 };
@@ -898,8 +900,8 @@ fn suspects(
         g.retained += retained_by(top);
         group_of_top.insert(top, pattern);
     }
-    for &i in new {
-        let Some(g) = groups.get_mut(&group_of_top[&(attach[i] as usize)]) else {
+    for (&i, &top) in new.iter().zip(attach) {
+        let Some(g) = groups.get_mut(&group_of_top[&(top as usize)]) else {
             continue;
         };
         g.new_objects += 1;
@@ -907,7 +909,7 @@ fn suspects(
             g.retained += o.size.get(i);
         }
     }
-    let heavy = has_retained.then(|| HeavyPath::new(s));
+    let heavy = has_retained.then(|| HeavyPath::new(s, new));
     let total: u64 = groups.values().map(|g| g.retained).sum();
     let mut list: Vec<(String, Group)> = groups.into_iter().collect();
     list.sort_by(|a, b| b.1.retained.cmp(&a.1.retained).then(a.0.cmp(&b.0)));
@@ -943,7 +945,10 @@ fn suspects(
 /// retains nearly all of them ([`HeavyPath::SHARE`]), while one does.
 struct HeavyPath<'a> {
     s: &'a Snapshot,
-    /// Children in the dominator tree: `children[start[i]..start[i + 1]]` are object i's.
+    /// The new objects (ascending), and their children in the dominator tree:
+    /// `children[start[k]..start[k + 1]]` are those of `new[k]`. Only new objects' children
+    /// are listed: the path stops at the first old object.
+    new: &'a [usize],
     start: Vec<u32>,
     children: Vec<u32>,
 }
@@ -952,26 +957,37 @@ impl<'a> HeavyPath<'a> {
     /// A child that retains at least this share of its dominator's bytes carries the path on.
     const SHARE: f64 = 0.98;
 
-    fn new(s: &'a Snapshot) -> HeavyPath<'a> {
-        let n = s.objects.idom.len();
-        let mut start = vec![0u32; n + 2];
-        for &d in &s.objects.idom {
-            if d != NO_INDEX {
-                start[d as usize + 2] += 1;
-            }
+    fn new(s: &'a Snapshot, new: &'a [usize]) -> HeavyPath<'a> {
+        let position = |i: usize| new.binary_search(&i).ok();
+        // The dominator of each new object, as a position in `new`.
+        let dominator: Vec<Option<usize>> = new
+            .iter()
+            .map(|&i| match s.objects.idom[i] {
+                NO_INDEX => None,
+                d => position(d as usize),
+            })
+            .collect();
+        let mut start = vec![0u32; new.len() + 2];
+        for d in dominator.iter().flatten() {
+            start[d + 2] += 1;
         }
-        for i in 0..=n {
-            start[i + 1] += start[i];
+        for k in 0..=new.len() {
+            start[k + 1] += start[k];
         }
-        let mut children = vec![0u32; start[n + 1] as usize];
-        for (child, &d) in s.objects.idom.iter().enumerate() {
-            if d != NO_INDEX {
-                let at = &mut start[d as usize + 1];
+        let mut children = vec![0u32; start[new.len() + 1] as usize];
+        for (&child, d) in new.iter().zip(&dominator) {
+            if let Some(d) = d {
+                let at = &mut start[d + 1];
                 children[*at as usize] = child as u32;
                 *at += 1;
             }
         }
-        HeavyPath { s, start, children }
+        HeavyPath {
+            s,
+            new,
+            start,
+            children,
+        }
     }
 
     /// The last class of a module (a dotted type name, other than the object's own type) on
@@ -986,7 +1002,10 @@ impl<'a> HeavyPath<'a> {
             if t != own && self.s.types[t as usize].name.contains('.') {
                 found = Some(t);
             }
-            let kids = &self.children[self.start[at] as usize..self.start[at + 1] as usize];
+            let Ok(k) = self.new.binary_search(&at) else {
+                break;
+            };
+            let kids = &self.children[self.start[k] as usize..self.start[k + 1] as usize];
             match kids.iter().max_by_key(|&&c| o.retained.get(c as usize)) {
                 Some(&c)
                     if o.retained.get(c as usize) as f64
