@@ -134,6 +134,17 @@ impl Options {
         }
     }
 
+    /// What a census by type needs, and no more (no objects, no retained sizes): a sample of
+    /// `heapsnap top` or `heapsnap record`.
+    pub fn census_only(mode: Mode, low_memory: bool) -> Options {
+        Options {
+            low_memory,
+            retained: false,
+            objects: false,
+            ..Options::blocking(mode)
+        }
+    }
+
     /// Stop the target for the copy, with the default patience.
     pub fn blocking(mode: Mode) -> Options {
         Options {
@@ -207,32 +218,17 @@ fn capture_noting(
     trail: &mut Vec<String>,
 ) -> Result<Capture, CaptureError> {
     let interp = locate_noting(pid, trail)?;
-    let Taken {
-        copied,
-        walked,
-        walk_time,
-        stops,
-        consistent,
-        warnings,
-    } = if options.nonblocking {
+    let taken = if options.nonblocking {
         take_running(pid, &interp, options)?
     } else {
         take_stopped(pid, &interp, options, trail)?
     };
-    if copied.image.source_gone() {
+    if taken.copied.image.source_gone() {
         return Err(CaptureError::new(
             FailureKind::TargetLost,
             format!("process {pid} exited during the walk; the census would be incomplete"),
         ));
     }
-    let taken = Taken {
-        copied,
-        walked,
-        walk_time,
-        stops,
-        consistent,
-        warnings,
-    };
     Ok(finish(Source::Process(pid), &interp, taken, options, trail))
 }
 

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::dump::{capture_failure, write_failure};
-use super::{exit, print_stdout, progress, AroundArgs, Failure};
+use super::{exit, print_json_or, progress, AroundArgs, Failure};
 use crate::capture::{capture, Options, Patience};
 use crate::diff::{diff, GroupBy};
 use crate::heap::edges::KeyLabels;
@@ -79,13 +79,7 @@ pub fn run(args: &AroundArgs) -> Result<(), Failure> {
         "heapsnap: the comparison below is `heapsnap diff {0}/a.json {0}/b.json {0}/c.json`",
         dir.display()
     );
-    if args.json {
-        let text = serde_json::to_string_pretty(&d)
-            .map_err(|e| Failure::new(exit::ERROR, format!("cannot encode JSON: {e}")))?;
-        print_stdout(&format!("{text}\n"))
-    } else {
-        print_stdout(&diff_table(&d, args.top))
-    }
+    print_json_or(args.json, &d, || diff_table(&d, args.top))
 }
 
 /// `$TMPDIR/heapsnap-around-<pid>-<seconds since the epoch>`.

@@ -1,7 +1,7 @@
 //! `heapsnap diff A.json B.json [C.json]`: compare snapshots from files, or samples of a
 //! series (`series.jsonl@N`).
 
-use super::{exit, print_stdout, progress, DiffArgs, Failure};
+use super::{exit, print_json_or, progress, DiffArgs, Failure};
 use crate::diff::{diff, resolve_type_names, Options};
 use crate::render::diff::diff_table;
 use std::path::Path;
@@ -81,11 +81,5 @@ pub fn run(args: &DiffArgs) -> Result<(), Failure> {
     for w in &d.warnings {
         eprintln!("heapsnap: warning: {w}");
     }
-    if args.json {
-        let text = serde_json::to_string_pretty(&d)
-            .map_err(|e| Failure::new(exit::ERROR, format!("cannot encode JSON: {e}")))?;
-        print_stdout(&format!("{text}\n"))
-    } else {
-        print_stdout(&diff_table(&d, args.top))
-    }
+    print_json_or(args.json, &d, || diff_table(&d, args.top))
 }

@@ -1,6 +1,6 @@
 //! `heapsnap growth series.jsonl`: the types that grew steadily over a recorded series.
 
-use super::{exit, print_stdout, progress, Failure, GrowthArgs};
+use super::{exit, print_json_or, progress, Failure, GrowthArgs};
 use crate::diff::growth::growth;
 use crate::render::growth::growth_table;
 use crate::snapshot::series::samples;
@@ -28,11 +28,5 @@ pub fn run(args: &GrowthArgs) -> Result<(), Failure> {
             format!("{}: {e}", args.series.display()),
         )
     })?;
-    if args.json {
-        let text = serde_json::to_string_pretty(&g)
-            .map_err(|e| Failure::new(exit::ERROR, format!("cannot encode JSON: {e}")))?;
-        print_stdout(&format!("{text}\n"))
-    } else {
-        print_stdout(&growth_table(&g, args.top))
-    }
+    print_json_or(args.json, &g, || growth_table(&g, args.top))
 }

@@ -351,6 +351,21 @@ pub fn print_stdout(text: &str) -> Result<(), Failure> {
     }
 }
 
+/// Print `value` as pretty JSON, or else the `table` made for people.
+pub fn print_json_or(
+    json: bool,
+    value: &impl serde::Serialize,
+    table: impl FnOnce() -> String,
+) -> Result<(), Failure> {
+    if json {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|e| Failure::new(exit::ERROR, format!("cannot encode JSON: {e}")))?;
+        print_stdout(&format!("{text}\n"))
+    } else {
+        print_stdout(&table())
+    }
+}
+
 /// A failure: its message and exit code (see README "Exit codes").
 #[derive(Debug)]
 pub struct Failure {

@@ -9,8 +9,7 @@ use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal
 
 use super::dump::{capture_failure, write_failure};
 use super::{exit, Failure, RecordArgs};
-use crate::capture::{capture, FailureKind, Options, Patience};
-use crate::heap::edges::KeyLabels;
+use crate::capture::{capture, FailureKind, Options};
 use crate::render::{count_of, group, human_bytes};
 use crate::snapshot::series::SeriesWriter;
 
@@ -53,16 +52,7 @@ pub fn run(args: &RecordArgs) -> Result<(), Failure> {
         .duration
         .map(|d| seconds(d, "--duration"))
         .transpose()?;
-    let options = Options {
-        mode: args.mode.into(),
-        nonblocking: false,
-        low_memory: args.low_memory,
-        retained: false,
-        objects: false,
-        keys: KeyLabels::Masked,
-        patience: Patience::default(),
-        on_phase: None,
-    };
+    let options = Options::census_only(args.mode.into(), args.low_memory);
     let mut series =
         SeriesWriter::create(&args.output).map_err(|e| write_failure(&args.output, e))?;
     catch_stop_signals()?;

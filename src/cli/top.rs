@@ -24,25 +24,15 @@ use ratatui::{DefaultTerminal, Frame};
 
 use super::dump::capture_failure;
 use super::{print_stdout, Failure, TopArgs};
-use crate::capture::{capture, CaptureError, FailureKind, Options, Patience};
+use crate::capture::{capture, CaptureError, FailureKind, Options};
 use crate::census::watch::{SortBy, Watch};
 use crate::census::Census;
-use crate::heap::edges::KeyLabels;
 use crate::render::top::{cells, headers, plain_block, status, title, NUMBER_WIDTHS};
 use crate::snapshot::Meta;
 
 /// What a sample needs to take: only counts by type, never the objects themselves.
 fn sample_options(args: &TopArgs) -> Options {
-    Options {
-        mode: args.mode.into(),
-        nonblocking: false,
-        low_memory: args.low_memory,
-        retained: false,
-        objects: false,
-        keys: KeyLabels::Masked,
-        patience: Patience::default(),
-        on_phase: None,
-    }
+    Options::census_only(args.mode.into(), args.low_memory)
 }
 
 /// Whether a failed sample means the target is gone (the watch then ends normally).

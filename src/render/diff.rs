@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{count_of, group, human_bytes, more_rows, signed};
+use super::{count_of, group, human_bytes, more_rows, signed, signed_bytes};
 use crate::diff::{Diff, GroupBy, MemoryDelta};
 
 pub fn diff_table(d: &Diff, top: usize) -> String {
@@ -179,14 +179,4 @@ pub fn memory_delta_line(m: &MemoryDelta) -> String {
         }
     }
     line
-}
-
-/// A change of size: `+10.4 MB`, `-640 kB`, `0 B`.
-fn signed_bytes(n: i64) -> String {
-    let sign = match n {
-        0 => "",
-        n if n > 0 => "+",
-        _ => "-",
-    };
-    format!("{sign}{}", human_bytes(n.unsigned_abs()))
 }

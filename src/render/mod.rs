@@ -50,6 +50,16 @@ pub fn more_rows(hidden: usize) -> String {
     )
 }
 
+/// A change of size: `+10.4 MB`, `-640 kB`, `0 B`.
+pub fn signed_bytes(n: i64) -> String {
+    let sign = match n {
+        0 => "",
+        n if n > 0 => "+",
+        _ => "-",
+    };
+    format!("{sign}{}", human_bytes(n.unsigned_abs()))
+}
+
 /// `+1,234` / `-56` / `0`.
 pub fn signed(n: i64) -> String {
     match n.cmp(&0) {

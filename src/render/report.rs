@@ -10,7 +10,7 @@
 use std::fmt::Write;
 
 use super::diff::memory_delta_line;
-use super::{group, human_bytes, signed};
+use super::{group, human_bytes, signed, signed_bytes};
 use crate::diff::tree::TreeNode;
 use crate::diff::Diff;
 use crate::snapshot::{MemoryAccount, Snapshot};
@@ -188,17 +188,6 @@ pub fn report_html(
         "<script type=\"application/json\" id=\"tree-data\">{data}</script>\n<script>{SCRIPT}</script>\n</body></html>\n"
     );
     s
-}
-
-fn signed_bytes(n: i64) -> String {
-    let sign = if n > 0 {
-        "+"
-    } else if n < 0 {
-        "-"
-    } else {
-        ""
-    };
-    format!("{sign}{}", human_bytes(n.unsigned_abs()))
 }
 
 fn suspects(s: &mut String, d: &Diff) {

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use super::{group, human_bytes, signed};
+use super::{group, human_bytes, signed, signed_bytes};
 use crate::census::watch::{SortBy, Watch, WatchRow};
 use crate::census::Census;
 use crate::snapshot::Meta;
@@ -24,17 +24,17 @@ pub fn cells(row: &WatchRow) -> [String; 6] {
         group(row.count),
         human_bytes(row.size),
         signed(row.count_since_start),
-        signed_bytes(row.size_since_start),
-        signed_bytes(row.size_since_last),
+        change(row.size_since_start),
+        change(row.size_since_last),
     ]
 }
 
-/// `+1.2 MB`, `-300 B`, `0`.
-fn signed_bytes(n: i64) -> String {
-    match n.cmp(&0) {
-        std::cmp::Ordering::Greater => format!("+{}", human_bytes(n as u64)),
-        std::cmp::Ordering::Less => format!("-{}", human_bytes(n.unsigned_abs())),
-        std::cmp::Ordering::Equal => "0".into(),
+/// `+1.2 MB`, `-300 B`, and `0` for no change (a column of zeros reads better bare).
+fn change(n: i64) -> String {
+    if n == 0 {
+        "0".into()
+    } else {
+        signed_bytes(n)
     }
 }
 
@@ -126,7 +126,8 @@ mod tests {
         assert_eq!(clock(Duration::from_secs(3723)), "1:02:03");
         assert_eq!(cut("matplotlib.figure.Figure", 10), "matplotli…");
         assert_eq!(cut("dict", 10), "dict");
-        assert_eq!(signed_bytes(-300), "-300 B");
-        assert_eq!(signed_bytes(1_200_000), "+1.2 MB");
+        assert_eq!(change(-300), "-300 B");
+        assert_eq!(change(0), "0");
+        assert_eq!(change(1_200_000), "+1.2 MB");
     }
 }
