@@ -305,3 +305,49 @@ fn a_bad_output_path_fails_before_the_target_is_touched() {
     drop(sleeper);
     assert!(!std::path::Path::new("a.json").exists());
 }
+
+/// `-o NAME.gz` and `-o NAME.zst` write compressed snapshots (gzip, zstd: chosen by the name);
+/// every reader takes them as they are (told by their first bytes), and they compare like the
+/// plain file of the same heap.
+#[test]
+fn compressed_snapshots_are_written_by_name_and_read_as_they_are() {
+    let Some(b) = build("3.12.1") else { return };
+    let target = Target::idle(&b.python, "x = [{'i': i} for i in range(30000)]");
+    let dir = std::env::temp_dir().join(format!("heapsnap-compressed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let [plain, gz, zst] = ["a.json", "a.json.gz", "a.json.zst"].map(|n| dir.join(n));
+    for path in [&plain, &gz, &zst] {
+        dump_to(target.pid(), path);
+        let mode = std::fs::metadata(path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", path.display());
+    }
+    let head = |p: &std::path::Path| std::fs::read(p).unwrap()[..4].to_vec();
+    assert_eq!(&head(&gz)[..2], &[0x1f, 0x8b], "gzip magic");
+    assert_eq!(head(&zst), [0x28, 0xb5, 0x2f, 0xfd], "zstd magic");
+    let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len();
+    assert!(
+        size(&zst) * 5 < size(&plain),
+        "zstd: {} of {}",
+        size(&zst),
+        size(&plain)
+    );
+    assert!(
+        size(&gz) * 3 < size(&plain),
+        "gzip: {} of {}",
+        size(&gz),
+        size(&plain)
+    );
+    // The gzip file is the plain format inside.
+    let out = Command::new("gzip").arg("-dc").arg(&gz).output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["format"], "heapsnap-snapshot");
+    // A still target: each compressed snapshot compares to the plain one as the same heap.
+    for other in [&gz, &zst] {
+        let d = common::diff_json(&[&plain, other], &[]);
+        assert_eq!(d["total"]["new_objects"], 0, "{}", other.display());
+        assert_eq!(d["total"]["count_before"], d["total"]["count_after"]);
+    }
+    let d = common::diff_json(&[&gz, &zst], &[]);
+    assert_eq!(d["total"]["new_objects"], 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

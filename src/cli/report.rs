@@ -1,7 +1,6 @@
 //! `heapsnap report A.json B.json [C.json] -o report.html`: the comparison as one
 //! self-contained HTML page ([`crate::render::report`]).
 
-use std::io::Write;
 use std::path::Path;
 
 use super::dump::write_failure;

@@ -19,7 +19,6 @@
 //! (the empty label 0 marks objects no root reaches); a negative `label[i]` is an item index:
 //! -1 is `[0]`, -2 is `[1]`, ...
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};

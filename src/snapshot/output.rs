@@ -1,7 +1,8 @@
 //! Writing heapsnap's files (`-o`, `--objects`, the demo's): where a path really leads, whether
 //! it can be written (checked before a target is stopped), and the one writer, which never
 //! leaves a truncated file behind and creates files readable by their owner only (mode 0600:
-//! snapshots name a process's modules, paths and object layout).
+//! snapshots name a process's modules, paths and object layout). A name ending in `.gz` or
+//! `.zst` is written compressed ([`Compression`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -124,18 +125,84 @@ pub fn check_writable(path: &Path) -> io::Result<()> {
     }
 }
 
-/// Write `path` with `body`: through a temporary file renamed into place for a regular file
+/// How a file is compressed, chosen by its name (`.gz`, `.zst`), or by its first bytes when
+/// read ([`Compression::of_bytes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn of_name(path: &Path) -> Compression {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("gz") => Compression::Gzip,
+            Some("zst") => Compression::Zstd,
+            _ => Compression::None,
+        }
+    }
+
+    /// By the format's magic number.
+    pub fn of_bytes(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+
+    /// Write what `body` writes through this compression into `out`, and finish the stream.
+    fn write<W: Write>(
+        self,
+        out: W,
+        body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<W> {
+        match self {
+            Compression::None => {
+                let mut out = out;
+                body(&mut out)?;
+                Ok(out)
+            }
+            Compression::Gzip => {
+                let mut gz = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+                body(&mut gz)?;
+                gz.finish()
+            }
+            Compression::Zstd => {
+                let mut zst = zstd::stream::write::Encoder::new(out, 3)?;
+                body(&mut zst)?;
+                zst.finish()
+            }
+        }
+    }
+
+    /// A reader of the plain bytes of `file`.
+    pub fn reader(self, file: File) -> io::Result<Box<dyn io::Read>> {
+        Ok(match self {
+            Compression::None => Box::new(file),
+            Compression::Gzip => {
+                Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(file)))
+            }
+            Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(file)?),
+        })
+    }
+}
+
+/// Write `path` with `body` (compressed when its name ends in `.gz` or `.zst`): through a temporary file renamed into place for a regular file
 /// (an interrupted or failed write never leaves a truncated file, nor destroys the previous
 /// one), directly to a pipe, socket or device (see [`destination`]). New files get
 /// [`FILE_MODE`].
 pub fn write_atomically(
     path: &Path,
-    body: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>,
+    body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
+    let compression = Compression::of_name(path);
     let write_all = |file: File| {
-        let mut out = BufWriter::with_capacity(1 << 20, file);
-        body(&mut out)?;
-        out.flush()
+        let out = BufWriter::with_capacity(1 << 20, file);
+        compression.write(out, body)?.flush()
     };
     match destination(path)? {
         Destination::Descriptor(fd) => {

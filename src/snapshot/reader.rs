@@ -1,5 +1,6 @@
-//! Reading a snapshot file in one pass through a small buffer: neither the file nor a JSON
-//! value tree is ever held whole. The document's small parts (`meta`, `types`, `labels`) are
+//! Reading a snapshot file (plain, or compressed with gzip or zstd: told by its first bytes)
+//! in one pass through a small buffer: neither the file nor a JSON value tree is ever held
+//! whole. The document's small parts (`meta`, `types`, `labels`) are
 //! parsed with serde from their own text; the object columns are parsed number by number
 //! straight into narrow columns ([`ObjectColumns`]), sized from `meta.objects` up front.
 //!
@@ -13,8 +14,10 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
+use super::output::Compression;
 use super::{Meta, ReadError, Snapshot, FORMAT, SCHEMA_VERSION};
 use crate::census::TypeRow;
 
@@ -325,13 +328,23 @@ impl<R: Read> Scanner<R> {
 /// Read the snapshot at `path`, keeping `detail` of its columns.
 pub fn read(path: &Path, detail: Detail) -> Result<Snapshot, ReadError> {
     let name = path.display().to_string();
-    let file = File::open(path).map_err(|error| ReadError::Io {
+    let io = |error| ReadError::Io {
         path: name.clone(),
         error,
-    })?;
+    };
+    let file = File::open(path).map_err(io)?;
+    let mut head = [0u8; 4];
+    let head_len = file.read_at(&mut head, 0).unwrap_or(0);
+    let compression = Compression::of_bytes(&head[..head_len]);
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut scanner = Scanner::new(file);
-    let parts = document(&mut scanner, detail, size).map_err(|bad| match bad {
+    // What the columns can hold at most: 2 bytes a number ("0,"), once decompressed (gzip
+    // expands at most ~1,032 times; zstd's bound is taken as the same order).
+    let plain_size = match compression {
+        Compression::None => size,
+        _ => size.saturating_mul(1100),
+    };
+    let mut scanner = Scanner::new(compression.reader(file).map_err(io)?);
+    let parts = document(&mut scanner, detail, plain_size).map_err(|bad| match bad {
         Bad::Eof => ReadError::Truncated { path: name.clone() },
         Bad::Syntax(detail) => ReadError::NotJson {
             path: name.clone(),
