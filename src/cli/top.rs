@@ -237,6 +237,9 @@ fn watch_screen(
             .map_err(draw_failed)?;
         while let Ok(sampled) = sampler.results.try_recv() {
             match sampled {
+                // A sample that was under way when the view was paused is dropped: paused, the
+                // screen stays as it was.
+                Sampled::Census(_) if view.paused => {}
                 Sampled::Census(taken) => {
                     view.watch.add(&taken.1);
                     view.latest = Some(*taken);
