@@ -39,15 +39,19 @@ pub enum Command {
     Diff(DiffArgs),
     /// Watch a Python process's heap live: a census every few seconds, types sorted by growth.
     Top(TopArgs),
-    /// Write the comparison of snapshots as one self-contained HTML page: the leak suspects,
-    /// the resident memory, an icicle of what the new objects retain, the types, the chains.
+    /// Write the comparison of snapshots as one self-contained HTML page.
+    ///
+    /// The page holds the leak suspects, the resident memory, an icicle of what the new
+    /// objects retain, the types and the retainer chains; it fetches nothing when opened.
     Report(ReportArgs),
     /// Record a census by type every interval into a series (one JSON line per sample).
     Record(RecordArgs),
     /// The types that grew steadily over a recorded series, with their rates per minute.
     Growth(GrowthArgs),
-    /// Snapshots around a request: dump, run CMD N times, dump, run it N times again, dump,
-    /// and compare the three (what the first runs left that the second did not free).
+    /// Snapshots around a request: dump, run CMD, dump, run it again, dump, and compare.
+    ///
+    /// CMD runs --repeat times between snapshots; the comparison shows what the first runs
+    /// left that the second runs did not free, leak suspects first.
     Around(AroundArgs),
     /// Run the whole story on a bundled leaky example service: dump, requests, dump, diff.
     Demo(DemoArgs),
