@@ -396,6 +396,13 @@ fn finish(
         Source::Process(pid) => (pid, None, Some(pid)),
         Source::Core { pid, path } => (pid, Some(path.to_string()), None),
     };
+    // A core's census is of the moment the core was written.
+    let taken_at = match &core_file {
+        Some(path) => std::fs::metadata(path).and_then(|m| m.modified()).ok(),
+        None => Some(SystemTime::now()),
+    }
+    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+    .map_or(0.0, |d| d.as_secs_f64());
     let meta = Meta {
         pid,
         core_file,
@@ -407,10 +414,7 @@ fn finish(
         boot_id: live
             .map(|_| read_trimmed("/proc/sys/kernel/random/boot_id"))
             .unwrap_or_default(),
-        taken_at: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0),
+        taken_at,
         heapsnap_version: env!("CARGO_PKG_VERSION").into(),
         python: PythonInfo {
             version: interp.version.to_string(),

@@ -2,7 +2,7 @@
 //! object. A target is stopped (SIGSTOP), cored with gcore, dumped live (`--nonblocking`: it
 //! stays stopped) and from the core; the two `--objects` files must be identical. On a
 //! shared-libpython build, the static Debian build and a sid build started through the loader;
-//! and with `--sysroot` (the mapped files read from a copy).
+//! kernel core dumps (SIGABRT); and with `--sysroot` (the mapped files read from a copy).
 
 mod common;
 
@@ -23,7 +23,10 @@ struct Stopped {
 
 impl Stopped {
     fn new(python: &Path) -> Stopped {
-        let target = Target::idle(python, SETUP);
+        Stopped::from(Target::idle(python, SETUP))
+    }
+
+    fn from(target: Target) -> Stopped {
         let stopped = Stopped { target };
         stopped.stop();
         stopped
@@ -120,6 +123,34 @@ fn core_equals_live(name: &'static str) {
         "{text}"
     );
     assert!(text.contains("read from a core file"), "{text}");
+    // Snapshots of the live process and of its core compare as one process, unchanged.
+    let (live_json, core_json) = (dir.join("live.json"), dir.join("core.json"));
+    for (what, path, extra) in [
+        (target.pid().to_string(), &live_json, Some("--nonblocking")),
+        (core.display().to_string(), &core_json, None),
+    ] {
+        let out = heapsnap()
+            .args(["dump", &what, "-q", "-o"])
+            .arg(path)
+            .args(extra)
+            .output()
+            .unwrap();
+        common::assert_succeeded(&out);
+    }
+    let out = heapsnap()
+        .arg("diff")
+        .arg(&live_json)
+        .arg(&core_json)
+        .output()
+        .unwrap();
+    common::assert_succeeded(&out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("no change between the snapshots"),
+        "{name}: {said}"
+    );
+    let warned = String::from_utf8_lossy(&out.stderr);
+    assert!(!warned.contains("different processes"), "{name}: {warned}");
     eprintln!("CORE build={name}: {lines} objects, identical");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -137,6 +168,85 @@ fn core_of_the_static_debian_build() {
 #[test]
 fn core_of_a_sid_build_started_through_the_loader() {
     core_equals_live("sid-3.14");
+}
+
+/// The name of the core file the kernel writes for process `pid` in its folder; None (said
+/// loudly) when core dumps go elsewhere (a pipe to systemd-coredump or apport, another folder).
+fn kernel_core_name(pid: i32) -> Option<String> {
+    let read =
+        |name| std::fs::read_to_string(format!("/proc/sys/kernel/{name}")).unwrap_or_default();
+    let pattern = read("core_pattern").trim().replace("%p", &pid.to_string());
+    if pattern.is_empty() || pattern.contains(['|', '/', '%']) {
+        eprintln!(
+            "\n*** SKIPPED: kernel core dumps are not written as a plain file in the process's \
+             folder here (core_pattern {pattern:?}) ***\n"
+        );
+        return None;
+    }
+    let uses_pid = read("core_uses_pid").trim() == "1" && !read("core_pattern").contains("%p");
+    Some(if uses_pid {
+        format!("{pattern}.{pid}")
+    } else {
+        pattern
+    })
+}
+
+/// A kernel core dump (not gcore's): the stopped target is dumped live, then killed with
+/// SIGABRT, delivered before it runs again, so its core holds the memory the live dump read.
+/// Kernel cores write unmodified file mappings as segments without bytes (read from the files).
+fn kernel_core_equals_live(name: &'static str) {
+    let Some(b) = build(name) else { return };
+    let dir = temp_dir(&format!("kernel-{name}"));
+    let code = format!("{SETUP}\nprint('ready', flush=True)\nimport time\ntime.sleep(60)");
+    // The shell sets the core size limit and the folder, then becomes the interpreter.
+    let target = Target::start(
+        Path::new("/bin/sh"),
+        &[
+            "-c",
+            "cd \"$2\" && ulimit -c unlimited && exec \"$0\" -c \"$1\"",
+            b.python.to_str().unwrap(),
+            &code,
+            dir.to_str().unwrap(),
+        ],
+    );
+    let mut target = Stopped::from(target);
+    let pid = target.pid();
+    let Some(core_name) = kernel_core_name(pid) else {
+        return;
+    };
+    let live = objects(
+        &pid.to_string(),
+        &dir.join("live.jsonl"),
+        &["--nonblocking"],
+    );
+    kill(Pid::from_raw(pid), Signal::SIGABRT).unwrap();
+    kill(Pid::from_raw(pid), Signal::SIGCONT).unwrap();
+    let status = target.target.child.wait().unwrap();
+    assert!(
+        std::os::unix::process::ExitStatusExt::core_dumped(&status),
+        "{name}: {status:?}"
+    );
+    let core = dir.join(core_name);
+    let from_core = objects(core.to_str().unwrap(), &dir.join("core.jsonl"), &[]);
+    assert!(
+        live == from_core,
+        "{name}: the kernel core's objects differ from the live process's"
+    );
+    eprintln!(
+        "KERNEL CORE build={name}: {} objects, identical",
+        live.lines().count()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn kernel_core_of_a_shared_libpython_build() {
+    kernel_core_equals_live("3.12.1");
+}
+
+#[test]
+fn kernel_core_of_the_static_debian_build() {
+    kernel_core_equals_live("debian-3.11");
 }
 
 #[test]

@@ -339,7 +339,10 @@ fn provenance_warnings(snapshots: &[&Snapshot]) -> Vec<String> {
         let b = &s.meta;
         let restarted = (a.start_time != 0 && b.start_time != 0 && a.start_time != b.start_time)
             || (!a.boot_id.is_empty() && !b.boot_id.is_empty() && a.boot_id != b.boot_id);
-        if a.pid != b.pid || a.hostname != b.hostname || restarted {
+        // A snapshot of a core file names no host: compared only when both do.
+        let other_host =
+            !a.hostname.is_empty() && !b.hostname.is_empty() && a.hostname != b.hostname;
+        if a.pid != b.pid || other_host || restarted {
             warnings.push(format!(
                 "snapshots come from different processes (pid {} on {:?} and pid {} on {:?}): new/old objects cannot be told apart",
                 a.pid, a.hostname, b.pid, b.hostname
