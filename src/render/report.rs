@@ -31,6 +31,10 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// The page's Content-Security-Policy: it may run its own inline script and style and load
+/// nothing at all, whatever a name in it might say.
+const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'";
+
 const STYLE: &str = r#"
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1200px; padding: 16px 24px; color: #1d2430; }
 h1 { font-size: 22px; margin: 4px 0 2px; } h2 { font-size: 17px; margin: 26px 0 8px; border-bottom: 1px solid #d8dde6; padding-bottom: 4px; }
@@ -131,6 +135,7 @@ pub fn report_html(
     let _ = write!(
         s,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"{CSP}\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>heapsnap report — pid {}</title><style>{STYLE}</style></head><body>\n",
         last.meta.pid
