@@ -2,12 +2,13 @@
 //! icicle): the dominator tree restricted to the new objects, with objects of the same type at
 //! the same place merged into one node ("20 × matplotlib.figure.Figure").
 //!
-//! A node's children are the new objects that its objects immediately dominate, grouped by
-//! type; the top level is the new objects no other new object dominates. A node's value is its
+//! A node's children are the new objects whose nearest new dominator is one of its objects
+//! (through old objects if need be), grouped by type; the top level is the new objects no
+//! other new object dominates, so no byte counts twice. A node's value is its
 //! objects' retained bytes. Small nodes (under 0.2 % of the whole) are folded into one "other"
 //! node per parent, and at most [`MAX_NODES`] nodes are made (the biggest first).
 
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
 use serde::Serialize;
 
@@ -38,15 +39,40 @@ pub fn retained_tree(after: &Snapshot, new: &[usize]) -> Option<TreeNode> {
     for &i in new {
         is_new[i] = true;
     }
+    // Each new object's nearest new dominator (none: it is a top): its immediate dominator,
+    // or, through old objects, the first new one above it; memoized along the way, so that a
+    // new object under an old one under a new one is counted once, below the upper one.
+    let mut above: HashMap<usize, Option<usize>> = HashMap::new();
+    let mut nearest_new = |i: usize| -> Option<usize> {
+        let mut trail = Vec::new();
+        let mut at = o.idom[i];
+        let found = loop {
+            if at == NO_INDEX || trail.len() > n {
+                break None;
+            }
+            let d = at as usize;
+            if is_new[d] {
+                break Some(d);
+            }
+            if let Some(&known) = above.get(&d) {
+                break known;
+            }
+            trail.push(d);
+            at = o.idom[d];
+        };
+        for d in trail {
+            above.insert(d, found);
+        }
+        found
+    };
+    let dominator: Vec<Option<usize>> = new.iter().map(|&i| nearest_new(i)).collect();
     // Children lists among the new objects (CSR), and the tops.
     let mut start = vec![0u32; n + 1];
     let mut tops = Vec::new();
-    for &i in new {
-        let d = o.idom[i];
-        if d != NO_INDEX && is_new[d as usize] {
-            start[d as usize + 1] += 1;
-        } else {
-            tops.push(i);
+    for (&i, d) in new.iter().zip(&dominator) {
+        match d {
+            Some(d) => start[d + 1] += 1,
+            None => tops.push(i),
         }
     }
     for k in 0..n {
@@ -54,11 +80,10 @@ pub fn retained_tree(after: &Snapshot, new: &[usize]) -> Option<TreeNode> {
     }
     let mut fill = start.clone();
     let mut children = vec![0u32; new.len() - tops.len()];
-    for &i in new {
-        let d = o.idom[i];
-        if d != NO_INDEX && is_new[d as usize] {
-            children[fill[d as usize] as usize] = i as u32;
-            fill[d as usize] += 1;
+    for (&i, d) in new.iter().zip(&dominator) {
+        if let Some(d) = *d {
+            children[fill[d] as usize] = i as u32;
+            fill[d] += 1;
         }
     }
     let total: u64 = tops.iter().map(|&i| o.retained.get(i)).sum();
@@ -158,5 +183,63 @@ fn build(arena: &[Growing], id: usize) -> TreeNode {
         objects: node.objects,
         retained: node.retained,
         children,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::census::TypeRow;
+    use crate::snapshot::{ObjectColumns, Sizes};
+
+    fn sizes(values: &[u64]) -> Sizes {
+        let mut s = Sizes::with_capacity(values.len());
+        for &v in values {
+            s.push(v);
+        }
+        s
+    }
+
+    /// A new object under an old one under a new one: counted once, below the upper one.
+    #[test]
+    fn new_objects_under_old_ones_count_once() {
+        let meta = serde_json::from_value(serde_json::json!({
+            "pid": 1, "hostname": "", "taken_at": 0.0, "heapsnap_version": "0",
+            "python": {"version": "3.12.1", "binary": "", "shared_library": false,
+                       "symbols": true},
+            "mode": "full", "consistent": true, "objects": 4, "bytes": 0, "pause_ms": 0.0,
+            "walk_ms": 0.0, "copied_bytes": 0, "threads": 1, "interpreters": 1
+        }))
+        .unwrap();
+        let row = |name: &str| TypeRow {
+            name: name.into(),
+            count: 1,
+            size: 0,
+            approximate: 0,
+            retained: 0,
+        };
+        let after = Snapshot {
+            format: crate::snapshot::FORMAT.into(),
+            schema_version: 2,
+            meta,
+            types: vec![row("Old"), row("Leak"), row("Part")],
+            labels: vec![String::new()],
+            objects: ObjectColumns {
+                address: vec![16, 32, 48, 64],
+                type_index: vec![0, 1, 0, 2],
+                size: sizes(&[50, 100, 100, 100]),
+                parent: vec![NO_INDEX, 0, 1, 2],
+                label: vec![0; 4],
+                retained: sizes(&[350, 300, 200, 100]),
+                idom: vec![NO_INDEX, 0, 1, 2],
+                garbage: Vec::new(),
+            },
+        };
+        let tree = retained_tree(&after, &[1, 3]).unwrap();
+        assert_eq!(tree.retained, 300, "the lower new object counted twice");
+        assert_eq!(tree.children.len(), 1);
+        let leak = &tree.children[0];
+        assert_eq!((leak.name.as_str(), leak.retained), ("1 × Leak", 300));
+        assert_eq!(leak.children[0].name, "1 × Part");
     }
 }
