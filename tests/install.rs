@@ -55,6 +55,77 @@ fn check_installed(bin: &Path, python: &Path) {
     assert_eq!(marker.split_whitespace().nth(1), Some("123"), "{marker}");
 }
 
+/// The names in a wheel (a zip) or a source distribution (a .tar.gz, its top folder left out),
+/// listed by the venv's Python.
+fn archive_entries(venv_bin: &Path, archive: &Path) -> Vec<String> {
+    let list = "import sys, tarfile, zipfile\n\
+        a = sys.argv[1]\n\
+        if a.endswith('.whl'):\n    print('\\n'.join(zipfile.ZipFile(a).namelist()))\n\
+        else:\n    print('\\n'.join(m.name.split('/', 1)[1] for m in tarfile.open(a) \
+        if m.isfile()))";
+    run(Command::new(venv_bin.join("python"))
+        .args(["-c", list])
+        .arg(archive))
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// The build backend `pyproject.toml` requires (`maturin>=...`).
+fn build_requirement() -> String {
+    let pyproject =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("pyproject.toml"))
+            .unwrap();
+    let line = pyproject
+        .lines()
+        .find(|l| l.starts_with("requires = "))
+        .expect("requires in pyproject.toml");
+    line.split('"').nth(1).expect("a requirement").to_string()
+}
+
+/// A source distribution (what `python -m build` would build a wheel from) holds the crate's
+/// sources and the files maturin adds, never a target folder, a virtualenv or the tests.
+#[test]
+fn the_source_distribution_holds_only_what_the_build_needs() {
+    let Some(b) = build("3.12.1") else { return };
+    let work = std::env::temp_dir().join(format!("heapsnap-sdist-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let builder = venv(&b.python, &work.join("venv"));
+    run(Command::new(builder.join("pip"))
+        .args(["install", "--quiet"])
+        .arg(build_requirement()));
+    let out = work.join("sdist");
+    run(Command::new(builder.join("maturin"))
+        .args(["sdist", "--manifest-path"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+        .arg("--out")
+        .arg(&out));
+    let sdist = out.join(format!("heapsnap-{}.tar.gz", env!("CARGO_PKG_VERSION")));
+    let entries = archive_entries(&builder, &sdist);
+    let top = [
+        "PKG-INFO",
+        "pyproject.toml",
+        "Cargo.toml",
+        "Cargo.lock",
+        "build.rs",
+        "README.md",
+        "fixtures/example_service.py",
+    ];
+    for needed in top.iter().chain(&["src/main.rs", "src/lib.rs"]) {
+        assert!(
+            entries.iter().any(|e| e == needed),
+            "no {needed}: {entries:?}"
+        );
+    }
+    for entry in &entries {
+        assert!(
+            top.contains(&entry.as_str()) || entry.starts_with("src/"),
+            "{entry} in the source distribution"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&work);
+}
+
 #[test]
 fn pip_wheel_and_pip_install_give_a_working_heapsnap() {
     let Some(b) = build("3.12.1") else { return };
@@ -75,10 +146,19 @@ fn pip_wheel_and_pip_install_give_a_working_heapsnap() {
         .find(|p| p.extension().is_some_and(|e| e == "whl"))
         .expect("a wheel");
     let name = wheel.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(
-        name.starts_with(&format!("heapsnap-{}-", env!("CARGO_PKG_VERSION"))),
-        "{name}"
-    );
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(name.starts_with(&format!("heapsnap-{version}-")), "{name}");
+    // The binary and the metadata, nothing else.
+    let binary = format!("heapsnap-{version}.data/scripts/heapsnap");
+    let metadata = format!("heapsnap-{version}.dist-info/");
+    let entries = archive_entries(&builder, &wheel);
+    assert!(entries.contains(&binary), "{entries:?}");
+    for entry in &entries {
+        assert!(
+            *entry == binary || entry.starts_with(&metadata),
+            "{entry} in the wheel"
+        );
+    }
     // A clean venv, the wheel only (no index).
     let clean = venv(&b.python, &work.join("clean-venv"));
     run(Command::new(clean.join("pip"))

@@ -39,7 +39,7 @@ pub fn run(args: &AroundArgs) -> Result<(), Failure> {
         let progress = progress::start(format!("census {name} of process {}", args.pid));
         let taken = capture(args.pid, &options).map_err(capture_failure)?;
         for w in &taken.warnings {
-            eprintln!("heapsnap: warning: {w}");
+            progress::eprint_line(&format!("heapsnap: warning: {w}"));
         }
         let path = dir.join(format!("{name}.json"));
         Snapshot::write_heap(&path, &taken.meta, &taken.census, &taken.heap)

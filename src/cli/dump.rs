@@ -125,7 +125,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
     let print_trail = |trail: &[String]| {
         if args.verbose {
             for line in trail {
-                eprintln!("heapsnap: {line}");
+                progress::eprint_line(&format!("heapsnap: {line}"));
             }
         }
     };
@@ -140,7 +140,7 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         capture_failure(e)
     })?;
     for w in &taken.warnings {
-        eprintln!("heapsnap: warning: {w}");
+        progress::eprint_line(&format!("heapsnap: warning: {w}"));
     }
     print_trail(&taken.trail);
     let (meta, census, heap) = (&taken.meta, &taken.census, &taken.heap);

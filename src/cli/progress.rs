@@ -7,7 +7,7 @@
 //! [`crate::capture::Options::on_phase`]) can name the phase without knowing of terminals.
 
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -34,23 +34,43 @@ pub fn start(message: impl Into<String>) -> Progress {
         );
         bar.set_message(message.into());
         let shown = bar.clone();
-        // Shown only once the work has lasted SHOW_AFTER; a thread waits for that moment.
+        // Shown only once the work has lasted SHOW_AFTER; a thread waits for that moment. It
+        // looks and shows under the lock that `Progress::drop` clears under: a bar is never
+        // drawn after it was cleared.
         std::thread::spawn(move || {
             std::thread::sleep(SHOW_AFTER);
+            let _current = current();
             if !shown.is_finished() {
                 shown.set_draw_target(ProgressDrawTarget::stderr());
                 shown.enable_steady_tick(Duration::from_millis(100));
             }
         });
-        *CURRENT.lock().unwrap_or_else(|e| e.into_inner()) = Some(bar);
+        if let Some(previous) = current().replace(bar) {
+            previous.finish_and_clear();
+        }
     }
     Progress { _private: () }
 }
 
+/// The indicator under way, locked.
+fn current() -> MutexGuard<'static, Option<ProgressBar>> {
+    CURRENT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Name the phase of the work under way.
 pub fn phase(message: &str) {
-    if let Some(bar) = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).as_ref() {
+    if let Some(bar) = current().as_ref() {
         bar.set_message(message.to_string());
+    }
+}
+
+/// Print `line` on stderr. While an indicator is drawn, the line goes above it (the indicator
+/// is cleared, the line printed, the indicator redrawn below): a warning never lands on the
+/// spinner's line.
+pub fn eprint_line(line: &str) {
+    match current().as_ref() {
+        Some(bar) => bar.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
     }
 }
 
@@ -61,7 +81,8 @@ pub fn phase_observer() -> Option<fn(&'static str)> {
 
 impl Drop for Progress {
     fn drop(&mut self) {
-        if let Some(bar) = CURRENT.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        let mut current = current();
+        if let Some(bar) = current.take() {
             bar.finish_and_clear();
         }
     }

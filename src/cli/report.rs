@@ -39,7 +39,7 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
     let (before, after, later) = (&snapshots[0], &snapshots[1], snapshots.get(2));
     let d = diff(before, after, later, &opts);
     for w in &d.warnings {
-        eprintln!("heapsnap: warning: {w}");
+        progress::eprint_line(&format!("heapsnap: warning: {w}"));
     }
     let new = new_object_positions(before, after, later, args.include_garbage);
     let tree = retained_tree(after, &new);

@@ -380,10 +380,26 @@ pub struct Tmux {
     socket: String,
 }
 
+/// tmux's path, installed by `scripts/tmux` when the machine has none.
+fn tmux_binary() -> &'static Path {
+    static TMUX: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TMUX.get_or_init(|| {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tmux");
+        let out = Command::new(&script).output().expect("run scripts/tmux");
+        assert!(
+            out.status.success(),
+            "scripts/tmux: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
+    })
+}
+
 impl Tmux {
     pub fn run(command: &str) -> Tmux {
         let socket = format!("heapsnap-test-{}-{}", std::process::id(), rand_suffix());
-        let status = std::process::Command::new("tmux")
+        let status = std::process::Command::new(tmux_binary())
             .args([
                 "-L",
                 &socket,
@@ -402,7 +418,7 @@ impl Tmux {
     }
 
     pub fn tmux(&self, args: &[&str]) -> String {
-        let out = std::process::Command::new("tmux")
+        let out = std::process::Command::new(tmux_binary())
             .args(["-L", &self.socket])
             .args(args)
             .output()
@@ -420,6 +436,16 @@ impl Tmux {
 
     /// Wait (at most 20 s) until the screen satisfies `ready`; the screen then.
     pub fn wait_for(&self, what: &str, ready: impl Fn(&str) -> bool) -> String {
+        self.wait_within(std::time::Duration::from_secs(20), what, ready)
+    }
+
+    /// Wait (at most `limit`) until the screen satisfies `ready`; the screen then.
+    pub fn wait_within(
+        &self,
+        limit: std::time::Duration,
+        what: &str,
+        ready: impl Fn(&str) -> bool,
+    ) -> String {
         let start = std::time::Instant::now();
         loop {
             let screen = self.screen();
@@ -427,7 +453,7 @@ impl Tmux {
                 return screen;
             }
             assert!(
-                start.elapsed() < std::time::Duration::from_secs(20),
+                start.elapsed() < limit,
                 "timed out waiting for {what}; the screen:\n{screen}"
             );
             std::thread::sleep(std::time::Duration::from_millis(100));
