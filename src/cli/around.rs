@@ -9,14 +9,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use super::dump::{capture_failure, write_failure};
+use super::dump::{snapshot_to, write_failure};
 use super::{exit, print_json_or, progress, AroundArgs, Failure};
-use crate::capture::{capture, Options, Patience};
+use crate::capture::{Options, Patience};
 use crate::diff::{diff, GroupBy};
 use crate::heap::edges::KeyLabels;
 use crate::render::diff::diff_table;
 use crate::render::{count_of, human_bytes};
-use crate::snapshot::Snapshot;
 
 pub fn run(args: &AroundArgs) -> Result<(), Failure> {
     let dir = args.dir.clone().unwrap_or_else(|| default_dir(args.pid));
@@ -37,29 +36,21 @@ pub fn run(args: &AroundArgs) -> Result<(), Failure> {
             run_command(&args.command, args.repeat, &dir)?;
         }
         let progress = progress::start(format!("census {name} of process {}", args.pid));
-        let taken = capture(args.pid, &options).map_err(capture_failure)?;
-        for w in &taken.warnings {
-            progress::eprint_line(&format!("heapsnap: warning: {w}"));
-        }
         let path = dir.join(format!("{name}.json"));
-        Snapshot::write_heap(&path, &taken.meta, &taken.census, &taken.heap)
-            .map_err(|e| write_failure(&path, e))?;
+        // Only B's objects are explained: A and C need only what identifies their objects.
+        let snap = snapshot_to(args.pid, &options, &path, name == "b")?;
         drop(progress);
+        for w in &snap.meta.warnings {
+            eprintln!("heapsnap: warning: {w}");
+        }
         eprintln!(
             "heapsnap: {} written: {}, {}; target paused {:.1} ms",
             path.display(),
-            count_of(taken.census.objects, "object", "objects"),
-            human_bytes(taken.census.bytes),
-            taken.meta.pause_ms
+            count_of(snap.meta.objects, "object", "objects"),
+            human_bytes(snap.meta.bytes),
+            snap.meta.pause_ms
         );
-        drop(taken);
-        // Only B's objects are explained: A and C need only what identifies their objects.
-        let read = if name == "b" {
-            Snapshot::read
-        } else {
-            Snapshot::read_lean
-        };
-        snapshots.push(read(&path).map_err(|e| Failure::new(exit::BAD_SNAPSHOT, e.to_string()))?);
+        snapshots.push(snap);
     }
     let opts = crate::diff::Options {
         group_by: GroupBy::Type,

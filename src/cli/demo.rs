@@ -6,14 +6,14 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use super::dump::{capture_failure, write_failure};
+use super::dump::{snapshot_to, write_failure};
 use super::{exit, DemoArgs, Failure};
 use crate::diff::{diff, Diff, GroupBy, Options};
 use crate::heap::Mode;
 use crate::interpreter::tables;
 use crate::render::diff::diff_table;
 use crate::render::{count_of, group, human_bytes};
-use crate::snapshot::{write_atomically, Snapshot};
+use crate::snapshot::write_atomically;
 
 /// The example service, compiled in so that the demo works from any directory.
 const SERVICE: &str = include_str!("../../fixtures/example_service.py");
@@ -185,14 +185,10 @@ pub fn run(args: &DemoArgs) -> Result<(), Failure> {
                 count_of(args.requests.into(), "request", "requests")
             );
         }
-        let t = crate::capture::capture(pid, &crate::capture::Options::blocking(Mode::Full))
-            .map_err(capture_failure)?;
         let path = dir.join(format!("{name}.json"));
-        Snapshot::write_heap(&path, &t.meta, &t.census, &t.heap)
-            .map_err(|e| write_failure(&path, e))?;
-        drop(t);
-        let snap =
-            Snapshot::read(&path).map_err(|e| Failure::new(exit::BAD_SNAPSHOT, e.to_string()))?;
+        let options = crate::capture::Options::blocking(Mode::Full);
+        // Only B's objects are explained: A and C need only what identifies their objects.
+        let snap = snapshot_to(pid, &options, &path, *name == "b")?;
         println!(
             "  heapsnap dump {pid} -o {}   # {}, {}, target paused {:.1} ms",
             path.display(),

@@ -1,7 +1,7 @@
 //! `heapsnap diff A.json B.json [C.json]`: compare snapshots from files, or samples of a
 //! series (`series.jsonl@N`).
 
-use super::{exit, print_json_or, progress, DiffArgs, Failure};
+use super::{exit, print_json_or, progress, read_snapshot, DiffArgs, Failure};
 use crate::diff::{diff, resolve_type_names, Options};
 use crate::render::diff::diff_table;
 use std::path::Path;
@@ -24,12 +24,7 @@ fn read(path: &Path, lean: bool) -> Result<Snapshot, Failure> {
                 ),
             ));
         }
-        let read = if lean {
-            Snapshot::read_lean
-        } else {
-            Snapshot::read
-        };
-        return read(path).map_err(bad);
+        return read_snapshot(path, !lean);
     }
     let text = path.to_string_lossy();
     if let Some((file, n)) = text.rsplit_once('@') {

@@ -25,6 +25,21 @@ pub fn capture_failure(e: CaptureError) -> Failure {
     Failure::new(code, e.message)
 }
 
+/// Take a census of `pid`, write it to `path` and read it back ([`super::read_snapshot`]):
+/// how `around` and `demo` take the snapshots they compare, no heap kept between them.
+pub fn snapshot_to(
+    pid: i32,
+    options: &Options,
+    path: &std::path::Path,
+    explained: bool,
+) -> Result<Snapshot, Failure> {
+    let taken = capture(pid, options).map_err(capture_failure)?;
+    Snapshot::write_heap(path, &taken.meta, &taken.census, &taken.heap)
+        .map_err(|e| write_failure(path, e))?;
+    drop(taken);
+    super::read_snapshot(path, explained)
+}
+
 pub fn write_failure(path: &std::path::Path, e: std::io::Error) -> Failure {
     Failure::new(exit::ERROR, format!("cannot write {}: {e}", path.display()))
 }

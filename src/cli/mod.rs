@@ -17,6 +17,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::snapshot::{Detail, Snapshot};
+
 /// How many rows `dump` and `diff` print unless told (`--top`).
 pub const DEFAULT_TOP: usize = 25;
 
@@ -353,6 +355,17 @@ pub fn print_stdout(text: &str) -> Result<(), Failure> {
         )),
         _ => Ok(()),
     }
+}
+
+/// Read a snapshot for a comparison: every column of the one whose new objects are explained
+/// (B), only what identifies its objects of the others (see [`Snapshot::read_lean`]).
+pub fn read_snapshot(path: &std::path::Path, explained: bool) -> Result<Snapshot, Failure> {
+    let detail = if explained {
+        Detail::Full
+    } else {
+        Detail::Lean
+    };
+    Snapshot::read_detail(path, detail).map_err(|e| Failure::new(exit::BAD_SNAPSHOT, e.to_string()))
 }
 
 /// Print `value` as pretty JSON, or else the `table` made for people.

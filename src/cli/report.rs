@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use super::dump::write_failure;
-use super::{exit, progress, Failure, ReportArgs};
+use super::{progress, read_snapshot, Failure, ReportArgs};
 use crate::diff::tree::retained_tree;
-use crate::diff::{diff, new_object_positions, GroupBy, Options};
+use crate::diff::{diff_and_new, GroupBy, Options};
 use crate::render::report::report_html;
 use crate::snapshot::{output, write_atomically, Snapshot};
 
@@ -18,12 +18,7 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
     for (k, path) in files.iter().enumerate() {
         progress::phase(&format!("reading {}", path.display()));
         // Only B's objects are explained: A and C need only what identifies their objects.
-        let read = if k == 1 {
-            Snapshot::read
-        } else {
-            Snapshot::read_lean
-        };
-        snapshots.push(read(path).map_err(|e| Failure::new(exit::BAD_SNAPSHOT, e.to_string()))?);
+        snapshots.push(read_snapshot(path, k == 1)?);
     }
     progress::phase("comparing");
     let opts = Options {
@@ -37,11 +32,10 @@ pub fn run(args: &ReportArgs) -> Result<(), Failure> {
         include_garbage: args.include_garbage,
     };
     let (before, after, later) = (&snapshots[0], &snapshots[1], snapshots.get(2));
-    let d = diff(before, after, later, &opts);
+    let (d, new) = diff_and_new(before, after, later, &opts);
     for w in &d.warnings {
         progress::eprint_line(&format!("heapsnap: warning: {w}"));
     }
-    let new = new_object_positions(before, after, later, args.include_garbage);
     let tree = retained_tree(after, &new);
     drop(new);
     let all: Vec<&Snapshot> = snapshots.iter().collect();

@@ -225,6 +225,17 @@ pub struct Options {
 /// Compare `before` with `after`; with `later`, count the objects new in `after` that are
 /// still in `later` (leak candidates that survived).
 pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts: &Options) -> Diff {
+    diff_and_new(before, after, later, opts).0
+}
+
+/// [`diff`], and the positions in `after` of the objects it counted as new (ascending), for a
+/// caller that goes on with them (the report's tree of what they retain).
+pub fn diff_and_new(
+    before: &Snapshot,
+    after: &Snapshot,
+    later: Option<&Snapshot>,
+    opts: &Options,
+) -> (Diff, Vec<usize>) {
     let snapshots: Vec<&Snapshot> = [before, after].into_iter().chain(later).collect();
     let mut warnings = provenance_warnings(&snapshots);
     let left_out = left_out(&snapshots, opts.include_garbage);
@@ -266,7 +277,7 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
         .into_iter()
         .filter(|r| opts.all_rows || r.changed())
         .collect();
-    Diff {
+    let d = Diff {
         group_by: opts.group_by,
         survivors: later.is_some(),
         per_object,
@@ -297,7 +308,8 @@ pub fn diff(before: &Snapshot, after: &Snapshot, later: Option<&Snapshot>, opts:
             (Some(a), Some(b)) => Some(MemoryDelta::between(a, b)),
             _ => None,
         },
-    }
+    };
+    (d, new)
 }
 
 /// Per snapshot, the objects left out of the comparison: its garbage awaiting collection,
@@ -313,21 +325,6 @@ fn left_out(snapshots: &[&Snapshot], include_garbage: bool) -> Vec<Vec<usize>> {
             }
         })
         .collect()
-}
-
-/// The positions in `after` of its new objects (with `later`, those still alive there): the
-/// same objects [`diff`] counts as new; none when a snapshot holds no objects.
-pub fn new_object_positions(
-    before: &Snapshot,
-    after: &Snapshot,
-    later: Option<&Snapshot>,
-    include_garbage: bool,
-) -> Vec<usize> {
-    let snapshots: Vec<&Snapshot> = [before, after].into_iter().chain(later).collect();
-    if !snapshots.iter().all(|s| s.has_objects()) {
-        return Vec::new();
-    }
-    new_objects(before, after, later, &left_out(&snapshots, include_garbage))
 }
 
 /// What tells the reader the comparison may not mean what it seems: snapshots of different

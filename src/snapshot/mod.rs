@@ -191,17 +191,18 @@ pub enum ReadError {
 impl Snapshot {
     /// Read and check a snapshot file, every column.
     pub fn read(path: &Path) -> Result<Snapshot, ReadError> {
-        Snapshot::read_with(path, Detail::Full)
+        Snapshot::read_detail(path, Detail::Full)
     }
 
     /// Read and check a snapshot file, keeping only what identifies its objects (address,
     /// type, size) and its garbage: what `diff` needs of a snapshot whose objects it does not
     /// explain.
     pub fn read_lean(path: &Path) -> Result<Snapshot, ReadError> {
-        Snapshot::read_with(path, Detail::Lean)
+        Snapshot::read_detail(path, Detail::Lean)
     }
 
-    fn read_with(path: &Path, detail: Detail) -> Result<Snapshot, ReadError> {
+    /// Read and check a snapshot file, keeping `detail` of its columns.
+    pub fn read_detail(path: &Path, detail: Detail) -> Result<Snapshot, ReadError> {
         let snap = reader::read(path, detail)?;
         snap.check().map_err(|detail| ReadError::Malformed {
             path: path.display().to_string(),
