@@ -332,6 +332,38 @@ fn capture_core_noting(
     Ok(finish(source, &interp, taken, options, trail))
 }
 
+/// How long each step after the walk took, for the trail.
+struct PhaseClock {
+    last: Instant,
+    laps: Vec<(&'static str, Duration)>,
+}
+
+impl PhaseClock {
+    fn start() -> PhaseClock {
+        PhaseClock {
+            last: Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    /// The step `name` ended now.
+    fn lap(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.laps.push((name, now - self.last));
+        self.last = now;
+    }
+
+    /// "name 1.2 ms, name 3.4 ms".
+    fn laps(&self) -> String {
+        let laps: Vec<String> = self
+            .laps
+            .iter()
+            .map(|(name, took)| format!("{name} {:.1} ms", took.as_secs_f64() * 1e3))
+            .collect();
+        laps.join(", ")
+    }
+}
+
 /// What was read: a live process, or a core file.
 enum Source<'a> {
     Process(i32),
@@ -360,6 +392,7 @@ fn finish(
         pause,
         threads,
     } = copied;
+    let mut clock = PhaseClock::start();
     let stats = image.stats();
     let low_memory = image.is_live();
     let pools = match source {
@@ -368,11 +401,14 @@ fn finish(
         Source::Process(pid) if low_memory => pools_of(&ProcessMemory::new(pid), &image, interp),
         _ => pools_of(&image, &image, interp),
     };
+    clock.lap("allocator pools");
     let heap = if low_memory {
         // The cache goes first; the records are put in order in place (8 bytes per object
         // less); no dominators.
         drop(image);
-        walked.into_heap_in_place()
+        let heap = walked.into_heap_in_place();
+        clock.lap("ordering");
+        heap
     } else {
         // Release the copy first (~9 ms per 100 MB), then rank the objects (two threads, ~6 ms
         // for 1.2M objects here): ranking needs only where the regions were, and its positions
@@ -380,11 +416,14 @@ fn finish(
         // unmapping interrupts the other core with TLB flushes, which made ranking three times
         // slower (18 ms).
         drop(image);
+        clock.lap("releasing the copy");
         let order = walked.address_order();
         let mut heap = walked.into_heap(order);
+        clock.lap("ordering");
         if options.retained {
             options.phase("computing retained sizes");
             heap.compute_dominators();
+            clock.lap("dominators");
         }
         heap
     };
@@ -392,6 +431,7 @@ fn finish(
     warnings.extend(heap.warnings.iter().cloned());
     options.phase("counting by type");
     let census = Census::from_heap(&heap);
+    clock.lap("census");
     let (pid, core_file, live) = match source {
         Source::Process(pid) => (pid, None, Some(pid)),
         Source::Core { pid, path } => (pid, Some(path.to_string()), None),
@@ -448,6 +488,12 @@ fn finish(
         warnings: warnings.clone(),
         memory: live.and_then(|pid| memory_account(pid, &census, pools)),
     };
+    clock.lap("memory account");
+    trail.push(format!(
+        "after the walk ({:.1} ms): {}",
+        walk_time.as_secs_f64() * 1e3,
+        clock.laps()
+    ));
     Capture {
         meta,
         census,

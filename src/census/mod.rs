@@ -5,7 +5,7 @@ pub mod watch;
 
 use std::collections::HashMap;
 
-use crate::heap::{Heap, NO_PARENT};
+use crate::heap::Heap;
 
 /// One type's line.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -21,64 +21,6 @@ pub struct TypeRow {
     pub retained: u64,
 }
 
-/// Per row, the retained bytes of its objects that no object of the same row dominates (the
-/// dominator tree grouped by class): one pass down the dominator tree, counting per row how
-/// many of the current node's dominators belong to it.
-fn retained_per_row(heap: &Heap, row_of_type: &[usize], rows: usize) -> Vec<u64> {
-    let mut out = vec![0u64; rows];
-    let n = heap.len();
-    let Some(tree) = heap.dominator_tree().filter(|_| n > 0) else {
-        return out;
-    };
-    let row: Vec<u32> = heap
-        .type_ids()
-        .map(|t| row_of_type[t as usize] as u32)
-        .collect();
-    let retained = &tree.retained;
-    // Children lists of the dominator tree; node n is the root above all roots.
-    let mut start = vec![0u32; n + 3];
-    let idom: Vec<u32> = tree
-        .idom
-        .iter()
-        .map(|&d| if d == NO_PARENT { n as u32 } else { d })
-        .collect();
-    for &d in &idom {
-        start[d as usize + 2] += 1;
-    }
-    for i in 0..=n {
-        start[i + 1] += start[i];
-    }
-    let mut children = vec![0u32; n];
-    for (child, &d) in idom.iter().enumerate() {
-        let at = &mut start[d as usize + 1];
-        children[*at as usize] = child as u32;
-        *at += 1;
-    }
-    drop(idom);
-    // Children of d are children[start[d]..start[d + 1]].
-    let mut inside = vec![0u32; rows];
-    let mut stack: Vec<(u32, u32)> = vec![(n as u32, start[n])];
-    while let Some(top) = stack.last_mut() {
-        let (node, next) = *top;
-        if next < start[node as usize + 1] {
-            top.1 += 1;
-            let child = children[next as usize] as usize;
-            let r = row[child] as usize;
-            if inside[r] == 0 {
-                out[r] += retained[child];
-            }
-            inside[r] += 1;
-            stack.push((child as u32, start[child]));
-        } else {
-            stack.pop();
-            if (node as usize) < n {
-                inside[row[node as usize] as usize] -= 1;
-            }
-        }
-    }
-    out
-}
-
 /// All rows, largest total size first, and the totals.
 #[derive(Debug, Clone)]
 pub struct Census {
@@ -92,26 +34,23 @@ pub struct Census {
 
 impl Census {
     pub fn from_heap(heap: &Heap) -> Census {
-        let mut by_name: HashMap<&str, usize> = HashMap::new();
-        let mut rows: Vec<TypeRow> = Vec::new();
         // Types are grouped by name: classes of the same qualified name (e.g. re-imported
-        // modules) share a row.
-        let row_of_type: Vec<usize> = heap
-            .types
-            .iter()
-            .map(|t| {
-                *by_name.entry(t.name.as_str()).or_insert_with(|| {
-                    rows.push(TypeRow {
-                        name: t.name.clone(),
-                        count: 0,
-                        size: 0,
-                        approximate: 0,
-                        retained: 0,
-                    });
-                    rows.len() - 1
-                })
-            })
-            .collect();
+        // modules) share a row, the row of their group.
+        let (row_of_type, groups) = heap.type_groups();
+        let mut rows: Vec<TypeRow> = vec![
+            TypeRow {
+                name: String::new(),
+                count: 0,
+                size: 0,
+                approximate: 0,
+                retained: 0,
+            };
+            groups
+        ];
+        for (t, &row) in heap.types.iter().zip(&row_of_type) {
+            rows[row as usize].name.clone_from(&t.name);
+        }
+        let row_of_type: Vec<usize> = row_of_type.into_iter().map(|r| r as usize).collect();
         let (mut objects, mut bytes) = (0, 0);
         let (mut garbage_objects, mut garbage_bytes) = (0, 0);
         for o in heap.census_entries() {
@@ -134,11 +73,10 @@ impl Census {
             objects += tally.count;
             bytes += tally.size;
         }
-        for (row, retained) in retained_per_row(heap, &row_of_type, rows.len())
-            .into_iter()
-            .enumerate()
-        {
-            rows[row].retained = retained;
+        if let Some(retained) = heap.retained_by_type_group() {
+            for (row, &bytes) in rows.iter_mut().zip(retained) {
+                row.retained = bytes;
+            }
         }
         rows.retain(|r| r.count > 0);
         rows.sort_by(|a, b| {

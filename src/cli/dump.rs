@@ -161,7 +161,13 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
     let (meta, census, heap) = (&taken.meta, &taken.census, &taken.heap);
     if let Some(path) = &args.output {
         progress::phase(&format!("writing {}", path.display()));
+        let started = std::time::Instant::now();
         Snapshot::write_heap(path, meta, census, heap).map_err(|e| write_failure(path, e))?;
+        print_trail(&[format!(
+            "wrote {} in {:.1} ms",
+            path.display(),
+            started.elapsed().as_secs_f64() * 1e3
+        )]);
     }
     if let Some(path) = &args.objects {
         progress::phase(&format!("writing {}", path.display()));

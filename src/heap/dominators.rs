@@ -11,52 +11,98 @@
 
 use super::NO_PARENT;
 
-/// The dominator tree: each object's immediate dominator ([`NO_PARENT`]: the root above all
-/// roots) and retained size, by object index.
+/// A `parent` entry of an index that is not a vertex at all (a walk record that turned out
+/// not to be an object): no edges, no size, no dominator.
+pub const ABSENT: u32 = u32::MAX - 1;
+
+/// The dominator tree: each vertex's immediate dominator ([`NO_PARENT`]: the root above all
+/// roots) and retained size, by vertex index, and the retained bytes per group.
 pub struct Dominators {
     pub idom: Vec<u32>,
     pub retained: Vec<u64>,
+    /// Per group (see [`dominators`]), the retained bytes of its vertices that no other vertex
+    /// of the same group dominates: what freeing all of them would free.
+    pub retained_by_group: Vec<u64>,
 }
 
-/// Compute the dominators of `n` objects, given each one's `parent` (the walk's first edge to
-/// it, or [`NO_PARENT`] when it hangs from the root above all roots), the other edges
-/// (`from`, `to`; `from` may be [`NO_PARENT`] too), and their sizes.
-pub fn dominators(
-    parent: &[u32],
-    mut edges: Vec<(u32, u32)>,
-    size: impl Fn(usize) -> u64,
-) -> Dominators {
+/// What [`dominators`] is given, vertex by vertex.
+pub struct Graph<S, G> {
+    /// Each vertex's first edge's source (the walk's parent), [`NO_PARENT`] when it hangs from
+    /// the root above all roots, or [`ABSENT`].
+    pub parent: Vec<u32>,
+    /// The other edges (`from`, `to`); `from` may be [`NO_PARENT`] too.
+    pub edges: Vec<(u32, u32)>,
+    pub size: S,
+    /// Each vertex's group (its type's), below `groups`.
+    pub group: G,
+    pub groups: usize,
+}
+
+/// Compute the dominators of a graph, each vertex's retained size, and the retained bytes of
+/// each group.
+pub fn dominators<S, G>(graph: Graph<S, G>) -> Dominators
+where
+    S: Fn(usize) -> u64,
+    G: Fn(usize) -> u32,
+{
+    let Graph {
+        parent,
+        mut edges,
+        size,
+        group,
+        groups,
+    } = graph;
     let n = parent.len();
-    // Leaves that only their parent holds (most strings and numbers: 48 % of W1's objects) are
-    // on no path to anything else: each is dominated by its parent and retains its own size,
-    // which its parent retains too. The graph is solved without them.
+    // Subtrees that hang from their parent alone (no edge into them but the parent's, none out
+    // of them but to their own children: most strings and numbers, and whatever only they
+    // hold) are on no path to anything else: each vertex of them is dominated by its parent
+    // and retains its subtree. The graph is solved without them: the vertices with any other
+    // edge, and those above them.
     let mut in_graph = vec![false; n];
-    for &p in parent.iter().filter(|&&p| p != NO_PARENT) {
-        in_graph[p as usize] = true;
-    }
     for &(from, to) in &edges {
         if from != NO_PARENT {
             in_graph[from as usize] = true;
         }
         in_graph[to as usize] = true;
     }
-    // Object index → vertex index of the reduced graph, and back.
-    let mut reduced = vec![NO_PARENT; n];
-    let mut object_of = Vec::new();
-    for (i, _) in in_graph.iter().enumerate().filter(|(_, &kept)| kept) {
-        reduced[i] = object_of.len() as u32;
-        object_of.push(i as u32);
-    }
-    drop(in_graph);
-    let mut own = vec![0u64; object_of.len()];
-    for (i, &p) in parent.iter().enumerate() {
-        match reduced[i] {
-            NO_PARENT if p != NO_PARENT => own[reduced[p as usize] as usize] += size(i),
-            NO_PARENT => {}
-            r => own[r as usize] += size(i),
+    // The walk numbers a parent before its children: one pass from the last vertex up marks
+    // the parents of the vertices in the graph, and adds up the subtrees outside it. Without
+    // that order only leaves are left out.
+    let parents_first = parent
+        .iter()
+        .enumerate()
+        .all(|(i, &p)| p >= ABSENT || (p as usize) < i);
+    if !parents_first {
+        for &p in parent.iter().filter(|&&p| p < ABSENT) {
+            in_graph[p as usize] = true;
         }
     }
-    let reduced_parent: Vec<u32> = object_of
+    // The bytes each vertex retains, for those outside the graph; for those in it, so far
+    // their own and their outside children's.
+    let mut retained = vec![0u64; n];
+    for i in (0..n).rev() {
+        let p = parent[i];
+        if p == ABSENT {
+            continue;
+        }
+        retained[i] += size(i);
+        if p != NO_PARENT {
+            if in_graph[i] {
+                in_graph[p as usize] = true;
+            } else {
+                retained[p as usize] += retained[i];
+            }
+        }
+    }
+    // Vertex index → index of the reduced graph, and back.
+    let mut reduced = vec![NO_PARENT; n];
+    let mut vertex_of = Vec::new();
+    for (i, _) in in_graph.iter().enumerate().filter(|(_, &kept)| kept) {
+        reduced[i] = vertex_of.len() as u32;
+        vertex_of.push(i as u32);
+    }
+    drop(in_graph);
+    let reduced_parent: Vec<u32> = vertex_of
         .iter()
         .map(|&i| match parent[i as usize] {
             NO_PARENT => NO_PARENT,
@@ -69,40 +115,120 @@ pub fn dominators(
         }
         *to = reduced[*to as usize];
     }
-    let solved = semi_nca(&reduced_parent, &edges, |r| own[r]);
-    drop((reduced_parent, edges, own));
-    let mut out = Dominators {
-        idom: parent.to_vec(),
-        retained: Vec::with_capacity(n),
-    };
-    for (i, &r) in reduced.iter().enumerate() {
-        out.retained.push(match r {
-            NO_PARENT => size(i),
-            r => {
-                out.idom[i] = match solved.idom[r as usize] {
-                    NO_PARENT => NO_PARENT,
-                    d => object_of[d as usize],
-                };
-                solved.retained[r as usize]
+    let solved = semi_nca(&reduced_parent, &edges, |r| retained[vertex_of[r] as usize]);
+    drop((reduced_parent, edges));
+    let mut idom = parent;
+    for (r, &i) in vertex_of.iter().enumerate() {
+        idom[i as usize] = match solved.idom[r] {
+            NO_PARENT => NO_PARENT,
+            d => vertex_of[d as usize],
+        };
+        retained[i as usize] = solved.retained[r];
+    }
+    drop((solved, reduced, vertex_of));
+    let retained_by_group = retained_by_group(&idom, &retained, group, groups);
+    Dominators {
+        idom,
+        retained,
+        retained_by_group,
+    }
+}
+
+/// Per group, the retained bytes of the vertices no vertex of the same group dominates: one
+/// pass down the dominator tree, counting per group how many of the current vertex's
+/// dominators belong to it. A leaf of the tree whose group no inner vertex has (most strings
+/// and numbers) cannot have a dominator of its group: it counts at once, and the pass goes
+/// through the inner vertices and the other leaves only.
+fn retained_by_group(
+    idom: &[u32],
+    retained: &[u64],
+    group: impl Fn(usize) -> u32,
+    groups: usize,
+) -> Vec<u64> {
+    let n = idom.len();
+    let mut out = vec![0u64; groups];
+    let mut inner = vec![false; n];
+    for &d in idom.iter().filter(|&&d| d < ABSENT) {
+        inner[d as usize] = true;
+    }
+    let mut inner_group = vec![false; groups];
+    for (i, _) in inner.iter().enumerate().filter(|(_, &x)| x) {
+        inner_group[group(i) as usize] = true;
+    }
+    // Which vertices the pass goes through: the inner ones, and the leaves that might have a
+    // dominator of their group.
+    let mut through = inner.clone();
+    for (i, &d) in idom.iter().enumerate() {
+        if d == ABSENT || inner[i] {
+            continue;
+        }
+        let g = group(i) as usize;
+        if inner_group[g] && d != NO_PARENT {
+            through[i] = true;
+        } else {
+            out[g] += retained[i];
+        }
+    }
+    drop(inner_group);
+    // Vertex `n` is the root above all roots.
+    let children = Csr::new(
+        n + 1,
+        idom.iter()
+            .enumerate()
+            .filter(|&(i, _)| through[i])
+            .map(|(i, &d)| (if d == NO_PARENT { n as u32 } else { d }, i as u32)),
+    );
+    drop(through);
+    let mut inside = vec![0u32; groups];
+    let mut stack: Vec<(u32, u32)> = vec![(n as u32, 0)];
+    while let Some(top) = stack.last_mut() {
+        let (at, next) = *top;
+        if let Some(&child) = children.of(at as usize).get(next as usize) {
+            top.1 += 1;
+            let g = group(child as usize) as usize;
+            if inside[g] == 0 {
+                out[g] += retained[child as usize];
             }
-        });
+            if inner[child as usize] {
+                inside[g] += 1;
+                stack.push((child, 0));
+            }
+        } else {
+            stack.pop();
+            if (at as usize) < n {
+                inside[group(at as usize) as usize] -= 1;
+            }
+        }
     }
     out
 }
 
-/// The dominators of a graph given as in [`dominators`], by semi-NCA.
-fn semi_nca(parent: &[u32], edges: &[(u32, u32)], size: impl Fn(usize) -> u64) -> Dominators {
+/// The dominators of a reduced graph, by its vertex index.
+struct Solved {
+    idom: Vec<u32>,
+    retained: Vec<u64>,
+}
+
+/// The dominators of a graph given as `parent` (each vertex's first edge's source, or
+/// [`NO_PARENT`]) and `edges`, by semi-NCA.
+fn semi_nca(parent: &[u32], edges: &[(u32, u32)], size: impl Fn(usize) -> u64) -> Solved {
     let n = parent.len();
-    // Vertex 0 is the root above all roots; object i is vertex i + 1.
+    // Vertex 0 is the root above all roots; vertex i is vertex i + 1.
     let v = n + 1;
-    let successors = Csr::new(
-        v,
+    let pairs = || {
         parent
             .iter()
             .enumerate()
             .map(|(i, &p)| (vertex(p), i as u32 + 1))
-            .chain(edges.iter().map(|&(f, t)| (vertex(f), t + 1))),
-    );
+            .chain(edges.iter().map(|&(f, t)| (vertex(f), t + 1)))
+    };
+    // Successors and predecessors, counted in one pass and filled in another.
+    let (mut successors, mut predecessors) =
+        Csr::pair_with_counts(v, |count| pairs().for_each(|(f, t)| count(f, t)));
+    for (f, t) in pairs() {
+        successors.push(f, t);
+        predecessors.push(t, f);
+    }
     // Depth-first preorder numbers (0 = not reached) and the depth-first parent, by number.
     const UNSEEN: u32 = u32::MAX;
     let mut number = vec![UNSEEN; v];
@@ -128,26 +254,8 @@ fn semi_nca(parent: &[u32], edges: &[(u32, u32)], size: impl Fn(usize) -> u64) -
         }
     }
     drop(stack);
-    let reached = vertex_of.len();
-    // Predecessors, by number.
-    let mut predecessors = Csr::with_counts(reached, |count| {
-        for from in 0..v {
-            if number[from] != UNSEEN {
-                for &to in successors.of(from) {
-                    count(number[to as usize]);
-                }
-            }
-        }
-    });
-    for from in 0..v {
-        let nf = number[from];
-        if nf != UNSEEN {
-            for &to in successors.of(from) {
-                predecessors.push(number[to as usize], nf);
-            }
-        }
-    }
     drop(successors);
+    let reached = vertex_of.len();
     // Semi-dominators, by number, with a path-compressed forest of processed vertices.
     let mut semi: Vec<u32> = (0..reached as u32).collect();
     let mut label: Vec<u32> = (0..reached as u32).collect();
@@ -155,14 +263,18 @@ fn semi_nca(parent: &[u32], edges: &[(u32, u32)], size: impl Fn(usize) -> u64) -
     let mut path: Vec<u32> = Vec::new();
     for w in (1..reached).rev() {
         let mut best = semi[w];
-        for &p in predecessors.of(w) {
-            let u = eval(p, &mut ancestor, &mut label, &semi, &mut path);
-            best = best.min(semi[u as usize]);
+        for &p in predecessors.of(vertex_of[w] as usize) {
+            let p = number[p as usize];
+            if p != UNSEEN {
+                let u = eval(p, &mut ancestor, &mut label, &semi, &mut path);
+                best = best.min(semi[u as usize]);
+            }
         }
         semi[w] = best;
         ancestor[w] = dfs_parent[w];
     }
     drop(predecessors);
+    drop(number);
     drop(ancestor);
     drop(label);
     // Immediate dominators: climb from the depth-first parent to at most the semi-dominator.
@@ -183,7 +295,7 @@ fn semi_nca(parent: &[u32], edges: &[(u32, u32)], size: impl Fn(usize) -> u64) -
         let d = idom[w] as usize;
         retained[d] += retained[w];
     }
-    let mut out = Dominators {
+    let mut out = Solved {
         idom: vec![NO_PARENT; n],
         retained: vec![0; n],
     };
@@ -244,6 +356,24 @@ impl Csr {
     fn with_counts(n: usize, counting: impl FnOnce(&mut dyn FnMut(u32))) -> Csr {
         let mut start = vec![0u32; n + 1];
         counting(&mut |f| start[f as usize + 1] += 1);
+        Csr::from_counts(start)
+    }
+
+    /// Two sets of lists for `n` vertices counted in one pass: `counting` calls its argument
+    /// once per item to come with the item's vertex in the first and in the second.
+    fn pair_with_counts(n: usize, counting: impl FnOnce(&mut dyn FnMut(u32, u32))) -> (Csr, Csr) {
+        let mut first = vec![0u32; n + 1];
+        let mut second = vec![0u32; n + 1];
+        counting(&mut |a, b| {
+            first[a as usize + 1] += 1;
+            second[b as usize + 1] += 1;
+        });
+        (Csr::from_counts(first), Csr::from_counts(second))
+    }
+
+    /// Empty lists from counts (`start[v + 1]`: the number of items of vertex `v`).
+    fn from_counts(mut start: Vec<u32>) -> Csr {
+        let n = start.len() - 1;
         for i in 0..n {
             start[i + 1] += start[i];
         }
@@ -345,23 +475,44 @@ mod tests {
                 .map(|_| (next(n as u32), next(n as u32)))
                 .collect();
             let size = |i: usize| i as u64 + 1;
-            let d = dominators(&parent, edges.clone(), size);
-            assert_eq!(d.idom, brute(&parent, &edges), "round {round}");
+            let group = |i: usize| (i % 3) as u32;
+            // Two records that are not vertices at the end.
+            let mut with_absent = parent.clone();
+            with_absent.extend([ABSENT, ABSENT]);
+            let d = dominators(Graph {
+                parent: with_absent,
+                edges: edges.clone(),
+                size: |i: usize| if i < n { size(i) } else { 0 },
+                group: |i: usize| if i < n { group(i) } else { 0 },
+                groups: 3,
+            });
+            assert_eq!(d.idom[..n], brute(&parent, &edges), "round {round}");
+            assert_eq!(d.idom[n..], [ABSENT, ABSENT]);
+            assert_eq!(d.retained[n..], [0, 0]);
             // Retained sizes: an object and everything it dominates.
-            for o in 0..n {
-                let mut below = size(o);
-                for x in 0..n {
-                    let mut y = d.idom[x];
-                    while y != NO_PARENT {
-                        if y as usize == o {
-                            below += size(x);
-                            break;
-                        }
-                        y = d.idom[y as usize];
+            let dominated_by = |x: usize, o: usize| {
+                let mut y = d.idom[x];
+                while y != NO_PARENT {
+                    if y as usize == o {
+                        return true;
                     }
+                    y = d.idom[y as usize];
                 }
+                false
+            };
+            let mut by_group = [0u64; 3];
+            for o in 0..n {
+                let below: u64 = size(o)
+                    + (0..n)
+                        .filter(|&x| dominated_by(x, o))
+                        .map(size)
+                        .sum::<u64>();
                 assert_eq!(d.retained[o], below, "round {round} object {o}");
+                if !(0..n).any(|x| group(x) == group(o) && dominated_by(o, x)) {
+                    by_group[group(o) as usize] += below;
+                }
             }
+            assert_eq!(d.retained_by_group, by_group, "round {round}");
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod walk;
 use thiserror::Error;
 
 use address_set::{Slot, Slots};
+use dominators::ABSENT;
 
 /// Which objects the census counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -142,8 +143,8 @@ impl Heap {
 
     /// The object of record `index`, its parent numbered in address order.
     fn object(&self, index: usize) -> HeapObject {
+        let dominance = self.dominators.as_ref();
         let record = &self.records[index];
-        let position = self.position(index) as usize;
         HeapObject {
             address: self.slots.address(record.slot),
             type_id: record.kind & !Record::APPROXIMATE,
@@ -155,11 +156,11 @@ impl Heap {
             },
             label: record.label,
             garbage: self.garbage.kind(index),
-            idom: self
-                .dominators
-                .as_ref()
-                .map_or(NO_PARENT, |d| d.idom[position]),
-            retained: self.dominators.as_ref().map_or(0, |d| d.retained[position]),
+            idom: match dominance.map(|d| d.idom[index]) {
+                None | Some(NO_PARENT) => NO_PARENT,
+                Some(idom) => self.position(idom as usize),
+            },
+            retained: dominance.map_or(0, |d| d.retained[index]),
         }
     }
 }
@@ -210,15 +211,43 @@ impl Heap {
     /// Compute the dominator tree and every object's retained size (see [`dominators`]); the
     /// walk's extra edges are released.
     pub fn compute_dominators(&mut self) {
-        let parents: Vec<u32> = (0..self.len())
-            .map(|i| match self.records[self.record_at(i)].parent {
-                NO_PARENT => NO_PARENT,
-                parent => self.position(parent as usize),
+        // By record: parents, sizes and types are read in order.
+        let (group_of_type, groups) = self.type_groups();
+        let records = &self.records;
+        self.dominators = Some(dominators::dominators(dominators::Graph {
+            parent: records
+                .iter()
+                .map(|r| if r.is_object() { r.parent } else { ABSENT })
+                .collect(),
+            edges: std::mem::take(&mut self.edges),
+            size: |i: usize| self.size(&records[i]),
+            group: |i: usize| group_of_type[(records[i].kind & !Record::APPROXIMATE) as usize],
+            groups,
+        }));
+    }
+
+    /// Types grouped by name (classes of the same qualified name, e.g. of a re-imported
+    /// module, are one group): each type's group, and the number of groups, numbered in the
+    /// order of [`Heap::types`].
+    pub fn type_groups(&self) -> (Vec<u32>, usize) {
+        let mut by_name: std::collections::HashMap<&str, u32> = Default::default();
+        let groups = self
+            .types
+            .iter()
+            .map(|t| {
+                let next = by_name.len() as u32;
+                *by_name.entry(t.name.as_str()).or_insert(next)
             })
             .collect();
-        let edges = std::mem::take(&mut self.edges);
-        let size = |i: usize| self.size(&self.records[self.record_at(i)]);
-        self.dominators = Some(dominators::dominators(&parents, edges, size));
+        (groups, by_name.len())
+    }
+
+    /// Per group of [`Heap::type_groups`], the retained bytes of its objects that no object of
+    /// the same group dominates (the dominator tree grouped by class), once computed.
+    pub fn retained_by_type_group(&self) -> Option<&[u64]> {
+        self.dominators
+            .as_ref()
+            .map(|d| d.retained_by_group.as_slice())
     }
 
     /// Whether [`Heap::compute_dominators`] ran (objects then carry `idom` and `retained`).
@@ -251,16 +280,6 @@ impl Heap {
                 size_exact: record.kind & Record::APPROXIMATE == 0,
                 garbage: self.garbage.kind(i).is_some(),
             })
-    }
-
-    /// Each object's type id, in address order.
-    pub fn type_ids(&self) -> impl Iterator<Item = u32> + '_ {
-        (0..self.len()).map(|i| self.records[self.record_at(i)].kind & !Record::APPROXIMATE)
-    }
-
-    /// Each object's immediate dominator and retained size, by position, once computed.
-    pub fn dominator_tree(&self) -> Option<&dominators::Dominators> {
-        self.dominators.as_ref()
     }
 }
 
@@ -301,7 +320,7 @@ pub struct Heap {
     /// The walk's edges other than each object's first (parent) one, by position, until the
     /// dominators are computed.
     edges: Vec<(u32, u32)>,
-    /// Each object's immediate dominator and retained size, by position (empty until
+    /// Each object's immediate dominator and retained size, by record (none until
     /// [`Heap::compute_dominators`]).
     dominators: Option<dominators::Dominators>,
     pub labels: Vec<String>,

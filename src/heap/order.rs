@@ -11,7 +11,7 @@ pub struct AddressOrder {
     position: Vec<u32>,
     /// Number of objects.
     count: usize,
-    /// The walk's cross edges between objects, as positions (from, to), as each walking
+    /// The walk's cross edges between objects, from a record to a position, as each walking
     /// thread found them.
     edges: Vec<Vec<(u32, u32)>>,
 }
@@ -59,19 +59,16 @@ impl Walked {
             || rank(&records[half..], tail),
             || rank(&records[..half], head),
         );
-        // Cross edges between objects, renumbered by position where they are (the copy is
-        // still there: no second array); an edge to a candidate that was not an object goes.
+        // Cross edges between objects, their targets numbered by position where they are (the
+        // copy is still there: no second array); an edge from or to a candidate that was not
+        // an object goes.
         let mut edges = std::mem::take(&mut self.cross);
         for edges in &mut edges {
             edges.retain_mut(|(from, to)| {
-                if !set.contains(*to) {
+                if !set.contains(*to)
+                    || (*from != NO_PARENT && position[*from as usize] == NOT_PLACED)
+                {
                     return false;
-                }
-                if *from != NO_PARENT {
-                    match position[*from as usize] {
-                        NOT_PLACED => return false,
-                        p => *from = p,
-                    }
                 }
                 *to = set.rank(&before, *to);
                 true
@@ -104,11 +101,16 @@ impl Walked {
                 by_address[p as usize] = record as u32;
             }
         }
+        // The edges between records, for the dominators.
+        heap.edges = edges
+            .iter()
+            .flatten()
+            .map(|&(from, to)| (from, by_address[to as usize]))
+            .collect();
         heap.order = Order::Permutation {
             position,
             by_address,
         };
-        heap.edges = edges.concat();
         heap
     }
 
