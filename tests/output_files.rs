@@ -120,6 +120,7 @@ fn the_written_snapshot_reads_back_as_the_heap() {
                 assert_eq!(s.addresses()[i], o.address);
                 assert_eq!(name(s), heap.types[o.type_id as usize].name);
                 assert_eq!(s.objects.size.get(i), o.size);
+                assert_eq!(s.objects.gc_age[i], o.gc_age);
             }
             let index = |v: u32| {
                 if v == heapsnap::heap::NO_PARENT {
@@ -138,6 +139,9 @@ fn the_written_snapshot_reads_back_as_the_heap() {
                 assert_eq!(full.objects.retained.get(i), o.retained);
             }
         }
+        // Both modes know every GC list's objects (their age), and only those.
+        let on_lists = heap.objects().filter(|o| o.gc_age > 0).count();
+        assert!(on_lists > 1_000, "{on_lists} objects on GC lists");
         // The lean read leaves out how objects are held.
         assert!(lean.objects.parent.is_empty() && lean.objects.retained.is_empty());
     }

@@ -374,9 +374,10 @@ fn provenance_warnings(snapshots: &[&Snapshot]) -> Vec<String> {
 }
 
 /// For each object of `a`, whether `b` holds the same object: the same address and a type of
-/// the same name; objects of `b` at the positions `skip` do not count. Both snapshots are in
-/// address order, so this is one merge of the two address columns.
-fn present_in(a: &Snapshot, b: &Snapshot, skip: &[usize]) -> Vec<bool> {
+/// the same name, and not younger than it could be (see [`gc_ages_allow`]; `b_is_earlier`
+/// says which was taken first); objects of `b` at the positions `skip` do not count. Both
+/// snapshots are in address order, so this is one merge of the two address columns.
+fn present_in(a: &Snapshot, b: &Snapshot, b_is_earlier: bool, skip: &[usize]) -> Vec<bool> {
     let names: HashMap<&str, u32> = b
         .types
         .iter()
@@ -388,24 +389,41 @@ fn present_in(a: &Snapshot, b: &Snapshot, skip: &[usize]) -> Vec<bool> {
         .iter()
         .map(|row| names.get(row.name.as_str()).copied().unwrap_or(u32::MAX))
         .collect();
+    // Dicts leave the GC lists when they hold only atoms and come back young when they
+    // do not: their age says nothing.
+    let aged: Vec<bool> = a.types.iter().map(|row| row.name != "dict").collect();
     let mut skipped = vec![false; b.objects.len()];
     for &k in skip {
         skipped[k] = true;
     }
+    let age = |s: &Snapshot, i: usize| s.objects.gc_age.get(i).copied().unwrap_or(0);
     let (ab, bb) = (a.addresses(), b.addresses());
     let mut j = 0;
     ab.iter()
         .zip(&a.objects.type_index)
-        .map(|(&address, &t)| {
+        .enumerate()
+        .map(|(i, (&address, &t))| {
             while j < bb.len() && bb[j] < address {
                 j += 1;
             }
+            let (earlier, later) = match b_is_earlier {
+                true => (age(b, j), age(a, i)),
+                false => (age(a, i), age(b, j)),
+            };
             j < bb.len()
                 && bb[j] == address
                 && !skipped[j]
                 && b.objects.type_index[j] == type_in_b[t as usize]
+                && (!aged[t as usize] || gc_ages_allow(earlier, later))
         })
         .collect()
+}
+
+/// Whether an object of GC age `earlier` can be the same as one of age `later` at the same
+/// address in a later snapshot: an object only moves to older generation lists, so a younger
+/// one is another object that took the address (0: not known).
+fn gc_ages_allow(earlier: u8, later: u8) -> bool {
+    earlier == 0 || later == 0 || later >= earlier
 }
 
 /// The objects of `after` (indices) that are not in `before` (same address and type); with
@@ -417,8 +435,8 @@ fn new_objects(
     later: Option<&Snapshot>,
     left_out: &[Vec<usize>],
 ) -> Vec<usize> {
-    let old = present_in(after, before, &[]);
-    let alive_later = later.map(|l| present_in(after, l, &left_out[2]));
+    let old = present_in(after, before, true, &[]);
+    let alive_later = later.map(|l| present_in(after, l, false, &left_out[2]));
     let mut gone = vec![false; after.objects.len()];
     for &g in &left_out[1] {
         gone[g] = true;

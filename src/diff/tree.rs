@@ -233,6 +233,7 @@ mod tests {
                 retained: sizes(&[350, 300, 200, 100]),
                 idom: vec![NO_INDEX, 0, 1, 2],
                 garbage: Vec::new(),
+                gc_age: Vec::new(),
             },
         };
         let tree = retained_tree(&after, &[1, 3]).unwrap();

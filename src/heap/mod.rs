@@ -73,6 +73,9 @@ pub struct HeapObject {
     pub label: u32,
     /// Set when the object is garbage awaiting collection.
     pub garbage: Option<garbage::GarbageKind>,
+    /// Its GC age: the age of the generation list it is on (youngest 1), 0 when on none
+    /// ([`crate::interpreter::layout::GcLayout::list_ages`]).
+    pub gc_age: u8,
     /// Its immediate dominator (index in address order; [`NO_PARENT`]: the root above all
     /// roots) and retained size, once computed.
     pub idom: u32,
@@ -156,6 +159,11 @@ impl Heap {
             },
             label: record.label,
             garbage: self.garbage.kind(index),
+            gc_age: self
+                .ages
+                .get(self.position(index) as usize)
+                .copied()
+                .unwrap_or(0),
             idom: match dominance.map(|d| d.idom[index]) {
                 None | Some(NO_PARENT) => NO_PARENT,
                 Some(idom) => self.position(idom as usize),
@@ -317,6 +325,8 @@ pub struct Heap {
     pub types: Vec<types::TypeInfo>,
     /// Garbage awaiting collection, by record.
     garbage: garbage::Garbage,
+    /// Each object's GC age ([`HeapObject::gc_age`]), by position; empty when unknown.
+    ages: Vec<u8>,
     /// The walk's edges other than each object's first (parent) one, by position, until the
     /// dominators are computed.
     edges: Vec<(u32, u32)>,
@@ -364,6 +374,7 @@ mod tests {
             },
             types: Vec::new(),
             garbage: Default::default(),
+            ages: Vec::new(),
             edges: Vec::new(),
             dominators: None,
             labels: Vec::new(),

@@ -14,6 +14,24 @@ pub struct AddressOrder {
     /// The walk's cross edges between objects, from a record to a position, as each walking
     /// thread found them.
     edges: Vec<Vec<(u32, u32)>>,
+    /// Each object's GC age, by position.
+    ages: Vec<u8>,
+}
+
+/// Each object's GC age ([`crate::interpreter::layout::GcLayout::list_ages`]; 0: on no GC
+/// list), by position, from the GC lists' objects and where each is (`position`).
+fn ages_by_position(
+    gc_ages: &[(Slot, u8)],
+    count: usize,
+    position: impl Fn(Slot) -> Option<u32>,
+) -> Vec<u8> {
+    let mut ages = vec![0u8; count];
+    for &(slot, age) in gc_ages {
+        if let Some(p) = position(slot) {
+            ages[p as usize] = age;
+        }
+    }
+    ages
 }
 
 /// The position of a record that is not an object.
@@ -28,6 +46,8 @@ pub struct Walked {
     /// record ([`NO_PARENT`]: from the root above all roots) to a slot; one list per walking
     /// thread (put together only once the copy is gone).
     pub(super) cross: Vec<Vec<(u32, Slot)>>,
+    /// The objects on the GC lists, each with its list's age.
+    pub(super) gc_ages: Vec<(Slot, u8)>,
 }
 
 impl Walked {
@@ -74,10 +94,14 @@ impl Walked {
                 true
             });
         }
+        let ages = ages_by_position(&self.gc_ages, total as usize, |slot| {
+            set.contains(slot).then(|| set.rank(&before, slot))
+        });
         AddressOrder {
             position,
             count: total as usize,
             edges,
+            ages,
         }
     }
 
@@ -94,7 +118,9 @@ impl Walked {
             position,
             count,
             edges,
+            ages,
         } = order;
+        heap.ages = ages;
         let mut by_address = vec![0u32; count];
         for (record, &p) in position.iter().enumerate() {
             if p != NOT_PLACED {
@@ -121,7 +147,10 @@ impl Walked {
     /// following the permutation's cycles in place, a random swap per object, took ~250 ms).
     pub fn into_heap_in_place(self) -> Heap {
         let Walked {
-            mut heap, visited, ..
+            mut heap,
+            visited,
+            gc_ages,
+            ..
         } = self;
         let records = &mut heap.records;
         if heap.folded.is_empty() {
@@ -139,6 +168,11 @@ impl Walked {
         }
         let (before, count) = visited.ranks();
         let position = |r: &Record| r.is_object().then(|| visited.rank(&before, r.slot));
+        if heap.folded.is_empty() {
+            heap.ages = ages_by_position(&gc_ages, count as usize, |slot| {
+                visited.contains(slot).then(|| visited.rank(&before, slot))
+            });
+        }
         // Parents and garbage first, while records are still where their indices say (a
         // parent is always an object: only objects are walked).
         heap.garbage = heap

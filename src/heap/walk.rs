@@ -22,7 +22,7 @@ use super::sizes::getsizeof;
 use super::types::{TypeInfo, TypeTable};
 use super::{Heap, Mode, Record, TypeTally, WalkError, NO_PARENT};
 use crate::interpreter::layout::{
-    self as L, CurrentFrame, DictKeysLayout, Frames, InterpFrameLayout, RefcountRule,
+    self as L, CurrentFrame, DictKeysLayout, Frames, InterpFrameLayout, RefcountRule, GC_AGE_OLDEST,
 };
 use crate::interpreter::Interpreter;
 use crate::memory::image::Image;
@@ -532,9 +532,9 @@ pub fn walk_with_threads(
     let early_seeds = if types.subtype_traverse.is_none() || learn_lookdict_first {
         let seeds = gc_list_objects(&view, &heads, mode, tolerant, &mut warnings)?;
         if learn_lookdict_first {
-            view.lookdict = learn_lookdict(&view, interp.static_type("PyDict_Type"), &seeds);
+            view.lookdict = learn_lookdict(&view, interp.static_type("PyDict_Type"), &seeds.0);
         }
-        types.learn_subtype_traverse(&view, seeds.iter().copied());
+        types.learn_subtype_traverse(&view, seeds.0.iter().copied());
         Some(as_slots(&slots, seeds))
     } else {
         None
@@ -606,12 +606,13 @@ pub fn walk_with_threads(
         }
     };
     let notes = vec![gc_lists_note(&heads, mode, seeds.len())];
+    let gc_ages = seeds;
     warnings.append(&mut w.warnings);
     // What no root reaches: garbage cycles not yet collected, objects held only by C code.
     // Their records stay (the garbage rule needs them).
     w.folding = false;
     let unrooted = w.records.len();
-    for s in seeds {
+    for &(s, _) in &gc_ages {
         if w.shared.visited.insert_slot(s) {
             w.records.push(
                 Candidate {
@@ -658,6 +659,7 @@ pub fn walk_with_threads(
             order: super::Order::None,
             types,
             garbage,
+            ages: Vec::new(),
             edges: Vec::new(),
             dominators: None,
             labels: labels
@@ -670,31 +672,41 @@ pub fn walk_with_threads(
         },
         visited,
         cross,
+        gc_ages,
     })
 }
 
 /// Every object on the interpreters' GC lists (and the permanent generation in full mode), in
-/// list order. With `tolerant`, a list torn by the running target is cut where it breaks and
-/// the reason added to `warnings`.
+/// list order, and how many each list gave with their age ([`GcLayout::list_ages`]). With
+/// `tolerant`, a list torn by the running target is cut where it breaks and the reason added
+/// to `warnings`.
 fn gc_list_objects(
     view: &View,
     heads: &[GcHeads],
     mode: Mode,
     tolerant: bool,
     warnings: &mut Vec<String>,
-) -> Result<Vec<u64>, WalkError> {
+) -> Result<ListObjects, WalkError> {
     let mut objects = Vec::new();
+    let mut runs = Vec::new();
+    let ages = view.layout.gc.list_ages;
     for heads in heads {
         let permanent = heads.permanent.filter(|_| mode == Mode::Full);
-        for head in heads.generations.into_iter().chain(permanent) {
+        let lists = heads.generations.into_iter().zip(ages);
+        for (head, age) in lists.chain(permanent.map(|p| (p, GC_AGE_OLDEST))) {
+            let before = objects.len();
             match list_objects(view, head, &mut objects) {
                 Err(WalkError::Corrupt(why)) if tolerant => warnings.push(list_cut(why)),
                 other => other?,
             }
+            runs.push((objects.len() - before, age));
         }
     }
-    Ok(objects)
+    Ok((objects, runs))
 }
+
+/// The objects of the GC lists, and the length and age of each list's run of them.
+type ListObjects = (Vec<u64>, Vec<(usize, u8)>);
 
 /// Whether a reference-count word marks an immortal object (3.12+: never freed; 3.12/3.13
 /// set the count to 2^32 - 1, 3.14+ a flag). No count of an older version reaches that.
@@ -722,9 +734,16 @@ fn held_by_interpreter(types: &[TypeInfo], slots: &Slots, cross: &mut Vec<(u32, 
 }
 
 /// The slots of the GC lists' objects (4 bytes each where an address takes 8: they wait while
-/// the roots are walked).
-fn as_slots(slots: &Slots, objects: Vec<u64>) -> Vec<Slot> {
-    objects.into_iter().filter_map(|a| slots.slot(a)).collect()
+/// the roots are walked), each with its age.
+fn as_slots(slots: &Slots, (objects, runs): ListObjects) -> Vec<(Slot, u8)> {
+    let ages = runs
+        .into_iter()
+        .flat_map(|(length, age)| std::iter::repeat_n(age, length));
+    objects
+        .into_iter()
+        .zip(ages)
+        .filter_map(|(a, age)| Some((slots.slot(a)?, age)))
+        .collect()
 }
 
 /// The warning for a GC list a tolerant walk cut or left out.

@@ -65,12 +65,25 @@ pub struct GcLayout {
     pub generations_alt: Option<[u64; 3]>,
     /// The permanent generation (3.7+), which `gc.get_objects()` leaves out.
     pub permanent: Option<u64>,
+    /// The age of the objects on each generation list, youngest 1 (the permanent generation
+    /// is oldest: [`GC_AGE_OLDEST`]). An object only ever moves to an older list, so an object
+    /// younger than the one at the same address in an earlier snapshot is another object.
+    /// 3.14's lists 1 and 2 are of one age: 3.14.0–3.14.4's incremental collector moves
+    /// objects between its two old spaces both ways.
+    pub list_ages: [u8; 3],
     /// Where the collector's "collection in progress" flag is (a C `int`, non-zero while it
     /// collects; the generation lists are then spliced or hold reference counts).
     pub collecting: Collecting,
     /// How an object's GC header says the collector tracks it.
     pub tracked: TrackedMark,
 }
+
+/// The age of the oldest generation's objects (see [`GcLayout::list_ages`]); 0 is an object on
+/// no list.
+pub const GC_AGE_OLDEST: u8 = 3;
+
+/// The list ages of a generational collector.
+pub const GENERATIONAL: [u8; 3] = [1, 2, GC_AGE_OLDEST];
 
 /// How a GC header marks a tracked object (`_PyObject_GC_IS_TRACKED`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -125,6 +125,7 @@ const GC_3_8: GcLayout = GcLayout {
     generations: [24, 48, 72],
     generations_alt: None,
     permanent: Some(104),
+    list_ages: GENERATIONAL,
     collecting: Collecting::InState(200),
     tracked: TrackedMark::NextNotNull,
 };
@@ -197,6 +198,7 @@ pub static V2_7: Layout = Layout {
         head_size: 32,
         generations: [0, 40, 80],
         generations_alt: None,
+        list_ages: GENERATIONAL,
         permanent: None,
         collecting: Collecting::Static,
         tracked: TrackedMark::RefsNotUntracked(16),
@@ -376,6 +378,7 @@ pub static V3_7: Layout = Layout {
         head_size: 32,
         generations: [32, 80, 128],
         generations_alt: None,
+        list_ages: GENERATIONAL,
         permanent: Some(192),
         collecting: Collecting::InState(312),
         tracked: TrackedMark::RefsNotUntracked(16),
@@ -403,6 +406,7 @@ pub static V3_6: Layout = Layout {
         head_size: 32,
         generations: [0, 48, 96],
         generations_alt: None,
+        list_ages: GENERATIONAL,
         permanent: None,
         collecting: Collecting::Static,
         tracked: TrackedMark::RefsNotUntracked(16),
@@ -963,6 +967,7 @@ pub static V3_14: Layout = Layout {
     },
     gc: GcLayout {
         permanent: Some(96),
+        list_ages: [1, GC_AGE_OLDEST, GC_AGE_OLDEST],
         collecting: Collecting::InState(192),
         ..GC_3_8
     },
@@ -1011,6 +1016,7 @@ pub static V3_15: Layout = Layout {
     gc: GcLayout {
         generations: [8, 32, 56],
         permanent: Some(80),
+        list_ages: [1, GC_AGE_OLDEST, GC_AGE_OLDEST],
         collecting: Collecting::InState(112),
         ..GC_3_8
     },

@@ -18,6 +18,12 @@
 //! root reaches), and `label[i]` indexes `labels`: how the parent holds it, or the root's name
 //! (the empty label 0 marks objects no root reaches); a negative `label[i]` is an item index:
 //! -1 is `[0]`, -2 is `[1]`, ...
+//!
+//! Schema version 2 adds `types[].retained` and, per object, `retained` (bytes freed if it
+//! went) and `idom` (its immediate dominator, -1: the root above all roots), `garbage` (the
+//! positions of the garbage awaiting collection) and, since 2026-12-03, `gc_age` (the age
+//! of the GC generation list it is on, youngest 1, oldest 3; 0: on none), which `diff` uses
+//! to tell an object from a younger one at the same address. Readers take what is there.
 
 use std::path::Path;
 
@@ -28,6 +34,7 @@ use crate::census::{Census, TypeRow};
 use crate::heap::edges::INDEX_LABEL_BASE;
 use crate::heap::garbage::GarbageKind;
 use crate::heap::{Heap, Mode};
+use crate::interpreter::layout::GC_AGE_OLDEST;
 
 pub mod output;
 pub mod reader;
@@ -248,6 +255,12 @@ impl Snapshot {
         if o.idom.iter().any(|&d| d < NO_INDEX || d as i64 >= n as i64) {
             return Err("an object's dominator index is out of range".into());
         }
+        if o.gc_age.len() != n && !o.gc_age.is_empty() {
+            return Err("object columns have different lengths".into());
+        }
+        if o.gc_age.iter().any(|&a| a > GC_AGE_OLDEST) {
+            return Err("an object's GC age is out of range".into());
+        }
         if o.garbage.iter().any(|&g| g as usize >= n) {
             return Err("a garbage index is out of range".into());
         }
@@ -377,7 +390,7 @@ pub fn write_objects_jsonl(path: &Path, heap: &Heap) -> std::io::Result<()> {
 }
 
 /// The object columns, in the order [`ObjectColumns`] serialises them.
-const COLUMN_NAMES: [&str; 7] = [
+const COLUMN_NAMES: [&str; 8] = [
     "address_delta",
     "type",
     "size",
@@ -385,6 +398,7 @@ const COLUMN_NAMES: [&str; 7] = [
     "label",
     "retained",
     "idom",
+    "gc_age",
 ];
 
 /// Rows of one column formatted at a time when a snapshot is streamed (about 0.5 MB of text).
@@ -399,6 +413,7 @@ struct EncodedObject {
     label: i64,
     retained: u64,
     idom: i64,
+    gc_age: u8,
 }
 
 /// A walked heap as the snapshot encodes it (objects in address order, as [`Heap::objects`]
@@ -423,14 +438,14 @@ impl<'a> Encoded<'a> {
     /// The text of the columns of [`COLUMN_NAMES`] (without brackets) for objects `rows`, in
     /// one pass; only those whose bit is set in `COLUMNS` (bit `k`: column `k`; a constant,
     /// so that formatting them all pays for no test), the others are left empty.
-    fn format_rows<const COLUMNS: u8>(&self, rows: std::ops::Range<usize>) -> [Vec<u8>; 7] {
+    fn format_rows<const COLUMNS: u8>(&self, rows: std::ops::Range<usize>) -> [Vec<u8>; 8] {
         let wanted = |column: usize| COLUMNS & (1 << column) != 0;
         // Typical widths: a 3-digit delta, type and size, a 7-digit parent, a 4-digit label.
         // Not faulted in beforehand with `populate_spare`: while the other thread starts (and
         // maps its stack), that made the formatting slower (22 ms instead of 18 ms for 1.2M
         // objects here).
-        let mut text: [Vec<u8>; 7] = std::array::from_fn(|column| {
-            let width = [4, 3, 4, 8, 5, 4, 8][column];
+        let mut text: [Vec<u8>; 8] = std::array::from_fn(|column| {
+            let width = [4, 3, 4, 8, 5, 4, 8, 2][column];
             Vec::with_capacity(if wanted(column) {
                 rows.len() * width
             } else {
@@ -453,6 +468,7 @@ impl<'a> Encoded<'a> {
                 o.label,
                 o.retained as i64,
                 o.idom,
+                i64::from(o.gc_age),
             ];
             for (column, value) in values.into_iter().enumerate() {
                 if wanted(column) {
@@ -469,23 +485,24 @@ impl<'a> Encoded<'a> {
     /// The text of column `column` for objects `rows` (see [`Encoded::format_rows`]).
     fn format_column(&self, column: usize, rows: std::ops::Range<usize>) -> Vec<u8> {
         let mut text = match column {
-            0 => self.format_rows::<0b000_0001>(rows),
-            1 => self.format_rows::<0b000_0010>(rows),
-            2 => self.format_rows::<0b000_0100>(rows),
-            3 => self.format_rows::<0b000_1000>(rows),
-            4 => self.format_rows::<0b001_0000>(rows),
-            5 => self.format_rows::<0b010_0000>(rows),
-            _ => self.format_rows::<0b100_0000>(rows),
+            0 => self.format_rows::<0b0000_0001>(rows),
+            1 => self.format_rows::<0b0000_0010>(rows),
+            2 => self.format_rows::<0b0000_0100>(rows),
+            3 => self.format_rows::<0b0000_1000>(rows),
+            4 => self.format_rows::<0b0001_0000>(rows),
+            5 => self.format_rows::<0b0010_0000>(rows),
+            6 => self.format_rows::<0b0100_0000>(rows),
+            _ => self.format_rows::<0b1000_0000>(rows),
         };
-        std::mem::take(&mut text[column.min(6)])
+        std::mem::take(&mut text[column.min(7)])
     }
 
     /// The text of each column, formatted by two threads (each half of the rows).
-    fn format_columns(&self) -> [[Vec<u8>; 2]; 7] {
+    fn format_columns(&self) -> [[Vec<u8>; 2]; 8] {
         let n = self.heap.len();
         let (tail, head) = crate::parallel::join(
-            || self.format_rows::<0b111_1111>(n / 2..n),
-            || self.format_rows::<0b111_1111>(0..n / 2),
+            || self.format_rows::<0b1111_1111>(n / 2..n),
+            || self.format_rows::<0b1111_1111>(0..n / 2),
         );
         let mut tail = tail.into_iter();
         head.map(|h| [h, tail.next().unwrap_or_default()])
@@ -523,6 +540,7 @@ impl<'a> Encoded<'a> {
                 } else {
                     i64::from(o.idom)
                 },
+                gc_age: o.gc_age,
             }
         })
     }

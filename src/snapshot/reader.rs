@@ -102,6 +102,8 @@ pub struct ObjectColumns {
     pub idom: Vec<i32>,
     /// Positions of the objects that are garbage awaiting collection, ascending.
     pub garbage: Vec<u32>,
+    /// Each object's GC age (empty in snapshots without it).
+    pub gc_age: Vec<u8>,
 }
 
 impl ObjectColumns {
@@ -534,6 +536,13 @@ fn columns<R: Read>(
                         _ => return Err(range("label")),
                     };
                     o.label.push(label);
+                    Ok(())
+                })?;
+            }
+            "gc_age" => {
+                o.gc_age.reserve_exact(expected);
+                scanner.integers(&key, |v| {
+                    o.gc_age.push(u8::try_from(v).map_err(|_| range("gc_age"))?);
                     Ok(())
                 })?;
             }
