@@ -168,6 +168,10 @@ impl Options {
 }
 
 /// A census of a live process, ready to print or save.
+///
+/// From [`capture`] and [`capture_core`] it is complete. The `_deferred` variants leave the
+/// retained sizes (if wanted) to compute: [`Capture::complete`], or writing the snapshot,
+/// which computes them while it formats and writes the other columns.
 pub struct Capture {
     pub meta: Meta,
     pub census: Census,
@@ -178,6 +182,30 @@ pub struct Capture {
     /// found (files, runtime, version, table, debug offsets), what happened at each stop, and
     /// where the GC lists are.
     pub trail: Vec<String>,
+}
+
+impl Capture {
+    /// Compute the retained sizes, if they are wanted and not computed yet: the heap's
+    /// dominators and the census's Retained column.
+    pub fn complete(&mut self) {
+        if self.heap.dominators_pending() {
+            let started = Instant::now();
+            self.heap.compute_dominators();
+            if let Some(by_group) = self.heap.retained_by_type_group() {
+                let by_group = by_group.to_vec();
+                self.census.add_retained(&self.heap, &by_group);
+            }
+            self.trail.push(format!(
+                "dominators and retained sizes: {:.1} ms",
+                started.elapsed().as_secs_f64() * 1e3
+            ));
+        }
+    }
+
+    fn completed(mut self) -> Capture {
+        self.complete();
+        self
+    }
 }
 
 /// The target, copied: its image and how the copy went.
@@ -204,6 +232,11 @@ fn locate_noting(pid: i32, trail: &mut Vec<String>) -> Result<Interpreter, Captu
 
 /// Take a census of process `pid`. Its trail (or the error's) says how it went.
 pub fn capture(pid: i32, options: &Options) -> Result<Capture, CaptureError> {
+    capture_deferred(pid, options).map(Capture::completed)
+}
+
+/// [`capture`], its retained sizes left to compute (see [`Capture`]).
+pub fn capture_deferred(pid: i32, options: &Options) -> Result<Capture, CaptureError> {
     let mut trail = Vec::new();
     match capture_noting(pid, options, &mut trail) {
         Ok(capture) => Ok(Capture { trail, ..capture }),
@@ -236,6 +269,15 @@ fn capture_noting(
 /// files it mapped are read under `sysroot` when given. The same walk as for a live process,
 /// on the core's writable memory; nothing is stopped, so there is no pause.
 pub fn capture_core(
+    path: &Path,
+    sysroot: Option<&Path>,
+    options: &Options,
+) -> Result<Capture, CaptureError> {
+    capture_core_deferred(path, sysroot, options).map(Capture::completed)
+}
+
+/// [`capture_core`], its retained sizes left to compute (see [`Capture`]).
+pub fn capture_core_deferred(
     path: &Path,
     sysroot: Option<&Path>,
     options: &Options,
@@ -421,9 +463,7 @@ fn finish(
         let mut heap = walked.into_heap(order);
         clock.lap("ordering");
         if options.retained {
-            options.phase("computing retained sizes");
-            heap.compute_dominators();
-            clock.lap("dominators");
+            heap.want_dominators();
         }
         heap
     };

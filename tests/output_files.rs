@@ -94,16 +94,26 @@ fn the_written_snapshot_reads_back_as_the_heap() {
         &b.python,
         "x = [{'i': i, 's': 'v%d' % i} for i in range(50000)]",
     );
-    for low_memory in [false, true] {
+    // Deferred: the dominators are computed while the other columns are written.
+    for (low_memory, deferred) in [(false, true), (false, false), (true, false)] {
         let options = heapsnap::capture::Options {
             low_memory,
             ..heapsnap::capture::Options::blocking(heapsnap::heap::Mode::Full)
         };
-        let taken =
-            heapsnap::capture::capture(target.pid(), &options).unwrap_or_else(|e| panic!("{e}"));
+        let capture = match deferred {
+            true => heapsnap::capture::capture_deferred,
+            false => heapsnap::capture::capture,
+        };
+        let mut taken = capture(target.pid(), &options).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(taken.heap.dominators_pending(), deferred);
         let path =
             std::env::temp_dir().join(format!("heapsnap-read-back-{}.json", std::process::id()));
-        Snapshot::write_heap(&path, &taken.meta, &taken.census, &taken.heap).unwrap();
+        Snapshot::write_heap(&path, &taken.meta, &mut taken.census, &mut taken.heap).unwrap();
+        assert!(!taken.heap.dominators_pending());
+        if !low_memory {
+            let retained = taken.census.rows.iter().map(|r| r.retained).sum::<u64>();
+            assert!(retained > 0, "the types' Retained column is filled in");
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         serde_json::from_str::<serde_json::Value>(&text).expect("the snapshot is valid JSON");
         let full = Snapshot::read(&path).unwrap();

@@ -94,6 +94,23 @@ impl Census {
         }
     }
 
+    /// Fill in each row's retained bytes from the retained bytes per group of
+    /// [`Heap::type_groups`] (the heap's dominators, [`Heap::retained_by_type_group`], or
+    /// dominators solved apart).
+    pub fn add_retained(&mut self, heap: &Heap, by_group: &[u64]) {
+        let (group_of_type, _) = heap.type_groups();
+        let index: HashMap<String, usize> = self
+            .index()
+            .into_iter()
+            .map(|(name, row)| (name.to_string(), row))
+            .collect();
+        for (t, group) in heap.types.iter().zip(group_of_type) {
+            if let (Some(&row), Some(&bytes)) = (index.get(&t.name), by_group.get(group as usize)) {
+                self.rows[row].retained = bytes;
+            }
+        }
+    }
+
     /// The row index of each type name.
     pub fn index(&self) -> HashMap<&str, usize> {
         self.rows

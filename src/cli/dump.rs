@@ -4,7 +4,9 @@
 use super::{exit, print_stdout, progress, DumpArgs, Failure};
 use std::path::PathBuf;
 
-use crate::capture::{capture, capture_core, CaptureError, FailureKind, Options, Patience};
+use crate::capture::{
+    capture_core_deferred, capture_deferred, CaptureError, FailureKind, Options, Patience,
+};
 use crate::heap::edges::KeyLabels;
 use crate::memory::core::is_core;
 use crate::render::census::census_table;
@@ -33,8 +35,8 @@ pub fn snapshot_to(
     path: &std::path::Path,
     explained: bool,
 ) -> Result<Snapshot, Failure> {
-    let taken = capture(pid, options).map_err(capture_failure)?;
-    Snapshot::write_heap(path, &taken.meta, &taken.census, &taken.heap)
+    let mut taken = capture_deferred(pid, options).map_err(capture_failure)?;
+    Snapshot::write_heap(path, &taken.meta, &mut taken.census, &mut taken.heap)
         .map_err(|e| write_failure(path, e))?;
     drop(taken);
     super::read_snapshot(path, explained)
@@ -146,9 +148,9 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
     };
     let read = what_to_read(args)?;
     let progress = (!args.quiet).then(|| progress::start(format!("census of {}", args.target)));
-    let taken = match read {
-        Read::Process(pid) => capture(pid, &options),
-        Read::Core(path) => capture_core(&path, args.sysroot.as_deref(), &options),
+    let mut taken = match read {
+        Read::Process(pid) => capture_deferred(pid, &options),
+        Read::Core(path) => capture_core_deferred(&path, args.sysroot.as_deref(), &options),
     }
     .map_err(|e| {
         print_trail(&e.trail);
@@ -158,17 +160,23 @@ pub fn run(args: &DumpArgs) -> Result<(), Failure> {
         progress::eprint_line(&format!("heapsnap: warning: {w}"));
     }
     print_trail(&taken.trail);
-    let (meta, census, heap) = (&taken.meta, &taken.census, &taken.heap);
     if let Some(path) = &args.output {
         progress::phase(&format!("writing {}", path.display()));
         let started = std::time::Instant::now();
-        Snapshot::write_heap(path, meta, census, heap).map_err(|e| write_failure(path, e))?;
+        Snapshot::write_heap(path, &taken.meta, &mut taken.census, &mut taken.heap)
+            .map_err(|e| write_failure(path, e))?;
         print_trail(&[format!(
             "wrote {} in {:.1} ms",
             path.display(),
             started.elapsed().as_secs_f64() * 1e3
         )]);
     }
+    // The retained sizes, unless writing the snapshot computed them.
+    if taken.heap.dominators_pending() {
+        progress::phase("computing retained sizes");
+        taken.complete();
+    }
+    let (meta, census, heap) = (&taken.meta, &taken.census, &taken.heap);
     if let Some(path) = &args.objects {
         progress::phase(&format!("writing {}", path.display()));
         write_objects_jsonl(path, heap).map_err(|e| write_failure(path, e))?;

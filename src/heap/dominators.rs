@@ -16,41 +16,28 @@ use super::NO_PARENT;
 pub const ABSENT: u32 = u32::MAX - 1;
 
 /// The dominator tree: each vertex's immediate dominator ([`NO_PARENT`]: the root above all
-/// roots) and retained size, by vertex index, and the retained bytes per group.
+/// roots; [`ABSENT`] for what is not a vertex) and retained size, by vertex index.
 pub struct Dominators {
     pub idom: Vec<u32>,
     pub retained: Vec<u64>,
-    /// Per group (see [`dominators`]), the retained bytes of its vertices that no other vertex
-    /// of the same group dominates: what freeing all of them would free.
-    pub retained_by_group: Vec<u64>,
 }
 
 /// What [`dominators`] is given, vertex by vertex.
-pub struct Graph<S, G> {
+pub struct Graph<S> {
     /// Each vertex's first edge's source (the walk's parent), [`NO_PARENT`] when it hangs from
     /// the root above all roots, or [`ABSENT`].
     pub parent: Vec<u32>,
     /// The other edges (`from`, `to`); `from` may be [`NO_PARENT`] too.
     pub edges: Vec<(u32, u32)>,
     pub size: S,
-    /// Each vertex's group (its type's), below `groups`.
-    pub group: G,
-    pub groups: usize,
 }
 
-/// Compute the dominators of a graph, each vertex's retained size, and the retained bytes of
-/// each group.
-pub fn dominators<S, G>(graph: Graph<S, G>) -> Dominators
-where
-    S: Fn(usize) -> u64,
-    G: Fn(usize) -> u32,
-{
+/// Compute the dominators of a graph and each vertex's retained size.
+pub fn dominators<S: Fn(usize) -> u64>(graph: Graph<S>) -> Dominators {
     let Graph {
         parent,
         mut edges,
         size,
-        group,
-        groups,
     } = graph;
     let n = parent.len();
     // Subtrees that hang from their parent alone (no edge into them but the parent's, none out
@@ -79,7 +66,9 @@ where
     }
     // The bytes each vertex retains, for those outside the graph; for those in it, so far
     // their own and their outside children's.
-    let mut retained = vec![0u64; n];
+    let mut retained: Vec<u64> = Vec::with_capacity(n);
+    crate::memory::populate_spare(&mut retained, n);
+    retained.resize(n, 0);
     for i in (0..n).rev() {
         let p = parent[i];
         if p == ABSENT {
@@ -95,7 +84,9 @@ where
         }
     }
     // Vertex index → index of the reduced graph, and back.
-    let mut reduced = vec![NO_PARENT; n];
+    let mut reduced: Vec<u32> = Vec::with_capacity(n);
+    crate::memory::populate_spare(&mut reduced, n);
+    reduced.resize(n, NO_PARENT);
     let mut vertex_of = Vec::new();
     for (i, _) in in_graph.iter().enumerate().filter(|(_, &kept)| kept) {
         reduced[i] = vertex_of.len() as u32;
@@ -126,11 +117,14 @@ where
         retained[i as usize] = solved.retained[r];
     }
     drop((solved, reduced, vertex_of));
-    let retained_by_group = retained_by_group(&idom, &retained, group, groups);
-    Dominators {
-        idom,
-        retained,
-        retained_by_group,
+    Dominators { idom, retained }
+}
+
+impl Dominators {
+    /// Per group (`group` of each vertex, below `groups`), the retained bytes of its vertices
+    /// that no other vertex of the same group dominates: what freeing all of them would free.
+    pub fn retained_by_group(&self, group: impl Fn(usize) -> u32, groups: usize) -> Vec<u64> {
+        retained_by_group(&self.idom, &self.retained, group, groups)
     }
 }
 
@@ -483,8 +477,6 @@ mod tests {
                 parent: with_absent,
                 edges: edges.clone(),
                 size: |i: usize| if i < n { size(i) } else { 0 },
-                group: |i: usize| if i < n { group(i) } else { 0 },
-                groups: 3,
             });
             assert_eq!(d.idom[..n], brute(&parent, &edges), "round {round}");
             assert_eq!(d.idom[n..], [ABSENT, ABSENT]);
@@ -512,7 +504,8 @@ mod tests {
                     by_group[group(o) as usize] += below;
                 }
             }
-            assert_eq!(d.retained_by_group, by_group, "round {round}");
+            let group_of = |i: usize| if i < n { group(i) } else { 0 };
+            assert_eq!(d.retained_by_group(group_of, 3), by_group, "round {round}");
         }
     }
 }

@@ -144,9 +144,9 @@ impl Heap {
         }
     }
 
-    /// The object of record `index`, its parent numbered in address order.
-    fn object(&self, index: usize) -> HeapObject {
-        let dominance = self.dominators.as_ref();
+    /// The object of record `index`, its parent numbered in address order, its dominator and
+    /// retained size from `dominance` (none: [`NO_PARENT`] and 0).
+    fn object(&self, index: usize, dominance: Option<&dominators::Dominators>) -> HeapObject {
         let record = &self.records[index];
         HeapObject {
             address: self.slots.address(record.slot),
@@ -205,7 +205,35 @@ impl Heap {
         &self,
         range: std::ops::Range<usize>,
     ) -> impl Iterator<Item = HeapObject> + '_ {
-        range.map(|i| self.object(self.record_at(i)))
+        self.objects_in_with(range, self.dominators.as_ref())
+    }
+
+    /// [`Heap::objects_in`], their dominators and retained sizes from `dominance` (none:
+    /// [`NO_PARENT`] and 0).
+    pub fn objects_in_with<'a>(
+        &'a self,
+        range: std::ops::Range<usize>,
+        dominance: Option<&'a dominators::Dominators>,
+    ) -> impl Iterator<Item = HeapObject> + 'a {
+        range.map(move |i| self.object(self.record_at(i), dominance))
+    }
+
+    /// Objects `range` (in address order): each one's retained size and immediate dominator
+    /// (a position; [`NO_PARENT`]: the root above all roots) in `dominance` — what
+    /// [`Heap::objects_in_with`] gives of them, without the rest.
+    pub fn dominance_in<'a>(
+        &'a self,
+        range: std::ops::Range<usize>,
+        dominance: &'a dominators::Dominators,
+    ) -> impl Iterator<Item = (u64, u32)> + 'a {
+        range.map(move |i| {
+            let index = self.record_at(i);
+            let idom = match dominance.idom[index] {
+                NO_PARENT => NO_PARENT,
+                idom => self.position(idom as usize),
+            };
+            (dominance.retained[index], idom)
+        })
     }
 
     /// The record index of object `i` in address order.
@@ -216,22 +244,66 @@ impl Heap {
         }
     }
 
+    /// Ask for the dominator tree and retained sizes: [`Heap::has_dominators`] from now on,
+    /// computed by [`Heap::compute_dominators`] (or [`Heap::solve_dominators`], on another
+    /// thread while this one does something else, then [`Heap::set_dominators`]).
+    pub fn want_dominators(&mut self) {
+        self.dominators_wanted = true;
+    }
+
+    /// Whether the dominators are wanted and not computed yet.
+    pub fn dominators_pending(&self) -> bool {
+        self.dominators_wanted && self.dominators.is_none()
+    }
+
     /// Compute the dominator tree and every object's retained size (see [`dominators`]); the
     /// walk's extra edges are released.
     pub fn compute_dominators(&mut self) {
-        // By record: parents, sizes and types are read in order.
-        let (group_of_type, groups) = self.type_groups();
+        let edges = self.take_dominator_edges();
+        let solved = self.solve_dominators(edges);
+        let by_group = self.retained_by_type_group_of(&solved);
+        self.set_dominators(solved, by_group);
+    }
+
+    /// The walk's extra edges, for [`Heap::solve_dominators`].
+    pub fn take_dominator_edges(&mut self) -> Vec<(u32, u32)> {
+        std::mem::take(&mut self.edges)
+    }
+
+    /// The dominator tree and retained sizes of this heap, with the walk's extra `edges`.
+    pub fn solve_dominators(&self, edges: Vec<(u32, u32)>) -> dominators::Dominators {
+        // By record: parents and sizes are read in order.
         let records = &self.records;
-        self.dominators = Some(dominators::dominators(dominators::Graph {
+        dominators::dominators(dominators::Graph {
             parent: records
                 .iter()
                 .map(|r| if r.is_object() { r.parent } else { ABSENT })
                 .collect(),
-            edges: std::mem::take(&mut self.edges),
+            edges,
             size: |i: usize| self.size(&records[i]),
-            group: |i: usize| group_of_type[(records[i].kind & !Record::APPROXIMATE) as usize],
+        })
+    }
+
+    /// Per group of [`Heap::type_groups`], the retained bytes of its objects that no object of
+    /// the same group dominates (the dominator tree grouped by class), by `solved`.
+    pub fn retained_by_type_group_of(&self, solved: &dominators::Dominators) -> Vec<u64> {
+        let (group_of_type, groups) = self.type_groups();
+        let records = &self.records;
+        solved.retained_by_group(
+            |i| match records[i].is_object() {
+                true => group_of_type[(records[i].kind & !Record::APPROXIMATE) as usize],
+                false => 0,
+            },
             groups,
-        }));
+        )
+    }
+
+    /// Keep the dominators [`Heap::solve_dominators`] computed, and their
+    /// [`Heap::retained_by_type_group_of`].
+    pub fn set_dominators(&mut self, solved: dominators::Dominators, by_group: Vec<u64>) {
+        self.dominators_wanted = true;
+        self.dominators = Some(solved);
+        self.retained_by_group = by_group;
     }
 
     /// Types grouped by name (classes of the same qualified name, e.g. of a re-imported
@@ -255,12 +327,18 @@ impl Heap {
     pub fn retained_by_type_group(&self) -> Option<&[u64]> {
         self.dominators
             .as_ref()
-            .map(|d| d.retained_by_group.as_slice())
+            .map(|_| self.retained_by_group.as_slice())
     }
 
-    /// Whether [`Heap::compute_dominators`] ran (objects then carry `idom` and `retained`).
+    /// The dominator tree and retained sizes, once computed.
+    pub fn dominators(&self) -> Option<&dominators::Dominators> {
+        self.dominators.as_ref()
+    }
+
+    /// Whether the dominators are computed or wanted (objects then carry `idom` and
+    /// `retained`, once computed).
     pub fn has_dominators(&self) -> bool {
-        self.dominators.is_some()
+        self.dominators_wanted || self.dominators.is_some()
     }
 
     /// The positions (address order) of the garbage awaiting collection, ascending.
@@ -333,6 +411,10 @@ pub struct Heap {
     /// Each object's immediate dominator and retained size, by record (none until
     /// [`Heap::compute_dominators`]).
     dominators: Option<dominators::Dominators>,
+    /// Set by [`Heap::want_dominators`].
+    dominators_wanted: bool,
+    /// [`Heap::retained_by_type_group`].
+    retained_by_group: Vec<u64>,
     pub labels: Vec<String>,
     pub interpreters: usize,
     /// What the walk had to cut short: torn GC lists of a copy taken without stopping (a
@@ -377,6 +459,8 @@ mod tests {
             ages: Vec::new(),
             edges: Vec::new(),
             dominators: None,
+            dominators_wanted: false,
+            retained_by_group: Vec::new(),
             labels: Vec::new(),
             interpreters: 1,
             warnings: Vec::new(),

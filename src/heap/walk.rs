@@ -662,6 +662,8 @@ pub fn walk_with_threads(
             ages: Vec::new(),
             edges: Vec::new(),
             dominators: None,
+            dominators_wanted: false,
+            retained_by_group: Vec::new(),
             labels: labels
                 .into_inner()
                 .unwrap_or_else(|e| e.into_inner())

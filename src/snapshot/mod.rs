@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::census::{Census, TypeRow};
+use crate::heap::dominators::Dominators;
 use crate::heap::edges::INDEX_LABEL_BASE;
 use crate::heap::garbage::GarbageKind;
 use crate::heap::{Heap, Mode};
@@ -291,63 +292,145 @@ impl Snapshot {
     }
 
     /// Write the snapshot of a walked heap straight to `path`, without building the object
-    /// columns as numbers first: two threads format them into text, and the document around
-    /// them is serialised as [`Snapshot`] would be (same fields, same order). In low-memory
-    /// mode the text is not built whole (26 MB for 1.2 M objects): each column is formatted
-    /// and written a piece at a time, by one thread.
+    /// columns as numbers first: threads format them into text, and the document around them
+    /// is serialised as [`Snapshot`] would be (same fields; `types` last). In low-memory mode
+    /// the text is not built whole (26 MB for 1.2 M objects): each column is formatted and
+    /// written a piece at a time, by one thread.
+    ///
+    /// When the heap's dominators are wanted and not computed yet ([`crate::capture::Capture`]
+    /// from a `_deferred` capture), one thread computes them while this one formats and writes
+    /// the columns that do not need them; then the `retained` and `idom` columns and the
+    /// types, whose Retained column the dominators fill in. The heap keeps them.
     pub fn write_heap(
         path: &Path,
         meta: &Meta,
-        census: &Census,
-        heap: &Heap,
+        census: &mut Census,
+        heap: &mut Heap,
     ) -> std::io::Result<()> {
-        let encoded = Encoded::new(census, heap);
-        let columns = match meta.memory_mode {
-            MemoryMode::Copy => Some(encoded.format_columns()),
-            MemoryMode::Low => None,
-        };
-        write_atomically(path, |out| {
+        let mut edges = heap
+            .dominators_pending()
+            .then(|| heap.take_dominator_edges());
+        let shared: &Heap = heap;
+        let (mut solved, mut grouped) = (None, None);
+        let written = write_atomically(path, |out| {
             out.write_all(b"{\"format\":")?;
             serde_json::to_writer(&mut *out, FORMAT)?;
             write!(out, ",\"schema_version\":{SCHEMA_VERSION},\"meta\":")?;
             serde_json::to_writer(&mut *out, meta)?;
-            out.write_all(b",\"types\":")?;
-            serde_json::to_writer(&mut *out, &census.rows)?;
             out.write_all(b",\"labels\":")?;
-            serde_json::to_writer(&mut *out, &heap.labels)?;
+            serde_json::to_writer(&mut *out, &shared.labels)?;
             out.write_all(b",\"objects\":{")?;
-            for (k, name) in COLUMN_NAMES.iter().enumerate() {
-                if k > 0 {
+            let mut first = true;
+            let mut write_column = |k: usize, pieces: &mut dyn Iterator<Item = Vec<u8>>| {
+                if !first {
                     out.write_all(b",")?;
                 }
-                write!(out, "\"{name}\":[")?;
-                let mut write_piece = |text: &[u8], first: bool| {
-                    if !first && !text.is_empty() {
+                first = false;
+                write!(out, "\"{}\":[", COLUMN_NAMES[k])?;
+                let mut empty = true;
+                for text in pieces.filter(|t| !t.is_empty()) {
+                    if !empty {
                         out.write_all(b",")?;
                     }
-                    out.write_all(text)
-                };
-                match &columns {
-                    Some(columns) => {
-                        let [head, tail] = &columns[k];
-                        write_piece(head, true)?;
-                        write_piece(tail, head.is_empty())?;
-                    }
-                    None => {
-                        let n = heap.len();
-                        for start in (0..n).step_by(STREAMED_ROWS) {
-                            let rows = start..(start + STREAMED_ROWS).min(n);
-                            write_piece(&encoded.format_column(k, rows), start == 0)?;
-                        }
+                    out.write_all(&text)?;
+                    empty = false;
+                }
+                out.write_all(b"]")
+            };
+            let n = shared.len();
+            match (meta.memory_mode, edges.take()) {
+                (MemoryMode::Copy, Some(edges)) => {
+                    // The dominators on the helper thread, while this one formats and writes
+                    // the columns that need none.
+                    let (dominators, early) = crate::parallel::join(
+                        || shared.solve_dominators(edges),
+                        || {
+                            let encoded = Encoded::new(census, shared, None);
+                            let mut early = encoded.format_rows::<EARLY_COLUMNS>(0..n);
+                            drop(encoded);
+                            let columns =
+                                (0..COLUMN_NAMES.len()).filter(|&k| EARLY_COLUMNS & (1 << k) != 0);
+                            for k in columns {
+                                let text = std::mem::take(&mut early[k]);
+                                write_column(k, &mut std::iter::once(text))?;
+                            }
+                            Ok::<_, std::io::Error>(())
+                        },
+                    );
+                    let dominators = solved.insert(dominators);
+                    early?;
+                    // Then the retained bytes per type there, while this one formats and
+                    // writes the retained and idom columns.
+                    let (by_group, late) = crate::parallel::join(
+                        || shared.retained_by_type_group_of(dominators),
+                        || {
+                            let [retained, idom] = format_dominance(shared, dominators);
+                            write_column(RETAINED_COLUMN, &mut std::iter::once(retained))?;
+                            write_column(IDOM_COLUMN, &mut std::iter::once(idom))
+                        },
+                    );
+                    grouped = Some(by_group);
+                    late?;
+                }
+                (MemoryMode::Copy, None) => {
+                    let encoded = Encoded::new(census, shared, shared.dominators());
+                    let mut columns = encoded.format_columns::<ALL_COLUMNS>();
+                    for (k, column) in columns.iter_mut().enumerate() {
+                        let [head, tail] = std::mem::take(column);
+                        write_column(k, &mut [head, tail].into_iter())?;
                     }
                 }
-                out.write_all(b"]")?;
+                (MemoryMode::Low, _) => {
+                    let encoded = Encoded::new(census, shared, shared.dominators());
+                    for k in 0..COLUMN_NAMES.len() {
+                        let mut pieces = (0..n).step_by(STREAMED_ROWS).map(|start| {
+                            encoded.format_column(k, start..(start + STREAMED_ROWS).min(n))
+                        });
+                        write_column(k, &mut pieces)?;
+                    }
+                }
             }
             out.write_all(b",\"garbage\":")?;
-            serde_json::to_writer(&mut *out, &heap.garbage_positions())?;
-            out.write_all(b"}}\n")
-        })
+            serde_json::to_writer(&mut *out, &shared.garbage_positions())?;
+            // The types last: their Retained column needs the dominators.
+            if let Some(by_group) = &grouped {
+                census.add_retained(shared, by_group);
+            }
+            out.write_all(b"},\"types\":")?;
+            serde_json::to_writer(&mut *out, &census.rows)?;
+            out.write_all(b"}\n")
+        });
+        // The heap keeps the dominators, computed here if the write failed before they were.
+        if let Some(edges) = edges {
+            solved = Some(heap.solve_dominators(edges));
+        }
+        if let Some(dominators) = solved {
+            let by_group = grouped.unwrap_or_else(|| heap.retained_by_type_group_of(&dominators));
+            census.add_retained(heap, &by_group);
+            heap.set_dominators(dominators, by_group);
+        }
+        written
     }
+}
+
+/// The text of the `retained` and `idom` columns (without brackets), from `dominators`.
+fn format_dominance(heap: &Heap, dominators: &Dominators) -> [Vec<u8>; 2] {
+    let n = heap.len();
+    let (mut retained, mut idom) = (Vec::with_capacity(n * 4), Vec::with_capacity(n * 8));
+    let mut digits = itoa::Buffer::new();
+    for (bytes, dominator) in heap.dominance_in(0..n, dominators) {
+        retained.extend_from_slice(digits.format(bytes).as_bytes());
+        retained.push(b',');
+        let dominator = match dominator {
+            crate::heap::NO_PARENT => NO_PARENT,
+            d => i64::from(d),
+        };
+        idom.extend_from_slice(digits.format(dominator).as_bytes());
+        idom.push(b',');
+    }
+    retained.pop();
+    idom.pop();
+    [retained, idom]
 }
 
 /// Write one JSON object per heap object (meliae style): address, type, size (atomically, see
@@ -401,6 +484,14 @@ const COLUMN_NAMES: [&str; 8] = [
     "gc_age",
 ];
 
+/// The columns of [`COLUMN_NAMES`] as bits (see [`Encoded::format_rows`]): all of them, those
+/// that need the dominators, and the others.
+const ALL_COLUMNS: u8 = 0b1111_1111;
+const DOMINANCE_COLUMNS: u8 = 1 << RETAINED_COLUMN | 1 << IDOM_COLUMN;
+const RETAINED_COLUMN: usize = 5;
+const IDOM_COLUMN: usize = 6;
+const EARLY_COLUMNS: u8 = ALL_COLUMNS & !DOMINANCE_COLUMNS;
+
 /// Rows of one column formatted at a time when a snapshot is streamed (about 0.5 MB of text).
 const STREAMED_ROWS: usize = 1 << 17;
 
@@ -422,17 +513,23 @@ struct EncodedObject {
 struct Encoded<'a> {
     heap: &'a Heap,
     row_of_type: Vec<u32>,
+    /// The dominators the `retained` and `idom` columns come from.
+    dominance: Option<&'a Dominators>,
 }
 
 impl<'a> Encoded<'a> {
-    fn new(census: &Census, heap: &'a Heap) -> Encoded<'a> {
+    fn new(census: &Census, heap: &'a Heap, dominance: Option<&'a Dominators>) -> Encoded<'a> {
         let index = census.index();
         let row_of_type = heap
             .types
             .iter()
             .map(|t| index.get(t.name.as_str()).copied().unwrap_or(0) as u32)
             .collect();
-        Encoded { heap, row_of_type }
+        Encoded {
+            heap,
+            row_of_type,
+            dominance,
+        }
     }
 
     /// The text of the columns of [`COLUMN_NAMES`] (without brackets) for objects `rows`, in
@@ -497,12 +594,13 @@ impl<'a> Encoded<'a> {
         std::mem::take(&mut text[column.min(7)])
     }
 
-    /// The text of each column, formatted by two threads (each half of the rows).
-    fn format_columns(&self) -> [[Vec<u8>; 2]; 8] {
+    /// The text of the columns whose bit is set in `COLUMNS` (see [`Encoded::format_rows`]),
+    /// formatted by two threads (each half of the rows).
+    fn format_columns<const COLUMNS: u8>(&self) -> [[Vec<u8>; 2]; 8] {
         let n = self.heap.len();
         let (tail, head) = crate::parallel::join(
-            || self.format_rows::<0b1111_1111>(n / 2..n),
-            || self.format_rows::<0b1111_1111>(0..n / 2),
+            || self.format_rows::<COLUMNS>(n / 2..n),
+            || self.format_rows::<COLUMNS>(0..n / 2),
         );
         let mut tail = tail.into_iter();
         head.map(|h| [h, tail.next().unwrap_or_default()])
@@ -517,31 +615,33 @@ impl<'a> Encoded<'a> {
                 .next()
                 .map_or(0, |o| o.address),
         };
-        self.heap.objects_in(rows).map(move |o| {
-            let delta = o.address - previous;
-            previous = o.address;
-            EncodedObject {
-                address_delta: delta,
-                type_index: self.row_of_type[o.type_id as usize],
-                size: o.size,
-                parent: if o.parent == crate::heap::NO_PARENT {
-                    NO_PARENT
-                } else {
-                    i64::from(o.parent)
-                },
-                label: if o.label >= INDEX_LABEL_BASE {
-                    -(i64::from(o.label - INDEX_LABEL_BASE) + 1)
-                } else {
-                    i64::from(o.label)
-                },
-                retained: o.retained,
-                idom: if o.idom == crate::heap::NO_PARENT {
-                    NO_PARENT
-                } else {
-                    i64::from(o.idom)
-                },
-                gc_age: o.gc_age,
-            }
-        })
+        self.heap
+            .objects_in_with(rows, self.dominance)
+            .map(move |o| {
+                let delta = o.address - previous;
+                previous = o.address;
+                EncodedObject {
+                    address_delta: delta,
+                    type_index: self.row_of_type[o.type_id as usize],
+                    size: o.size,
+                    parent: if o.parent == crate::heap::NO_PARENT {
+                        NO_PARENT
+                    } else {
+                        i64::from(o.parent)
+                    },
+                    label: if o.label >= INDEX_LABEL_BASE {
+                        -(i64::from(o.label - INDEX_LABEL_BASE) + 1)
+                    } else {
+                        i64::from(o.label)
+                    },
+                    retained: o.retained,
+                    idom: if o.idom == crate::heap::NO_PARENT {
+                        NO_PARENT
+                    } else {
+                        i64::from(o.idom)
+                    },
+                    gc_age: o.gc_age,
+                }
+            })
     }
 }
