@@ -266,12 +266,22 @@ impl Heap {
     }
 
     /// The walk's extra edges, for [`Heap::solve_dominators`].
-    pub fn take_dominator_edges(&mut self) -> Vec<(u32, u32)> {
-        std::mem::take(&mut self.edges)
+    pub fn take_dominator_edges(&mut self) -> Option<order::CrossEdges> {
+        self.edges.take()
     }
 
     /// The dominator tree and retained sizes of this heap, with the walk's extra `edges`.
-    pub fn solve_dominators(&self, edges: Vec<(u32, u32)>) -> dominators::Dominators {
+    pub fn solve_dominators(&self, edges: Option<order::CrossEdges>) -> dominators::Dominators {
+        let edges = match (edges, &self.order) {
+            (
+                Some(edges),
+                Order::Permutation {
+                    position,
+                    by_address,
+                },
+            ) => edges.between_records(position, by_address),
+            _ => Vec::new(),
+        };
         // By record: parents and sizes are read in order.
         let records = &self.records;
         dominators::dominators(dominators::Graph {
@@ -405,9 +415,9 @@ pub struct Heap {
     garbage: garbage::Garbage,
     /// Each object's GC age ([`HeapObject::gc_age`]), by position; empty when unknown.
     ages: Vec<u8>,
-    /// The walk's edges other than each object's first (parent) one, by position, until the
-    /// dominators are computed.
-    edges: Vec<(u32, u32)>,
+    /// The walk's edges other than each object's first (parent) one, until the dominators are
+    /// computed.
+    edges: Option<order::CrossEdges>,
     /// Each object's immediate dominator and retained size, by record (none until
     /// [`Heap::compute_dominators`]).
     dominators: Option<dominators::Dominators>,
@@ -457,7 +467,7 @@ mod tests {
             types: Vec::new(),
             garbage: Default::default(),
             ages: Vec::new(),
-            edges: Vec::new(),
+            edges: None,
             dominators: None,
             dominators_wanted: false,
             retained_by_group: Vec::new(),

@@ -11,11 +11,40 @@ pub struct AddressOrder {
     position: Vec<u32>,
     /// Number of objects.
     count: usize,
-    /// The walk's cross edges between objects, from a record to a position, as each walking
-    /// thread found them.
-    edges: Vec<Vec<(u32, u32)>>,
+    /// The visited set's ranks ([`AddressSet::ranks`]), which number the objects.
+    before: Vec<u32>,
     /// Each object's GC age, by position.
     ages: Vec<u8>,
+}
+
+/// The walk's cross edges, kept as found (from a record to a slot) until the dominators need
+/// them, with what numbers their targets: the visited set (objects only) and its ranks. Their
+/// conversion to record pairs is part of computing the dominators, off the caller's path
+/// when they are computed on another thread.
+pub struct CrossEdges {
+    lists: Vec<Vec<(u32, Slot)>>,
+    visited: AddressSet,
+    before: Vec<u32>,
+}
+
+impl CrossEdges {
+    /// The edges between objects, as record pairs (from may be [`NO_PARENT`]); those from or
+    /// to a candidate that was not an object go.
+    pub(super) fn between_records(self, position: &[u32], by_address: &[u32]) -> Vec<(u32, u32)> {
+        let CrossEdges {
+            lists,
+            visited,
+            before,
+        } = self;
+        lists
+            .iter()
+            .flatten()
+            .filter(|&&(from, to)| {
+                visited.contains(to) && (from == NO_PARENT || position[from as usize] != NOT_PLACED)
+            })
+            .map(|&(from, to)| (from, by_address[visited.rank(&before, to) as usize]))
+            .collect()
+    }
 }
 
 /// Each object's GC age ([`crate::interpreter::layout::GcLayout::list_ages`]; 0: on no GC
@@ -79,28 +108,13 @@ impl Walked {
             || rank(&records[half..], tail),
             || rank(&records[..half], head),
         );
-        // Cross edges between objects, their targets numbered by position where they are (the
-        // copy is still there: no second array); an edge from or to a candidate that was not
-        // an object goes.
-        let mut edges = std::mem::take(&mut self.cross);
-        for edges in &mut edges {
-            edges.retain_mut(|(from, to)| {
-                if !set.contains(*to)
-                    || (*from != NO_PARENT && position[*from as usize] == NOT_PLACED)
-                {
-                    return false;
-                }
-                *to = set.rank(&before, *to);
-                true
-            });
-        }
         let ages = ages_by_position(&self.gc_ages, total as usize, |slot| {
             set.contains(slot).then(|| set.rank(&before, slot))
         });
         AddressOrder {
             position,
             count: total as usize,
-            edges,
+            before,
             ages,
         }
     }
@@ -110,16 +124,24 @@ impl Walked {
     /// as much memory again, freshly faulted in).
     pub fn into_heap(self, order: AddressOrder) -> Heap {
         let Walked {
-            mut heap, visited, ..
+            mut heap,
+            visited,
+            cross,
+            ..
         } = self;
-        // Not needed any more: its memory goes before the inverse permutation takes some.
-        drop(visited);
         let AddressOrder {
             position,
             count,
-            edges,
+            before,
             ages,
         } = order;
+        // The visited set numbers the cross edges' targets until the dominators are computed;
+        // without edges, its memory goes before the inverse permutation takes some.
+        heap.edges = (!cross.iter().all(Vec::is_empty)).then_some(CrossEdges {
+            lists: cross,
+            visited,
+            before,
+        });
         heap.ages = ages;
         let mut by_address = vec![0u32; count];
         for (record, &p) in position.iter().enumerate() {
@@ -127,12 +149,6 @@ impl Walked {
                 by_address[p as usize] = record as u32;
             }
         }
-        // The edges between records, for the dominators.
-        heap.edges = edges
-            .iter()
-            .flatten()
-            .map(|&(from, to)| (from, by_address[to as usize]))
-            .collect();
         heap.order = Order::Permutation {
             position,
             by_address,

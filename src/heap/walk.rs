@@ -660,7 +660,7 @@ pub fn walk_with_threads(
             types,
             garbage,
             ages: Vec::new(),
-            edges: Vec::new(),
+            edges: None,
             dominators: None,
             dominators_wanted: false,
             retained_by_group: Vec::new(),
