@@ -154,49 +154,50 @@ fn retained_by_group(
     for (i, _) in inner.iter().enumerate().filter(|(_, &x)| x) {
         inner_group[group(i) as usize] = true;
     }
-    // Which vertices the pass goes through: the inner ones, and the leaves that might have a
-    // dominator of their group.
-    let mut through = inner.clone();
-    for (i, &d) in idom.iter().enumerate() {
-        if d == ABSENT || inner[i] {
+    // The tree of the vertices the pass goes through (the inner ones, and the leaves that
+    // might have a dominator of their group) as first-child and next-sibling links; vertex `n`
+    // is the root above all roots. The other leaves count at once.
+    const NONE: u32 = u32::MAX;
+    let mut first_child = vec![NONE; n + 1];
+    let mut next_sibling = vec![NONE; n];
+    for (i, &d) in idom.iter().enumerate().rev() {
+        if d == ABSENT {
             continue;
         }
-        let g = group(i) as usize;
-        if inner_group[g] && d != NO_PARENT {
-            through[i] = true;
-        } else {
-            out[g] += retained[i];
+        if !inner[i] {
+            let g = group(i) as usize;
+            if !inner_group[g] || d == NO_PARENT {
+                out[g] += retained[i];
+                continue;
+            }
         }
+        let d = if d == NO_PARENT { n } else { d as usize };
+        next_sibling[i] = first_child[d];
+        first_child[d] = i as u32;
     }
     drop(inner_group);
-    // Vertex `n` is the root above all roots.
-    let children = Csr::new(
-        n + 1,
-        idom.iter()
-            .enumerate()
-            .filter(|&(i, _)| through[i])
-            .map(|(i, &d)| (if d == NO_PARENT { n as u32 } else { d }, i as u32)),
-    );
-    drop(through);
     let mut inside = vec![0u32; groups];
-    let mut stack: Vec<(u32, u32)> = vec![(n as u32, 0)];
-    while let Some(top) = stack.last_mut() {
-        let (at, next) = *top;
-        if let Some(&child) = children.of(at as usize).get(next as usize) {
-            top.1 += 1;
-            let g = group(child as usize) as usize;
-            if inside[g] == 0 {
-                out[g] += retained[child as usize];
-            }
-            if inner[child as usize] {
-                inside[g] += 1;
-                stack.push((child, 0));
-            }
+    // The inner vertices entered and not yet left, and the vertex to visit next.
+    let mut path: Vec<u32> = Vec::new();
+    let mut next = first_child[n];
+    loop {
+        if next == NONE {
+            let Some(left) = path.pop() else { break };
+            inside[group(left as usize) as usize] -= 1;
+            next = next_sibling[left as usize];
+            continue;
+        }
+        let v = next as usize;
+        let g = group(v) as usize;
+        if inside[g] == 0 {
+            out[g] += retained[v];
+        }
+        if inner[v] {
+            inside[g] += 1;
+            path.push(v as u32);
+            next = first_child[v];
         } else {
-            stack.pop();
-            if (at as usize) < n {
-                inside[group(at as usize) as usize] -= 1;
-            }
+            next = next_sibling[v];
         }
     }
     out
@@ -350,14 +351,6 @@ struct Csr {
 }
 
 impl Csr {
-    /// Empty lists for `n` vertices, sized by `counting`, which calls its argument once per
-    /// item to come with the item's vertex; fill them with [`Csr::push`].
-    fn with_counts(n: usize, counting: impl FnOnce(&mut dyn FnMut(u32))) -> Csr {
-        let mut start = vec![0u32; n + 1];
-        counting(&mut |f| start[f as usize + 1] += 1);
-        Csr::from_counts(start)
-    }
-
     /// Two sets of lists for `n` vertices counted in one pass: `counting` calls its argument
     /// once per item to come with the item's vertex in the first and in the second.
     fn pair_with_counts(n: usize, counting: impl FnOnce(&mut dyn FnMut(u32, u32))) -> (Csr, Csr) {
@@ -387,19 +380,6 @@ impl Csr {
         let at = &mut self.fill[from as usize];
         self.items[*at as usize] = to;
         *at += 1;
-    }
-
-    /// Lists for `n` vertices from (from, to) pairs; the pairs are produced twice (count, fill).
-    fn new<I>(n: usize, pairs: I) -> Csr
-    where
-        I: Iterator<Item = (u32, u32)> + Clone,
-    {
-        let mut csr = Csr::with_counts(n, |count| pairs.clone().for_each(|(f, _)| count(f)));
-        for (f, t) in pairs {
-            csr.push(f, t);
-        }
-        csr.fill = Vec::new();
-        csr
     }
 
     fn of(&self, v: usize) -> &[u32] {
