@@ -50,17 +50,28 @@ impl CrossEdges {
 /// Each object's GC age ([`crate::interpreter::layout::GcLayout::list_ages`]; 0: on no GC
 /// list), by position, from the GC lists' objects and where each is (`position`).
 fn ages_by_position(
-    gc_ages: &[(Slot, u8)],
+    seeds: &GcSeeds,
     count: usize,
     position: impl Fn(Slot) -> Option<u32>,
 ) -> Vec<u8> {
     let mut ages = vec![0u8; count];
-    for &(slot, age) in gc_ages {
-        if let Some(p) = position(slot) {
-            ages[p as usize] = age;
+    let mut slots = seeds.slots.iter();
+    for &(length, age) in &seeds.runs {
+        for &slot in slots.by_ref().take(length) {
+            if let Some(p) = position(slot) {
+                ages[p as usize] = age;
+            }
         }
     }
     ages
+}
+
+/// The objects of the GC lists, list after list, and each list's run of them with its age
+/// ([`crate::interpreter::layout::GcLayout::list_ages`]): 4 bytes per object while the walk
+/// runs.
+pub struct GcSeeds {
+    pub(super) slots: Vec<Slot>,
+    pub(super) runs: Vec<(usize, u8)>,
 }
 
 /// The position of a record that is not an object.
@@ -75,8 +86,8 @@ pub struct Walked {
     /// record ([`NO_PARENT`]: from the root above all roots) to a slot; one list per walking
     /// thread (put together only once the copy is gone).
     pub(super) cross: Vec<Vec<(u32, Slot)>>,
-    /// The objects on the GC lists, each with its list's age.
-    pub(super) gc_ages: Vec<(Slot, u8)>,
+    /// The objects on the GC lists, with their lists' ages.
+    pub(super) gc_seeds: GcSeeds,
 }
 
 impl Walked {
@@ -108,7 +119,7 @@ impl Walked {
             || rank(&records[half..], tail),
             || rank(&records[..half], head),
         );
-        let ages = ages_by_position(&self.gc_ages, total as usize, |slot| {
+        let ages = ages_by_position(&self.gc_seeds, total as usize, |slot| {
             set.contains(slot).then(|| set.rank(&before, slot))
         });
         AddressOrder {
@@ -165,7 +176,7 @@ impl Walked {
         let Walked {
             mut heap,
             visited,
-            gc_ages,
+            gc_seeds,
             ..
         } = self;
         let records = &mut heap.records;
@@ -185,7 +196,7 @@ impl Walked {
         let (before, count) = visited.ranks();
         let position = |r: &Record| r.is_object().then(|| visited.rank(&before, r.slot));
         if heap.folded.is_empty() {
-            heap.ages = ages_by_position(&gc_ages, count as usize, |slot| {
+            heap.ages = ages_by_position(&gc_seeds, count as usize, |slot| {
                 visited.contains(slot).then(|| visited.rank(&before, slot))
             });
         }

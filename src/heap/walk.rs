@@ -16,7 +16,7 @@ use super::garbage::find_garbage;
 use super::gc_lists::{gc_heads, interpreters, list_objects, GcHeads};
 use super::hashing::{self, FastMap};
 use super::objects::View;
-use super::order::Walked;
+use super::order::{GcSeeds, Walked};
 use super::referents::{full_extra_referents, gc_referents};
 use super::sizes::getsizeof;
 use super::types::{TypeInfo, TypeTable};
@@ -605,14 +605,14 @@ pub fn walk_with_threads(
             seeds?
         }
     };
-    let notes = vec![gc_lists_note(&heads, mode, seeds.len())];
-    let gc_ages = seeds;
+    let notes = vec![gc_lists_note(&heads, mode, seeds.slots.len())];
+    let gc_seeds = seeds;
     warnings.append(&mut w.warnings);
     // What no root reaches: garbage cycles not yet collected, objects held only by C code.
     // Their records stay (the garbage rule needs them).
     w.folding = false;
     let unrooted = w.records.len();
-    for &(s, _) in &gc_ages {
+    for &s in &gc_seeds.slots {
         if w.shared.visited.insert_slot(s) {
             w.records.push(
                 Candidate {
@@ -674,7 +674,7 @@ pub fn walk_with_threads(
         },
         visited,
         cross,
-        gc_ages,
+        gc_seeds,
     })
 }
 
@@ -736,16 +736,21 @@ fn held_by_interpreter(types: &[TypeInfo], slots: &Slots, cross: &mut Vec<(u32, 
 }
 
 /// The slots of the GC lists' objects (4 bytes each where an address takes 8: they wait while
-/// the roots are walked), each with its age.
-fn as_slots(slots: &Slots, (objects, runs): ListObjects) -> Vec<(Slot, u8)> {
-    let ages = runs
-        .into_iter()
-        .flat_map(|(length, age)| std::iter::repeat_n(age, length));
-    objects
-        .into_iter()
-        .zip(ages)
-        .filter_map(|(a, age)| Some((slots.slot(a)?, age)))
-        .collect()
+/// the roots are walked), and their lists' runs of them with their ages.
+fn as_slots(slots: &Slots, (objects, runs): ListObjects) -> GcSeeds {
+    let mut seeds = GcSeeds {
+        slots: Vec::with_capacity(objects.len()),
+        runs: Vec::with_capacity(runs.len()),
+    };
+    let mut objects = objects.into_iter();
+    for (length, age) in runs {
+        let before = seeds.slots.len();
+        seeds
+            .slots
+            .extend(objects.by_ref().take(length).filter_map(|a| slots.slot(a)));
+        seeds.runs.push((seeds.slots.len() - before, age));
+    }
+    seeds
 }
 
 /// The warning for a GC list a tolerant walk cut or left out.
