@@ -317,7 +317,9 @@ fn capture_core_noting(
     let started = Instant::now();
     options.phase("reading the core");
     let regions = core.writable_regions();
-    let image = Image::from_regions(regions).with_fallback(Box::new(core));
+    let image = Image::from_regions(regions)
+        .with_static_data(&core.mappings)
+        .with_fallback(Box::new(core));
     trail.push(format!(
         "read {} of writable memory from the core in {:.1} ms",
         crate::render::human_bytes(image.stats().bytes),
@@ -821,6 +823,7 @@ fn live_image(pid: i32) -> Result<Image, CaptureError> {
     // Maps are read now, stopped: they must describe the memory read.
     let maps = read_maps(pid).map_err(|_| target_lost(pid))?;
     Ok(Image::live_cached(pid, &maps, LOW_MEMORY_CACHE)
+        .with_static_data(&maps)
         .with_fallback(Box::new(ProcessMemory::new(pid))))
 }
 
@@ -830,7 +833,9 @@ fn copy_image(pid: i32, plan: &mut CopyPlan) -> Result<Image, CaptureError> {
     // Maps are read now (stopped, unless non-blocking): they must describe the memory copied.
     let maps = read_maps(pid).map_err(|_| target_lost(pid))?;
     let image = Image::copy_process(&source, &maps, plan).map_err(|e| memory_failure(pid, e))?;
-    Ok(image.with_fallback(Box::new(source)))
+    Ok(image
+        .with_static_data(&maps)
+        .with_fallback(Box::new(source)))
 }
 
 /// Jittered exponential waits between stops: 2 ms doubling to 256 ms, each between half and all

@@ -224,7 +224,7 @@ impl WalkThread {
                 continue;
             };
             if let Some(immortal) = &shared.immortal {
-                if is_immortal(view.layout.refcount, word(0)) {
+                if is_immortal(view.layout.refcount, word(0)) || view.image.is_static_data(addr) {
                     immortal.insert_slot(record.slot);
                     self.cross.push((NO_PARENT, record.slot));
                 }
@@ -724,9 +724,10 @@ fn is_immortal(rule: RefcountRule, word: u64) -> bool {
 /// from the root above all roots), which makes every other edge to them redundant (an edge
 /// into a vertex the root reaches directly changes no dominator), so the walk does not keep
 /// the one from each object to its type. Immortal objects (3.12+: None, small ints, interned
-/// strings) are held the same way, as the walk processes them; an edge to one found before it
-/// was processed is kept (redundant, not wrong). Nothing retains them: freeing a container
-/// never frees an immortal it holds.
+/// strings) and the C statics of any version (objects in a file's writable mapping: None,
+/// small ints and one-character strings of ≤ 3.11) are held the same way, as the walk
+/// processes them; an edge to one found before it was processed is kept (redundant, not
+/// wrong). Nothing retains them: freeing a container never frees an immortal it holds.
 fn held_by_interpreter(types: &[TypeInfo], slots: &Slots, cross: &mut Vec<(u32, Slot)>) {
     for ty in types.iter().filter(|t| !t.is_heap()) {
         if let Some(slot) = slots.slot(ty.address) {

@@ -177,6 +177,9 @@ impl std::ops::Deref for Slice<'_> {
 pub struct Image {
     layout: Arc<RegionLayout>,
     bytes: Bytes,
+    /// The writable mappings of files (the `.data` of the executable and of shared
+    /// libraries), sorted: objects there are C statics, never freed.
+    static_data: Vec<(u64, u64)>,
     fallback: Option<Box<dyn Memory + Send + Sync>>,
     /// The fallback source (the live process) went away during the walk: read-only memory,
     /// such as type names, could not be read, so the result may lack objects.
@@ -363,6 +366,7 @@ impl Image {
         Image {
             layout: Arc::new(layout),
             bytes,
+            static_data: Vec::new(),
             fallback: None,
             source_gone: AtomicBool::new(false),
         }
@@ -390,6 +394,27 @@ impl Image {
                 .map(|(start, data)| Region { start, data })
                 .collect(),
         )
+    }
+
+    /// Note which of `maps` hold static data: the private writable mappings of files (see
+    /// [`Image::is_static_data`]).
+    pub fn with_static_data(mut self, maps: &[Mapping]) -> Image {
+        self.static_data = maps
+            .iter()
+            .filter(|m| wants_copy(m) && !m.path.is_empty() && !m.path.starts_with('['))
+            .map(|m| (m.start, m.end))
+            .collect();
+        self.static_data.sort_unstable();
+        self
+    }
+
+    /// Whether `addr` is in a file's writable mapping: a C static (None, small ints and
+    /// static types of ≤ 3.11, a module's static objects), which the process never frees.
+    pub fn is_static_data(&self, addr: u64) -> bool {
+        let i = self
+            .static_data
+            .partition_point(|&(start, _)| start <= addr);
+        i > 0 && addr < self.static_data[i - 1].1
     }
 
     /// Where reads outside the copied regions go (read-only memory of the live process).
