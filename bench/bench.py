@@ -55,6 +55,8 @@ RESULTS_DIR = os.path.join(ROOT, "target", "bench")
 WORKLOADS = {"q": ("W1/4", 75_000), "1": ("W1", 300_000), "4": ("W4", 1_200_000)}
 # The big-heap comparison (issue 14): W1 against W16 (20 million objects, ~1.9 GB), on one build.
 BIG = [("W1", 300_000), ("W16", 5_000_000)]
+# Back-to-back pairs of dumps with and without retained sizes, per workload.
+COST_PAIRS = 7
 PEERS = ["guppy", "pympler", "objgraph", "gccount", "gcclosure"]
 PEER_TITLES = {
     "guppy": "guppy3 hpy().heap() + str()",
@@ -329,6 +331,13 @@ def measure_workload(python, n, reps, peers, mutate_rates, tmpdir):
             res["lean"].append(dump(t, tmpdir, "full", extra=["--no-retained"]))
             res["gc"].append(dump(t, tmpdir, "gc"))
             res["nb"].append(dump(t, tmpdir, "full", nonblocking=True))
+        # What the retained sizes cost: back-to-back pairs, so that the machine's drift over
+        # the run moves both dumps of a pair alike.
+        log("  heapsnap: %d pairs of dump -o --no-retained / dump -o" % COST_PAIRS)
+        res["cost_pairs"] = [
+            (dump(t, tmpdir, "full", extra=["--no-retained"]), dump(t, tmpdir, "full"))
+            for _ in range(COST_PAIRS)
+        ]
     res["mut"] = {}
     for rate in mutate_rates:
         log("  --nonblocking on a target mutating at %s: %d pairs"
@@ -384,6 +393,12 @@ def summarize(res):
         s[mode + "_wall_ms"] = med([r["wall_ms"] for r in runs])
         s[mode + "_rss_mb"] = med([r["maxrss_kb"] * 1024 / 1e6 for r in runs])
         s[mode + "_snap_mb"] = med([r["snapshot_bytes"] / 1e6 for r in runs])
+    pairs = [(lean, full) for lean, full in res.get("cost_pairs", [])
+             if lean["rc"] == 0 and full["rc"] == 0]
+    s["cost_lean_wall_ms"] = med([lean["wall_ms"] for lean, _ in pairs])
+    s["cost_full_wall_ms"] = med([full["wall_ms"] for _, full in pairs])
+    s["cost_ratio"] = med([full["wall_ms"] / lean["wall_ms"] for lean, full in pairs])
+    s["cost_pairs"] = len(pairs)
     nb = ok(res["nb"])
     s["nb_fail"] = len(res["nb"]) - len(nb)
     s["nb_gap_ms"] = med([r["gap_ms"] for r in nb])
@@ -587,7 +602,8 @@ def tables(summary, order, peers):
         s = summary[py][wl]
         rows.append([
             py, wl,
-            fmt(s["lean_wall_ms"]), fmt(s["full_wall_ms"]), ratio(s["full_wall_ms"], s["lean_wall_ms"]),
+            fmt(s["cost_lean_wall_ms"]), fmt(s["cost_full_wall_ms"]),
+            "%.2f×" % s["cost_ratio"] if s["cost_ratio"] else "—",
             fmt(s["lean_rss_mb"]), ratio(s["lean_rss_mb"], s["target_rss_mb"]),
             fmt(s["full_rss_mb"]), ratio(s["full_rss_mb"], s["target_rss_mb"]),
             fmt(s["lean_snap_mb"], 1), fmt(s["full_snap_mb"], 1),
@@ -599,8 +615,10 @@ def tables(summary, order, peers):
         "snapshot MB without", "snapshot MB with",
     ], rows))
     parts.append(
-        "\n- The same target, dumped alternately with and without `--no-retained` (no cross "
-        "edges kept by the walk, no dominator tree, no retained and idom columns)."
+        "\n- The same target, dumped with and without `--no-retained` (no cross edges kept by the "
+        "walk, no dominator tree, no retained and idom columns) in %d back-to-back pairs: wall "
+        "times are medians, *with / without* the median of the pairs' ratios. Peak RSS and "
+        "snapshot sizes are those of the main table's dumps." % COST_PAIRS
     )
 
     parts.append("\n### Scaling W1/4 → W1 → W4 (per object, medians)\n")
