@@ -139,6 +139,15 @@ fn verbose_trail_sid_3_15() {
 #[test]
 fn verbose_trail_of_a_process_that_is_not_python() {
     let mut child = Command::new("sleep").arg("60").spawn().unwrap();
+    // Until the loader has mapped libc, the executable's mappings are still being made (the
+    // trail then says they do not match its segments).
+    let maps = format!("/proc/{}/maps", child.id());
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&maps).is_ok_and(|m| m.contains("libc"))
+        && started.elapsed() < std::time::Duration::from_secs(5)
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let out = heapsnap()
         .args(["dump", &child.id().to_string(), "-v"])
         .output()
