@@ -191,9 +191,9 @@ impl Capture {
         if self.heap.dominators_pending() {
             let started = Instant::now();
             self.heap.compute_dominators();
-            if let Some(by_group) = self.heap.retained_by_type_group() {
-                let by_group = by_group.to_vec();
-                self.census.add_retained(&self.heap, &by_group);
+            let (census, heap) = (&mut self.census, &self.heap);
+            if let Some(by_group) = heap.retained_by_type_group() {
+                census.add_retained(heap, by_group);
             }
             self.trail.push(format!(
                 "dominators and retained sizes: {:.1} ms",

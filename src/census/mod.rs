@@ -73,11 +73,6 @@ impl Census {
             objects += tally.count;
             bytes += tally.size;
         }
-        if let Some(retained) = heap.retained_by_type_group() {
-            for (row, &bytes) in rows.iter_mut().zip(retained) {
-                row.retained = bytes;
-            }
-        }
         rows.retain(|r| r.count > 0);
         rows.sort_by(|a, b| {
             b.size

@@ -141,14 +141,7 @@ mod tests {
     use crate::census::TypeRow;
 
     fn sample(minute: f64, rows: &[(&str, u64)]) -> Sample {
-        let mut meta: crate::snapshot::Meta = serde_json::from_value(serde_json::json!({
-            "pid": 1, "hostname": "h", "taken_at": 0.0, "heapsnap_version": "0",
-            "python": {"version": "3.12.1", "binary": "", "shared_library": false,
-                       "symbols": true},
-            "mode": "full", "consistent": true, "objects": 0, "bytes": 0, "pause_ms": 0.0,
-            "walk_ms": 0.0, "copied_bytes": 0, "threads": 1, "interpreters": 1
-        }))
-        .unwrap();
+        let mut meta = crate::snapshot::test_meta(0);
         meta.taken_at = minute * 60.0;
         Sample {
             format: "heapsnap-series".into(),

@@ -203,14 +203,7 @@ mod tests {
     /// A new object under an old one under a new one: counted once, below the upper one.
     #[test]
     fn new_objects_under_old_ones_count_once() {
-        let meta = serde_json::from_value(serde_json::json!({
-            "pid": 1, "hostname": "", "taken_at": 0.0, "heapsnap_version": "0",
-            "python": {"version": "3.12.1", "binary": "", "shared_library": false,
-                       "symbols": true},
-            "mode": "full", "consistent": true, "objects": 4, "bytes": 0, "pause_ms": 0.0,
-            "walk_ms": 0.0, "copied_bytes": 0, "threads": 1, "interpreters": 1
-        }))
-        .unwrap();
+        let meta = crate::snapshot::test_meta(4);
         let row = |name: &str| TypeRow {
             name: name.into(),
             count: 1,

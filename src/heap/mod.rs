@@ -146,7 +146,12 @@ impl Heap {
 
     /// The object of record `index`, its parent numbered in address order, its dominator and
     /// retained size from `dominance` (none: [`NO_PARENT`] and 0).
-    fn object(&self, index: usize, dominance: Option<&dominators::Dominators>) -> HeapObject {
+    fn object(
+        &self,
+        index: usize,
+        position: usize,
+        dominance: Option<&dominators::Dominators>,
+    ) -> HeapObject {
         let record = &self.records[index];
         HeapObject {
             address: self.slots.address(record.slot),
@@ -159,11 +164,7 @@ impl Heap {
             },
             label: record.label,
             garbage: self.garbage.kind(index),
-            gc_age: self
-                .ages
-                .get(self.position(index) as usize)
-                .copied()
-                .unwrap_or(0),
+            gc_age: self.ages.get(position).copied().unwrap_or(0),
             idom: match dominance.map(|d| d.idom[index]) {
                 None | Some(NO_PARENT) => NO_PARENT,
                 Some(idom) => self.position(idom as usize),
@@ -205,7 +206,7 @@ impl Heap {
         &self,
         range: std::ops::Range<usize>,
     ) -> impl Iterator<Item = HeapObject> + '_ {
-        self.objects_in_with(range, self.dominators.as_ref())
+        self.objects_in_with(range, self.dominators())
     }
 
     /// [`Heap::objects_in`], their dominators and retained sizes from `dominance` (none:
@@ -215,7 +216,7 @@ impl Heap {
         range: std::ops::Range<usize>,
         dominance: Option<&'a dominators::Dominators>,
     ) -> impl Iterator<Item = HeapObject> + 'a {
-        range.map(move |i| self.object(self.record_at(i), dominance))
+        range.map(move |i| self.object(self.record_at(i), i, dominance))
     }
 
     /// Objects `range` (in address order): each one's retained size and immediate dominator
@@ -248,12 +249,14 @@ impl Heap {
     /// computed by [`Heap::compute_dominators`] (or [`Heap::solve_dominators`], on another
     /// thread while this one does something else, then [`Heap::set_dominators`]).
     pub fn want_dominators(&mut self) {
-        self.dominators_wanted = true;
+        if matches!(self.dominance, Dominance::NotWanted) {
+            self.dominance = Dominance::Pending;
+        }
     }
 
     /// Whether the dominators are wanted and not computed yet.
     pub fn dominators_pending(&self) -> bool {
-        self.dominators_wanted && self.dominators.is_none()
+        matches!(self.dominance, Dominance::Pending)
     }
 
     /// Compute the dominator tree and every object's retained size (see [`dominators`]); the
@@ -311,9 +314,10 @@ impl Heap {
     /// Keep the dominators [`Heap::solve_dominators`] computed, and their
     /// [`Heap::retained_by_type_group_of`].
     pub fn set_dominators(&mut self, solved: dominators::Dominators, by_group: Vec<u64>) {
-        self.dominators_wanted = true;
-        self.dominators = Some(solved);
-        self.retained_by_group = by_group;
+        self.dominance = Dominance::Computed {
+            dominators: solved,
+            by_group,
+        };
     }
 
     /// Types grouped by name (classes of the same qualified name, e.g. of a re-imported
@@ -335,20 +339,24 @@ impl Heap {
     /// Per group of [`Heap::type_groups`], the retained bytes of its objects that no object of
     /// the same group dominates (the dominator tree grouped by class), once computed.
     pub fn retained_by_type_group(&self) -> Option<&[u64]> {
-        self.dominators
-            .as_ref()
-            .map(|_| self.retained_by_group.as_slice())
+        match &self.dominance {
+            Dominance::Computed { by_group, .. } => Some(by_group),
+            _ => None,
+        }
     }
 
     /// The dominator tree and retained sizes, once computed.
     pub fn dominators(&self) -> Option<&dominators::Dominators> {
-        self.dominators.as_ref()
+        match &self.dominance {
+            Dominance::Computed { dominators, .. } => Some(dominators),
+            _ => None,
+        }
     }
 
     /// Whether the dominators are computed or wanted (objects then carry `idom` and
     /// `retained`, once computed).
     pub fn has_dominators(&self) -> bool {
-        self.dominators_wanted || self.dominators.is_some()
+        !matches!(self.dominance, Dominance::NotWanted)
     }
 
     /// The positions (address order) of the garbage awaiting collection, ascending.
@@ -377,6 +385,20 @@ impl Heap {
                 garbage: self.garbage.kind(i).is_some(),
             })
     }
+}
+
+/// Where a heap's dominator tree stands.
+enum Dominance {
+    /// Not asked for (`--no-retained`, low-memory mode).
+    NotWanted,
+    /// Asked for ([`Heap::want_dominators`]), not computed yet: the walk's cross edges wait.
+    Pending,
+    /// Each object's immediate dominator and retained size, by record, and the retained bytes
+    /// per type group ([`Heap::retained_by_type_group`]).
+    Computed {
+        dominators: dominators::Dominators,
+        by_group: Vec<u64>,
+    },
 }
 
 /// How a heap's records are put in address order, the order of [`Heap::objects`].
@@ -418,13 +440,7 @@ pub struct Heap {
     /// The walk's edges other than each object's first (parent) one, until the dominators are
     /// computed.
     edges: Option<order::CrossEdges>,
-    /// Each object's immediate dominator and retained size, by record (none until
-    /// [`Heap::compute_dominators`]).
-    dominators: Option<dominators::Dominators>,
-    /// Set by [`Heap::want_dominators`].
-    dominators_wanted: bool,
-    /// [`Heap::retained_by_type_group`].
-    retained_by_group: Vec<u64>,
+    dominance: Dominance,
     pub labels: Vec<String>,
     pub interpreters: usize,
     /// What the walk had to cut short: torn GC lists of a copy taken without stopping (a
@@ -468,9 +484,7 @@ mod tests {
             garbage: Default::default(),
             ages: Vec::new(),
             edges: None,
-            dominators: None,
-            dominators_wanted: false,
-            retained_by_group: Vec::new(),
+            dominance: Dominance::NotWanted,
             labels: Vec::new(),
             interpreters: 1,
             warnings: Vec::new(),

@@ -661,9 +661,7 @@ pub fn walk_with_threads(
             garbage,
             ages: Vec::new(),
             edges: None,
-            dominators: None,
-            dominators_wanted: false,
-            retained_by_group: Vec::new(),
+            dominance: super::Dominance::NotWanted,
             labels: labels
                 .into_inner()
                 .unwrap_or_else(|e| e.into_inner())

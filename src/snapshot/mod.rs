@@ -433,6 +433,19 @@ fn format_dominance(heap: &Heap, dominators: &Dominators) -> [Vec<u8>; 2] {
     [retained, idom]
 }
 
+/// A meta with the required fields and nothing measured, for unit tests that build
+/// snapshots by hand.
+#[cfg(test)]
+pub(crate) fn test_meta(objects: u64) -> Meta {
+    serde_json::from_value(serde_json::json!({
+        "pid": 1, "hostname": "", "taken_at": 0.0, "heapsnap_version": "0",
+        "python": {"version": "3.12.1", "binary": "", "shared_library": false, "symbols": true},
+        "mode": "full", "consistent": true, "objects": objects, "bytes": 0, "pause_ms": 0.0,
+        "walk_ms": 0.0, "copied_bytes": 0, "threads": 1, "interpreters": 1
+    }))
+    .expect("a valid meta")
+}
+
 /// Write one JSON object per heap object (meliae style): address, type, size (atomically, see
 /// [`write_atomically`]).
 pub fn write_objects_jsonl(path: &Path, heap: &Heap) -> std::io::Result<()> {
