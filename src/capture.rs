@@ -604,8 +604,9 @@ fn take_stopped(
             Some(Err(t)) => {
                 mode_warning = Some(format!(
                     "process {pid} has {t}: it is read in place instead (low-memory mode), \
-                     which keeps it stopped for the whole walk, a longer pause (about 2-4 s per \
-                     GB of its memory, against 0.1 s for a copy)"
+                     which keeps it stopped for the whole walk, a longer pause (about 1.5 s per \
+                     GB of its memory on an idle host, more on a busy one, against 0.1 s for a \
+                     copy)"
                 ));
                 in_place = true;
                 None
